@@ -1,0 +1,100 @@
+// Package apperr is the one small set of domain error kinds. Each kind maps to
+// one HTTP status and to one Temporal error type, so an error raised deep in an
+// activity reaches a client as the same clear message with the right status.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Kind classifies an error by what the caller can do about it.
+type Kind string
+
+const (
+	KindInvalid   Kind = "invalid"   // the input is wrong; retrying will not help
+	KindConflict  Kind = "conflict"  // the input clashes with existing state
+	KindNotFound  Kind = "not_found" // the object does not exist or is not yours
+	KindForbidden Kind = "forbidden" // you may not do this
+	KindInternal  Kind = "internal"  // our fault; the message is generic
+)
+
+// Error is a domain error: a kind and a message safe to show a user.
+type Error struct {
+	Kind    Kind
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func newf(k Kind, format string, args ...any) *Error {
+	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+}
+
+func Invalid(format string, args ...any) *Error   { return newf(KindInvalid, format, args...) }
+func Conflict(format string, args ...any) *Error  { return newf(KindConflict, format, args...) }
+func NotFound(format string, args ...any) *Error  { return newf(KindNotFound, format, args...) }
+func Forbidden(format string, args ...any) *Error { return newf(KindForbidden, format, args...) }
+
+// KindOf finds the domain kind of err, looking through wrapping and through
+// Temporal's application, activity, child-workflow and workflow errors.
+func KindOf(err error) Kind {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		switch k := Kind(app.Type()); k {
+		case KindInvalid, KindConflict, KindNotFound, KindForbidden:
+			return k
+		}
+	}
+	return KindInternal
+}
+
+// Message returns what a user may read about err: the domain message when
+// there is one, a generic sentence otherwise (the cause belongs in logs).
+func Message(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && KindOf(err) != KindInternal {
+		return app.Message()
+	}
+	return "internal error"
+}
+
+// HTTPStatus is the one place kinds become HTTP statuses.
+func HTTPStatus(err error) int {
+	switch KindOf(err) {
+	case KindInvalid:
+		return http.StatusUnprocessableEntity
+	case KindConflict:
+		return http.StatusConflict
+	case KindNotFound:
+		return http.StatusNotFound
+	case KindForbidden:
+		return http.StatusForbidden
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// ForTemporal turns a domain error into a non-retryable application error so
+// a workflow fails fast on bad input; other errors pass through and retry.
+func ForTemporal(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return temporal.NewNonRetryableApplicationError(e.Message, string(e.Kind), nil)
+	}
+	return err
+}

@@ -1,0 +1,252 @@
+// Package catalog loads the services Tenantry sells from their folders
+// (schemas/services/<name>/) and checks them, so a malformed manifest stops
+// the process at start instead of failing a client's provisioning later.
+package catalog
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"tenantry/internal/apperr"
+)
+
+// Catalog is every offered service, by name.
+type Catalog struct {
+	services map[string]*Service
+	names    []string
+}
+
+// Service is one manifest plus its embedded migrations and seed.
+type Service struct {
+	Name           string    `json:"name"`
+	Description    string    `json:"description"`
+	Currency       string    `json:"currency"`
+	CurrentVersion string    `json:"current_version"`
+	Versions       []Version `json:"versions"`
+	Modules        []Module  `json:"modules"`
+
+	// Migrations is a golang-migrate source folder; Seed is idempotent SQL.
+	Migrations fs.FS  `json:"-"`
+	Seed       string `json:"-"`
+}
+
+// Version maps a released service version to the migration it needs.
+type Version struct {
+	Version       string `json:"version"`
+	SchemaVersion uint   `json:"schema_version"`
+}
+
+// Module is a feature a client can enable, priced by the hour it is enabled.
+type Module struct {
+	Name             string `json:"name"`
+	Description      string `json:"description"`
+	Required         bool   `json:"required,omitempty"`
+	HourlyPriceMinor int64  `json:"hourly_price_minor"`
+}
+
+var (
+	nameRe    = regexp.MustCompile(`^[a-z][a-z0-9_]{1,30}$`)
+	versionRe = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	currRe    = regexp.MustCompile(`^[A-Z]{3}$`)
+	migRe     = regexp.MustCompile(`^(\d+)_[a-z0-9_]+\.(up|down)\.sql$`)
+)
+
+// Load reads and checks every service folder under root.
+func Load(root fs.FS) (*Catalog, error) {
+	entries, err := fs.ReadDir(root, ".")
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	c := &Catalog{services: map[string]*Service{}}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		s, err := loadService(root, e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("catalog: service %q: %w", e.Name(), err)
+		}
+		c.services[s.Name] = s
+		c.names = append(c.names, s.Name)
+	}
+	if len(c.names) == 0 {
+		return nil, fmt.Errorf("catalog: no services found")
+	}
+	sort.Strings(c.names)
+	return c, nil
+}
+
+func loadService(root fs.FS, dir string) (*Service, error) {
+	raw, err := fs.ReadFile(root, path.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var s Service
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("manifest.json: %w", err)
+	}
+	if s.Name != dir {
+		return nil, fmt.Errorf("manifest name %q must match its folder", s.Name)
+	}
+	seed, err := fs.ReadFile(root, path.Join(dir, "seed.sql"))
+	if err != nil {
+		return nil, err
+	}
+	s.Seed = string(seed)
+	s.Migrations, err = fs.Sub(root, path.Join(dir, "migrations"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (s *Service) check() error {
+	switch {
+	case !nameRe.MatchString(s.Name):
+		return fmt.Errorf("name %q: want lower-case letters, digits, underscores", s.Name)
+	case strings.TrimSpace(s.Description) == "":
+		return fmt.Errorf("description is empty")
+	case !currRe.MatchString(s.Currency):
+		return fmt.Errorf("currency %q: want an ISO 4217 code", s.Currency)
+	case len(s.Modules) == 0:
+		return fmt.Errorf("no modules")
+	case len(s.Versions) == 0:
+		return fmt.Errorf("no versions")
+	}
+	maxMigration, err := s.checkMigrations()
+	if err != nil {
+		return err
+	}
+	seenV := map[string]bool{}
+	var prev uint
+	for _, v := range s.Versions {
+		if !versionRe.MatchString(v.Version) || seenV[v.Version] {
+			return fmt.Errorf("version %q: want a unique MAJOR.MINOR.PATCH", v.Version)
+		}
+		if v.SchemaVersion == 0 || v.SchemaVersion < prev || v.SchemaVersion > maxMigration {
+			return fmt.Errorf("version %s: schema_version %d must be ascending and have a migration", v.Version, v.SchemaVersion)
+		}
+		seenV[v.Version], prev = true, v.SchemaVersion
+	}
+	if !seenV[s.CurrentVersion] {
+		return fmt.Errorf("current_version %q is not among the versions", s.CurrentVersion)
+	}
+	seenM := map[string]bool{}
+	for _, m := range s.Modules {
+		if !nameRe.MatchString(m.Name) || seenM[m.Name] {
+			return fmt.Errorf("module %q: want a unique lower-case name", m.Name)
+		}
+		if strings.TrimSpace(m.Description) == "" || m.HourlyPriceMinor < 0 {
+			return fmt.Errorf("module %q: needs a description and a non-negative price", m.Name)
+		}
+		seenM[m.Name] = true
+	}
+	if strings.TrimSpace(s.Seed) == "" {
+		return fmt.Errorf("seed.sql is empty")
+	}
+	return nil
+}
+
+// checkMigrations demands contiguous up/down pairs numbered from 1 and
+// returns the highest number.
+func (s *Service) checkMigrations() (uint, error) {
+	entries, err := fs.ReadDir(s.Migrations, ".")
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	ups := map[uint]bool{}
+	downs := map[uint]bool{}
+	for _, e := range entries {
+		m := migRe.FindStringSubmatch(e.Name())
+		if m == nil {
+			return 0, fmt.Errorf("migrations: unexpected file %q", e.Name())
+		}
+		n, _ := strconv.ParseUint(m[1], 10, 32)
+		if m[2] == "up" {
+			ups[uint(n)] = true
+		} else {
+			downs[uint(n)] = true
+		}
+	}
+	for n := uint(1); n <= uint(len(ups)); n++ {
+		if !ups[n] || !downs[n] {
+			return 0, fmt.Errorf("migrations: %d needs both an up and a down file", n)
+		}
+	}
+	if len(ups) == 0 || len(ups) != len(downs) {
+		return 0, fmt.Errorf("migrations: want numbered up/down pairs from 1")
+	}
+	return uint(len(ups)), nil
+}
+
+// Names lists the services in name order.
+func (c *Catalog) Names() []string { return slices.Clone(c.names) }
+
+// Service finds a service or says it is not offered.
+func (c *Catalog) Service(name string) (*Service, error) {
+	s, ok := c.services[name]
+	if !ok {
+		return nil, apperr.Invalid("service %q is not offered (choose one of: %s)", name, strings.Join(c.names, ", "))
+	}
+	return s, nil
+}
+
+// Version finds a released version of the service.
+func (s *Service) Version(v string) (Version, error) {
+	for _, x := range s.Versions {
+		if x.Version == v {
+			return x, nil
+		}
+	}
+	return Version{}, apperr.Invalid("%s has no version %q", s.Name, v)
+}
+
+// Module finds a module of the service.
+func (s *Service) Module(name string) (Module, bool) {
+	for _, m := range s.Modules {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Module{}, false
+}
+
+// ResolveModules checks a client's choice and returns it normalised: every
+// required module included, no duplicates, in manifest order.
+func (s *Service) ResolveModules(chosen []string) ([]string, error) {
+	want := map[string]bool{}
+	for _, name := range chosen {
+		if _, ok := s.Module(name); !ok {
+			return nil, apperr.Invalid("%s has no module %q (offered: %s)", s.Name, name, strings.Join(s.moduleNames(), ", "))
+		}
+		want[name] = true
+	}
+	var out []string
+	for _, m := range s.Modules {
+		if m.Required || want[m.Name] {
+			out = append(out, m.Name)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) moduleNames() []string {
+	names := make([]string, len(s.Modules))
+	for i, m := range s.Modules {
+		names[i] = m.Name
+	}
+	return names
+}

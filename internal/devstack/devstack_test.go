@@ -1,0 +1,82 @@
+package devstack_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"tenantry/internal/devstack"
+)
+
+func TestPostgresStartsResumesAndKeepsData(t *testing.T) {
+	if os.Getenv("DATABASE_URL") != "" {
+		t.Skip("DATABASE_URL points at an external server")
+	}
+	ctx := context.Background()
+	state := devstack.TempStateDir(t)
+	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, pg.AdminURL, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`)
+	pg.Stop()
+
+	pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	conn, err := pgx.Connect(ctx, pg.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v int
+	if err := conn.QueryRow(ctx, `SELECT v FROM kept`).Scan(&v); err != nil || v != 42 {
+		t.Fatalf("data not kept across restart: v=%d err=%v", v, err)
+	}
+}
+
+func TestTemporalDevServerRegistersSearchAttributes(t *testing.T) {
+	ctx := context.Background()
+	wd, _ := os.Getwd()
+	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
+		ModuleDir: devstack.ModuleDirFrom(wd),
+		DBFile:    filepath.Join(t.TempDir(), "temporal.db"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tmp.Stop()
+	c, err := client.Dial(client.Options{HostPort: tmp.HostPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sa := range devstack.SearchAttributes {
+		if _, ok := resp.GetCustomAttributes()[sa]; !ok {
+			t.Errorf("search attribute %s not registered", sa)
+		}
+	}
+}
+
+func exec(t *testing.T, url, sql string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), sql); err != nil {
+		t.Fatal(err)
+	}
+}

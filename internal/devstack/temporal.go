@@ -1,0 +1,157 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+)
+
+// SearchAttributes are registered at server start; workflows set them so an
+// operator can list a tenant's workflows.
+var SearchAttributes = []string{"TenantId", "ServiceName", "InstanceId"}
+
+// TemporalOptions configures the dev server.
+type TemporalOptions struct {
+	// ModuleDir is the temporal-dev folder whose go.mod pins the CLI.
+	ModuleDir string
+	// DBFile keeps state across restarts; empty keeps it in memory.
+	DBFile string
+	// Port is the gRPC port (0 picks a free one); UIPort 0 means headless.
+	Port, UIPort int
+	Log          io.Writer
+}
+
+// Temporal is a running dev server.
+type Temporal struct {
+	HostPort string
+	UIURL    string
+	cmd      *exec.Cmd
+	done     chan struct{}
+}
+
+// TemporalBinary resolves the pinned CLI through `go tool -n`, building it on
+// first use (minutes on two cores), so the server runs as our direct child.
+func TemporalBinary(ctx context.Context, moduleDir string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "tool", "-n", "temporal")
+	cmd.Dir = moduleDir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("build the temporal CLI in %s: %w\n%s", moduleDir, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// StartTemporal starts `temporal server start-dev` with our search
+// attributes and eager activities, and waits until it answers.
+func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error) {
+	bin, err := TemporalBinary(ctx, opts.ModuleDir)
+	if err != nil {
+		return nil, err
+	}
+	port := opts.Port
+	if port == 0 {
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	httpPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	metricsPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--http-port", strconv.Itoa(httpPort), "--metrics-port", strconv.Itoa(metricsPort),
+		"--log-level", "warn",
+		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+		"--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+		"--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
+	}
+	for _, sa := range SearchAttributes {
+		args = append(args, "--search-attribute", sa+"=Keyword")
+	}
+	if opts.DBFile != "" {
+		args = append(args, "--db-filename", opts.DBFile)
+	}
+	t := &Temporal{HostPort: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan struct{})}
+	if opts.UIPort == 0 {
+		args = append(args, "--headless")
+	} else {
+		args = append(args, "--ui-port", strconv.Itoa(opts.UIPort))
+		t.UIURL = fmt.Sprintf("http://127.0.0.1:%d", opts.UIPort)
+	}
+	t.cmd = exec.Command(bin, args...)
+	t.cmd.Dir = opts.ModuleDir
+	t.cmd.Stdout, t.cmd.Stderr = logOrDiscard(opts.Log), logOrDiscard(opts.Log)
+	dieWithParent(t.cmd)
+	if err := t.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start temporal dev server: %w", err)
+	}
+	go func() { _ = t.cmd.Wait(); close(t.done) }()
+	if err := t.waitReady(ctx); err != nil {
+		t.Stop()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Temporal) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		c, err := client.Dial(client.Options{HostPort: t.HostPort, Logger: quietLogger{}})
+		if err == nil {
+			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			c.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-t.done:
+			return fmt.Errorf("temporal dev server exited during start (see its log): %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("temporal dev server not ready after 90s: %w", err)
+		}
+	}
+}
+
+// Stop shuts the server down, giving SQLite time to close cleanly.
+func (t *Temporal) Stop() {
+	stopProcess(t.cmd, t.done, syscall.SIGINT, 15*time.Second)
+}
+
+// ModuleDirFrom finds temporal-dev/ from a folder inside the repository.
+func ModuleDirFrom(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if m, _ := filepath.Glob(filepath.Join(d, "temporal-dev", "go.mod")); len(m) == 1 {
+			return filepath.Join(d, "temporal-dev")
+		}
+		if filepath.Dir(d) == d {
+			return filepath.Join(dir, "temporal-dev")
+		}
+	}
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

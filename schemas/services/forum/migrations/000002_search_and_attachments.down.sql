@@ -1,0 +1,3 @@
+DROP TABLE attachments;
+DROP INDEX posts_search_idx;
+ALTER TABLE posts DROP COLUMN search;

@@ -1,0 +1,2 @@
+DROP TABLE reviews, coupons;
+ALTER TABLE products DROP COLUMN stock;
