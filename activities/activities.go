@@ -1,0 +1,70 @@
+// Package activities holds every side effect Tenantry's workflows perform.
+// Each activity is a method on Activities, takes one input and returns one
+// result, is idempotent under retry, and reports bad input as a
+// non-retryable domain error.
+package activities
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tenantry/internal/apperr"
+	"tenantry/internal/catalog"
+	"tenantry/internal/secret"
+)
+
+// Activities holds what the activities depend on.
+type Activities struct {
+	DB      *pgxpool.Pool // the control database
+	Catalog *catalog.Catalog
+	Cipher  *secret.Cipher
+	Servers *ServerPools
+	Clock   func() time.Time
+}
+
+// New wires the activities with the real clock.
+func New(db *pgxpool.Pool, cat *catalog.Catalog, cipher *secret.Cipher) *Activities {
+	return &Activities{DB: db, Catalog: cat, Cipher: cipher, Servers: NewServerPools(db, cipher), Clock: time.Now}
+}
+
+// InstanceRef names one service instance; most activities need no more,
+// because everything else (and every secret) is read from the control
+// database instead of travelling in workflow payloads.
+type InstanceRef struct {
+	InstanceID string
+}
+
+// finish maps domain errors to non-retryable Temporal errors at the edge of
+// every activity.
+func finish[T any](v T, err error) (T, error) {
+	return v, apperr.ForTemporal(err)
+}
+
+// inTx runs fn in one control-database transaction.
+func (a *Activities) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, a.DB, fn)
+}
+
+// audit records an event once, however often the activity that records it
+// runs: the key names the event.
+func audit(ctx context.Context, tx pgx.Tx, key, accountID, actorID, action, objectType, objectID string, detail map[string]any) error {
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO audit_log (event_key, account_id, actor_id, action, object_type, object_id, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (event_key) DO NOTHING`,
+		key, nullUUID(accountID), nullUUID(actorID), action, objectType, objectID, detail)
+	return err
+}
+
+func nullUUID(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

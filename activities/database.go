@@ -1,0 +1,171 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"tenantry/internal/apperr"
+	"tenantry/internal/secret"
+)
+
+// tenantConnectionLimit caps each tenant role and database, so one tenant
+// cannot take every connection of a shared server.
+const tenantConnectionLimit = 20
+
+// DatabaseInfo says where an instance's database lives. It carries no
+// secret: the password stays encrypted in the control database.
+type DatabaseInfo struct {
+	InstanceID string
+	ServerID   string
+	Database string
+	Role     string
+}
+
+// AllocateDatabase picks the least-loaded active server, names the tenant's
+// database and role, and stores a generated password encrypted. Retried, it
+// returns the first allocation.
+func (a *Activities) AllocateDatabase(ctx context.Context, in InstanceRef) (DatabaseInfo, error) {
+	return finish(a.allocateDatabase(ctx, in))
+}
+
+func (a *Activities) allocateDatabase(ctx context.Context, in InstanceRef) (DatabaseInfo, error) {
+	name := "tenant_" + strings.ReplaceAll(in.InstanceID, "-", "")
+	sealed := a.Cipher.Seal([]byte(secret.NewDatabasePassword()), credentialsAAD(in.InstanceID))
+	_, err := a.DB.Exec(ctx, `
+		UPDATE instances SET database_server_id = (
+				SELECT s.id FROM database_servers s
+				LEFT JOIN instances i ON i.database_server_id = s.id AND i.status IN ('provisioning', 'ready', 'disabled')
+				WHERE s.active
+				GROUP BY s.id HAVING count(i.id) < s.max_instances
+				ORDER BY count(i.id), s.created_at LIMIT 1),
+			database_name = $2, role_name = $2, credentials_encrypted = $3, updated_at = now()
+		WHERE id = $1 AND database_server_id IS NULL`, in.InstanceID, name, sealed)
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23502" {
+			return DatabaseInfo{}, fmt.Errorf("no active database server has room for another tenant")
+		}
+		return DatabaseInfo{}, err
+	}
+	info := DatabaseInfo{InstanceID: in.InstanceID}
+	var server *string
+	err = a.DB.QueryRow(ctx, `SELECT database_server_id, database_name, role_name FROM instances WHERE id = $1`, in.InstanceID).
+		Scan(&server, &info.Database, &info.Role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return info, apperr.NotFound("instance %s does not exist", in.InstanceID)
+	}
+	if err != nil {
+		return info, err
+	}
+	if server == nil {
+		return info, fmt.Errorf("no active database server has room for another tenant")
+	}
+	info.ServerID = *server
+	return info, nil
+}
+
+func credentialsAAD(instanceID string) []byte { return []byte("instance:" + instanceID) }
+
+// CreateRole creates the tenant's login role with its stored password, or
+// resets the password of a role an earlier attempt created.
+func (a *Activities) CreateRole(ctx context.Context, in DatabaseInfo) error {
+	return apperr.ForTemporal(a.createRole(ctx, in))
+}
+
+func (a *Activities) createRole(ctx context.Context, in DatabaseInfo) error {
+	admin, err := a.Servers.Admin(ctx, in.ServerID)
+	if err != nil {
+		return err
+	}
+	password, err := a.rolePassword(ctx, in.InstanceID)
+	if err != nil {
+		return err
+	}
+	role := pgx.Identifier{in.Role}.Sanitize()
+	// The verifier, not the password, reaches the server, so the clear
+	// password cannot appear in its statement log.
+	attrs := fmt.Sprintf("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT %d PASSWORD '%s'",
+		tenantConnectionLimit, secret.ScramVerifier(password))
+	_, err = admin.Exec(ctx, "CREATE ROLE "+role+" "+attrs)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42710" { // duplicate_object: a retry
+		_, err = admin.Exec(ctx, "ALTER ROLE "+role+" "+attrs)
+	}
+	return err
+}
+
+// rolePassword decrypts the password stored for an instance's role.
+func (a *Activities) rolePassword(ctx context.Context, instanceID string) (string, error) {
+	var sealed []byte
+	err := a.DB.QueryRow(ctx, `SELECT credentials_encrypted FROM instances WHERE id = $1`, instanceID).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && sealed == nil) {
+		return "", apperr.NotFound("no credentials are stored for instance %s", instanceID)
+	}
+	if err != nil {
+		return "", err
+	}
+	pw, err := a.Cipher.Open(sealed, credentialsAAD(instanceID))
+	return string(pw), err
+}
+
+// CreateDatabase creates the tenant's database owned by its role and closes
+// it to everybody else. CREATE DATABASE has no IF NOT EXISTS and cannot run
+// in a transaction, so a retry checks the catalog and tolerates the
+// duplicate error of a concurrent attempt.
+func (a *Activities) CreateDatabase(ctx context.Context, in DatabaseInfo) error {
+	return apperr.ForTemporal(a.createDatabase(ctx, in))
+}
+
+func (a *Activities) createDatabase(ctx context.Context, in DatabaseInfo) error {
+	admin, err := a.Servers.Admin(ctx, in.ServerID)
+	if err != nil {
+		return err
+	}
+	db, role := pgx.Identifier{in.Database}.Sanitize(), pgx.Identifier{in.Role}.Sanitize()
+	var exists bool
+	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, in.Database).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		_, err = admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s CONNECTION LIMIT %d", db, role, tenantConnectionLimit))
+		var pgErr *pgconn.PgError
+		if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "42P04") { // duplicate_database
+			return err
+		}
+	}
+	_, err = admin.Exec(ctx, fmt.Sprintf("REVOKE ALL ON DATABASE %s FROM PUBLIC", db))
+	return err
+}
+
+// DropDatabase removes the instance's database (closing its connections)
+// and role, wherever they were allocated; either may already be gone, or
+// never have been made.
+func (a *Activities) DropDatabase(ctx context.Context, in InstanceRef) error {
+	return apperr.ForTemporal(a.dropDatabase(ctx, in))
+}
+
+func (a *Activities) dropDatabase(ctx context.Context, in InstanceRef) error {
+	var server, database, role *string
+	err := a.DB.QueryRow(ctx, `SELECT database_server_id, database_name, role_name FROM instances WHERE id = $1`, in.InstanceID).
+		Scan(&server, &database, &role)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (server == nil || database == nil || role == nil)) {
+		return nil // never allocated
+	}
+	if err != nil {
+		return err
+	}
+	admin, err := a.Servers.Admin(ctx, *server)
+	if err != nil {
+		return err
+	}
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{*database}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return err
+	}
+	_, err = admin.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{*role}.Sanitize())
+	return err
+}

@@ -1,0 +1,204 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"tenantry/internal/apperr"
+	"tenantry/internal/catalog"
+	"tenantry/internal/secret"
+	"tenantry/internal/validate"
+)
+
+// TenantConfig returns the connection settings of an instance's own
+// database with its own (decrypted) credentials, and the instance's service.
+func (a *Activities) TenantConfig(ctx context.Context, instanceID string) (*pgx.ConnConfig, *catalog.Service, error) {
+	var host, database, role, service string
+	var port int
+	var sealed []byte
+	err := a.DB.QueryRow(ctx, `
+		SELECT s.host, s.port, i.database_name, i.role_name, i.credentials_encrypted, i.service
+		FROM instances i JOIN database_servers s ON s.id = i.database_server_id
+		WHERE i.id = $1 AND i.credentials_encrypted IS NOT NULL`, instanceID).
+		Scan(&host, &port, &database, &role, &sealed, &service)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, apperr.NotFound("instance %s has no database", instanceID)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	password, err := a.Cipher.Open(sealed, credentialsAAD(instanceID))
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := a.Catalog.Service(service)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d sslmode=prefer", host, port))
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Database, cfg.User, cfg.Password = database, role, string(password)
+	return cfg, svc, nil
+}
+
+// MigrateInput names the instance and the service version to migrate to.
+type MigrateInput struct {
+	InstanceID string
+	Version    string
+}
+
+// MigrateTenant runs the service's migrations up (or down) to the schema of
+// Version, as the tenant's own role so it owns every table.
+func (a *Activities) MigrateTenant(ctx context.Context, in MigrateInput) error {
+	return apperr.ForTemporal(a.migrateTenant(ctx, in))
+}
+
+func (a *Activities) migrateTenant(ctx context.Context, in MigrateInput) error {
+	cfg, svc, err := a.TenantConfig(ctx, in.InstanceID)
+	if err != nil {
+		return err
+	}
+	v, err := svc.Version(in.Version)
+	if err != nil {
+		return err
+	}
+	return MigrateTo(ctx, cfg, svc, v.SchemaVersion)
+}
+
+// MigrateTo brings the database at cfg to schemaVersion of svc. A migration
+// file runs as one implicit transaction, so a database left dirty by a
+// crashed attempt holds the previous version intact: it is forced back and
+// migrated again.
+func MigrateTo(ctx context.Context, cfg *pgx.ConnConfig, svc *catalog.Service, schemaVersion uint) error {
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	driver, err := migratepgx.WithInstance(db, &migratepgx.Config{})
+	if err != nil {
+		return fmt.Errorf("connect to tenant database: %w", err)
+	}
+	src, err := iofs.New(svc.Migrations, ".")
+	if err != nil {
+		return err
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "pgx5", driver)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	err = m.Migrate(schemaVersion)
+	var dirty migrate.ErrDirty
+	if errors.As(err, &dirty) {
+		previous := dirty.Version - 1
+		if previous == 0 {
+			previous = -1 // no migration applied yet
+		}
+		if err := m.Force(previous); err != nil {
+			return err
+		}
+		err = m.Migrate(schemaVersion)
+	}
+	if errors.Is(err, migrate.ErrNoChange) {
+		return nil
+	}
+	return err
+}
+
+// Setup is what the client enters on the setup page. The admin password
+// arrives hashed (argon2id), never in clear.
+type Setup struct {
+	AdminEmail        string `json:"admin_email"`
+	AdminName         string `json:"admin_name"`
+	AdminPasswordHash string `json:"admin_password_hash"`
+	Language          string `json:"language"`
+}
+
+// Check validates a setup; it is pure, so the workflow's update validator
+// and the API both use it.
+func (s Setup) Check() error {
+	if _, err := validate.Email(s.AdminEmail); err != nil {
+		return apperr.Invalid("admin email: %s", apperr.Message(err))
+	}
+	if _, err := validate.Name("admin name", s.AdminName); err != nil {
+		return err
+	}
+	if !secret.LooksLikePasswordHash(s.AdminPasswordHash) {
+		return apperr.Invalid("admin password must arrive hashed")
+	}
+	return validate.Language(s.Language)
+}
+
+// SeedInput carries the setup and the enabled modules into the tenant.
+type SeedInput struct {
+	InstanceID string
+	Setup      Setup
+	Modules    []string
+}
+
+// SeedTenant runs the service's idempotent seed with the setup's values.
+func (a *Activities) SeedTenant(ctx context.Context, in SeedInput) error {
+	return apperr.ForTemporal(a.seedTenant(ctx, in))
+}
+
+func (a *Activities) seedTenant(ctx context.Context, in SeedInput) error {
+	if err := in.Setup.Check(); err != nil {
+		return err
+	}
+	email, _ := validate.Email(in.Setup.AdminEmail)
+	cfg, svc, err := a.TenantConfig(ctx, in.InstanceID)
+	if err != nil {
+		return err
+	}
+	modules, _ := json.Marshal(in.Modules)
+	return withTenantConn(ctx, cfg, func(conn *pgx.Conn) error {
+		// Values reach the seed as session settings, so seed files stay
+		// plain SQL with no string building.
+		if _, err := conn.Exec(ctx, `SELECT set_config('tenantry.admin_email', $1, false),
+				set_config('tenantry.admin_name', $2, false), set_config('tenantry.admin_password_hash', $3, false),
+				set_config('tenantry.language', $4, false), set_config('tenantry.modules', $5, false)`,
+			email, in.Setup.AdminName, in.Setup.AdminPasswordHash, in.Setup.Language, string(modules)); err != nil {
+			return err
+		}
+		_, err := conn.Exec(ctx, svc.Seed)
+		return err
+	})
+}
+
+// TenantModulesInput is the instance's new module set.
+type TenantModulesInput struct {
+	InstanceID string
+	Modules    []string
+}
+
+// WriteTenantModules records the enabled modules in the tenant's settings,
+// where the service's own code reads them.
+func (a *Activities) WriteTenantModules(ctx context.Context, in TenantModulesInput) error {
+	cfg, _, err := a.TenantConfig(ctx, in.InstanceID)
+	if err != nil {
+		return apperr.ForTemporal(err)
+	}
+	modules, _ := json.Marshal(in.Modules)
+	return apperr.ForTemporal(withTenantConn(ctx, cfg, func(conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, `INSERT INTO tenant_settings (key, value) VALUES ('modules', $1)
+			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, modules)
+		return err
+	}))
+}
+
+func withTenantConn(ctx context.Context, cfg *pgx.ConnConfig, fn func(*pgx.Conn) error) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect to tenant database: %w", err)
+	}
+	defer conn.Close(ctx)
+	return fn(conn)
+}

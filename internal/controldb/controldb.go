@@ -1,0 +1,104 @@
+// Package controldb opens and migrates the control database and keeps its
+// copy of the service catalog in step with the code.
+package controldb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"tenantry/internal/catalog"
+	"tenantry/schemas"
+)
+
+// Migrate applies the control schema's migrations up to the latest.
+func Migrate(ctx context.Context, url string) error {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("control database URL: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	driver, err := migratepgx.WithInstance(db, &migratepgx.Config{})
+	if err != nil {
+		return fmt.Errorf("connect to control database: %w", err)
+	}
+	src, err := iofs.New(schemas.Control(), ".")
+	if err != nil {
+		return err
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "pgx5", driver)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrate control database: %w", err)
+	}
+	return nil
+}
+
+// Open connects a pool to the control database.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("control database URL: %w", err)
+	}
+	if cfg.MaxConns < 16 {
+		cfg.MaxConns = 16
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to control database: %w", err)
+	}
+	return pool, nil
+}
+
+// SyncCatalog writes the code's catalog into the control database, so
+// instances and usage spans can refer to services, versions and modules.
+// Nothing is deleted: running instances may still use an older version.
+func SyncCatalog(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, name := range cat.Names() {
+			s, _ := cat.Service(name)
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO services (name, description, current_version) VALUES ($1, $2, $3)
+				ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description,
+					current_version = EXCLUDED.current_version, updated_at = now()`,
+				s.Name, s.Description, s.CurrentVersion); err != nil {
+				return err
+			}
+			for _, v := range s.Versions {
+				if _, err := tx.Exec(ctx, `
+					INSERT INTO service_versions (service, version, schema_version) VALUES ($1, $2, $3)
+					ON CONFLICT (service, version) DO UPDATE SET schema_version = EXCLUDED.schema_version`,
+					s.Name, v.Version, int(v.SchemaVersion)); err != nil {
+					return err
+				}
+			}
+			for _, m := range s.Modules {
+				if _, err := tx.Exec(ctx, `
+					INSERT INTO modules (service, name, description, required, hourly_price_minor, currency)
+					VALUES ($1, $2, $3, $4, $5, $6)
+					ON CONFLICT (service, name) DO UPDATE SET description = EXCLUDED.description,
+						required = EXCLUDED.required, hourly_price_minor = EXCLUDED.hourly_price_minor,
+						currency = EXCLUDED.currency`,
+					s.Name, m.Name, m.Description, m.Required, m.HourlyPriceMinor, s.Currency); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

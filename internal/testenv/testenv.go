@@ -1,0 +1,138 @@
+// Package testenv gives tests real parts: one private PostgreSQL cluster per
+// test binary (or the server at DATABASE_URL), and a fresh, migrated control
+// database per test.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tenantry/activities"
+	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
+	"tenantry/internal/devstack"
+	"tenantry/internal/secret"
+	"tenantry/schemas"
+)
+
+var (
+	once     sync.Once
+	cluster  *devstack.Postgres
+	stateDir string
+	adminURL string
+	startErr error
+)
+
+// Main runs a package's tests and stops the cluster afterwards. Use it from
+// TestMain: func TestMain(m *testing.M) { testenv.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if cluster != nil {
+		cluster.Stop()
+		_ = os.RemoveAll(stateDir)
+	}
+	os.Exit(code)
+}
+
+// ServerURL is a superuser URL to a running PostgreSQL server.
+func ServerURL(tb testing.TB) string {
+	tb.Helper()
+	once.Do(func() {
+		if url := os.Getenv("DATABASE_URL"); url != "" {
+			adminURL = url
+			return
+		}
+		stateDir, startErr = os.MkdirTemp("", "tenantry-pg-")
+		if startErr != nil {
+			return
+		}
+		_ = os.Chmod(stateDir, 0o755)
+		cluster, startErr = devstack.StartPostgres(context.Background(), devstack.PostgresOptions{StateDir: stateDir})
+		if startErr == nil {
+			adminURL = cluster.AdminURL
+		}
+	})
+	if startErr != nil {
+		tb.Fatalf("start PostgreSQL: %v", startErr)
+	}
+	return adminURL
+}
+
+// Control is a fresh control database with the catalog synced and the
+// server registered for tenant databases.
+type Control struct {
+	URL     string
+	DB      *pgxpool.Pool
+	Catalog *catalog.Catalog
+	Cipher  *secret.Cipher
+	Acts    *activities.Activities
+}
+
+// NewControl creates, migrates and wires a control database of its own for
+// one test; it is dropped when the test ends.
+func NewControl(tb testing.TB) *Control {
+	tb.Helper()
+	ctx := context.Background()
+	server := ServerURL(tb)
+	name := "control_" + randomHex(6)
+	url := WithDatabase(tb, server, name)
+	if err := devstack.EnsureDatabase(ctx, server, name); err != nil {
+		tb.Fatal(err)
+	}
+	if err := controldb.Migrate(ctx, url); err != nil {
+		tb.Fatal(err)
+	}
+	db, err := controldb.Open(ctx, url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cat, err := catalog.Load(schemas.Services())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := controldb.SyncCatalog(ctx, db, cat); err != nil {
+		tb.Fatal(err)
+	}
+	cipher, err := secret.NewCipher(secret.NewKey())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := activities.RegisterServer(ctx, db, cipher, "local", server); err != nil {
+		tb.Fatal(err)
+	}
+	c := &Control{URL: url, DB: db, Catalog: cat, Cipher: cipher, Acts: activities.New(db, cat, cipher)}
+	tb.Cleanup(func() {
+		c.Acts.Servers.Close()
+		db.Close()
+		conn, err := pgx.Connect(ctx, server)
+		if err == nil {
+			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+	})
+	return c
+}
+
+// WithDatabase returns url pointed at another database.
+func WithDatabase(tb testing.TB, url, database string) string {
+	tb.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fmt.Sprintf("postgres://%s:%s@%s:%d/%s", cfg.User, cfg.Password, cfg.Host, cfg.Port, database)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

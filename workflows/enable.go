@@ -1,0 +1,227 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"tenantry/activities"
+	"tenantry/internal/apperr"
+)
+
+// EnableID is the business ID of an instance's provisioning.
+func EnableID(instanceID string) string { return "enable/" + instanceID }
+
+// SetupUpdate delivers the setup page (admin user, language). It may be sent
+// before provisioning reaches the setup step.
+const SetupUpdate = "setup"
+
+// DefaultSetupTimeout is how long provisioning waits for the setup page
+// before it gives up and removes what it made.
+const DefaultSetupTimeout = 7 * 24 * time.Hour
+
+// EnableInput is a client's request to enable a service.
+type EnableInput struct {
+	InstanceID   string
+	AccountID    string
+	ActorID      string
+	Service      string
+	Modules      []string
+	Host         string
+	Setup        *activities.Setup // optional: the setup sent up front
+	SetupTimeout time.Duration     // zero means DefaultSetupTimeout
+}
+
+// EnableResult is the provisioned instance.
+type EnableResult struct {
+	InstanceID string
+	Version    string
+	Modules    []string
+	Host       string
+}
+
+// Enable steps, in order.
+const (
+	stepValidate   = "validate"
+	stepDatabase   = "create_database"
+	stepSetup      = "setup"
+	stepMigrate    = "migrate_and_seed"
+	stepHost       = "register_host"
+	stepBilling    = "open_billing"
+	stepReady      = "ready"
+	stepCompensate = "compensate"
+)
+
+// EnableService provisions a service instance: validate → create its
+// database (child) → wait for setup → migrate and seed (child) → register
+// the host → open billing → ready. If a step fails for good, what was made is
+// removed and the instance is marked failed with the reason.
+func EnableService(ctx workflow.Context, in EnableInput) (EnableResult, error) {
+	s := &enable{in: in, setup: in.Setup}
+	if err := s.init(ctx); err != nil {
+		return EnableResult{}, err
+	}
+	return s.run(ctx)
+}
+
+type enable struct {
+	in       EnableInput
+	t        *tracker
+	setup    *activities.Setup
+	reserved activities.ReserveInstanceResult
+	// created tells compensation what exists: the instance row, then the
+	// database.
+	reservedRow, databaseAllocated bool
+}
+
+func (s *enable) init(ctx workflow.Context) error {
+	var err error
+	s.t, err = newTracker(ctx,
+		stepDef{stepValidate, "Check the request and reserve the host"},
+		stepDef{stepDatabase, "Create the database and its role"},
+		stepDef{stepSetup, "Wait for the setup page (admin user, language)"},
+		stepDef{stepMigrate, "Create the tables and seed the admin user"},
+		stepDef{stepHost, "Route the host to the instance"},
+		stepDef{stepBilling, "Start billing the modules"},
+		stepDef{stepReady, "Ready"},
+	)
+	if err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, SetupUpdate, s.acceptSetup, workflow.UpdateHandlerOptions{
+		Validator: s.validateSetup,
+	})
+}
+
+func (s *enable) validateSetup(ctx workflow.Context, setup activities.Setup) error {
+	if s.setup != nil {
+		return apperr.Conflict("setup was already received")
+	}
+	if s.t.p.Status == StatusFailed {
+		return apperr.Conflict("provisioning failed: %s", s.t.p.Error)
+	}
+	return setup.Check()
+}
+
+func (s *enable) acceptSetup(ctx workflow.Context, setup activities.Setup) error {
+	s.setup = &setup
+	return nil
+}
+
+func (s *enable) run(ctx workflow.Context) (EnableResult, error) {
+	db := withDBSteps(ctx)
+	err := s.provision(ctx, db)
+	if err != nil {
+		s.compensate(ctx, err)
+		s.t.fail(ctx, err)
+		return EnableResult{}, err
+	}
+	s.t.finish(StatusCompleted)
+	return EnableResult{InstanceID: s.in.InstanceID, Version: s.reserved.Version, Modules: s.reserved.Modules, Host: s.reserved.Host}, nil
+}
+
+func (s *enable) provision(ctx, db workflow.Context) error {
+	ref := activities.InstanceRef{InstanceID: s.in.InstanceID}
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{stepValidate, func() error {
+			err := call(db, acts.ReserveInstance, activities.ReserveInstanceInput{
+				InstanceID: s.in.InstanceID, AccountID: s.in.AccountID, ActorID: s.in.ActorID,
+				Service: s.in.Service, Modules: s.in.Modules, Host: s.in.Host,
+			}, &s.reserved)
+			s.reservedRow = err == nil
+			return err
+		}},
+		{stepDatabase, func() error {
+			s.databaseAllocated = true // from here on, a database may exist
+			cctx := childOptions(ctx, CreateDatabaseID(s.in.InstanceID), s.in.AccountID, s.in.Service, s.in.InstanceID)
+			return workflow.ExecuteChildWorkflow(cctx, CreateDatabase, ref).Get(ctx, nil)
+		}},
+		{stepSetup, func() error { return s.awaitSetup(ctx) }},
+		{stepMigrate, func() error {
+			cctx := childOptions(ctx, MigrateAndSeedID(s.in.InstanceID, s.reserved.Version), s.in.AccountID, s.in.Service, s.in.InstanceID)
+			return workflow.ExecuteChildWorkflow(cctx, MigrateAndSeed, MigrateAndSeedInput{
+				InstanceID: s.in.InstanceID, Version: s.reserved.Version, Setup: s.setup, Modules: s.reserved.Modules,
+			}).Get(ctx, nil)
+		}},
+		{stepHost, func() error { return call(db, acts.RegisterHost, ref, nil) }},
+		{stepBilling, func() error {
+			return call(db, acts.OpenUsageSpans, activities.SpansInput{
+				InstanceID: s.in.InstanceID, Modules: s.reserved.Modules, At: workflow.Now(ctx).UTC(),
+			}, nil)
+		}},
+		{stepReady, func() error {
+			return call(db, acts.MarkReady, activities.MarkReadyInput{InstanceID: s.in.InstanceID, ActorID: s.in.ActorID}, nil)
+		}},
+	}
+	for _, st := range steps {
+		if err := s.t.run(ctx, st.name, st.fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *enable) awaitSetup(ctx workflow.Context) error {
+	if s.setup != nil {
+		return nil
+	}
+	timeout := s.in.SetupTimeout
+	if timeout <= 0 {
+		timeout = DefaultSetupTimeout
+	}
+	s.t.set(ctx, stepSetup, StepWaiting)
+	s.t.p.Status = StatusWaiting
+	ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return s.setup != nil })
+	s.t.p.Status = StatusRunning
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the setup page was not completed within %s", timeout), string(apperr.KindInvalid), nil)
+	}
+	return nil
+}
+
+// compensate removes what provisioning made, newest first. It runs on a
+// disconnected context so it also completes when the workflow is cancelled.
+func (s *enable) compensate(ctx workflow.Context, cause error) {
+	if !s.reservedRow {
+		return
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	db := withDBSteps(dctx)
+	ref := activities.InstanceRef{InstanceID: s.in.InstanceID}
+	_ = s.t.run(dctx, stepCompensate, func() error {
+		if s.databaseAllocated {
+			if err := call(db, acts.DropDatabase, ref, nil); err != nil {
+				return err
+			}
+		}
+		return call(db, acts.FailInstance, activities.FailInstanceInput{
+			InstanceID: s.in.InstanceID, Reason: reasonOf(cause), At: workflow.Now(dctx).UTC(),
+		}, nil)
+	})
+	s.t.step(stepCompensate).Title = "Remove what was created"
+	for i := range s.t.p.Steps {
+		st := &s.t.p.Steps[i]
+		if st.State == StepDone && st.Name != stepCompensate {
+			st.State = StepCompensated
+		}
+	}
+}
+
+// reasonOf is the plain-words reason stored on a failed instance.
+func reasonOf(err error) string {
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		return "provisioning was cancelled"
+	}
+	return apperr.Message(err)
+}

@@ -1,0 +1,118 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"tenantry/internal/apperr"
+)
+
+// ProgressQuery is answered by every workflow with its Progress.
+const ProgressQuery = "progress"
+
+// StepState is where one step of a workflow stands.
+type StepState string
+
+const (
+	StepPending     StepState = "pending"
+	StepRunning     StepState = "running"
+	StepWaiting     StepState = "waiting" // waiting for a person (setup) or a timer (grace)
+	StepDone        StepState = "done"
+	StepFailed      StepState = "failed"
+	StepCompensated StepState = "compensated" // undone after a later step failed
+	StepSkipped     StepState = "skipped"
+)
+
+// Status is where a whole workflow stands.
+type Status string
+
+const (
+	StatusRunning   Status = "running"
+	StatusWaiting   Status = "waiting"
+	StatusCompleted Status = "completed"
+	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
+)
+
+// Step is one line of a progress report.
+type Step struct {
+	Name      string     `json:"name"`
+	Title     string     `json:"title"`
+	State     StepState  `json:"state"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// Progress is what the progress query returns: the steps in order, the
+// overall status and, on failure, the reason in plain words.
+type Progress struct {
+	Status Status `json:"status"`
+	Steps  []Step `json:"steps"`
+	Error  string `json:"error,omitempty"`
+}
+
+// tracker keeps a workflow's Progress; every time comes from workflow.Now so
+// the report is the same on replay.
+type tracker struct {
+	p Progress
+}
+
+type stepDef struct{ name, title string }
+
+func newTracker(ctx workflow.Context, defs ...stepDef) (*tracker, error) {
+	t := &tracker{p: Progress{Status: StatusRunning}}
+	for _, d := range defs {
+		t.p.Steps = append(t.p.Steps, Step{Name: d.name, Title: d.title, State: StepPending})
+	}
+	return t, workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return t.p, nil })
+}
+
+func (t *tracker) step(name string) *Step {
+	for i := range t.p.Steps {
+		if t.p.Steps[i].Name == name {
+			return &t.p.Steps[i]
+		}
+	}
+	t.p.Steps = append(t.p.Steps, Step{Name: name, Title: name})
+	return &t.p.Steps[len(t.p.Steps)-1]
+}
+
+func (t *tracker) set(ctx workflow.Context, name string, state StepState) {
+	s := t.step(name)
+	now := workflow.Now(ctx).UTC()
+	switch state {
+	case StepRunning, StepWaiting:
+		if s.StartedAt == nil {
+			s.StartedAt = &now
+		}
+	default:
+		s.EndedAt = &now
+	}
+	s.State = state
+}
+
+// run marks a step running, calls fn, and marks it done or failed.
+func (t *tracker) run(ctx workflow.Context, name string, fn func() error) error {
+	t.set(ctx, name, StepRunning)
+	if err := fn(); err != nil {
+		t.set(ctx, name, StepFailed)
+		t.step(name).Error = apperr.Message(err)
+		return err
+	}
+	t.set(ctx, name, StepDone)
+	return nil
+}
+
+func (t *tracker) fail(ctx workflow.Context, err error) {
+	t.p.Status = StatusFailed
+	t.p.Error = apperr.Message(err)
+	for i := range t.p.Steps {
+		if t.p.Steps[i].State == StepPending {
+			t.p.Steps[i].State = StepSkipped
+		}
+	}
+}
+
+func (t *tracker) finish(status Status) { t.p.Status = status }
