@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -83,14 +84,14 @@ func NewControl(tb testing.TB) *Control {
 	ctx := context.Background()
 	server := ServerURL(tb)
 	name := "control_" + randomHex(6)
-	url := WithDatabase(tb, server, name)
+	dbURL := WithDatabase(tb, server, name)
 	if err := devstack.EnsureDatabase(ctx, server, name); err != nil {
 		tb.Fatal(err)
 	}
-	if err := controldb.Migrate(ctx, url); err != nil {
+	if err := controldb.Migrate(ctx, dbURL); err != nil {
 		tb.Fatal(err)
 	}
-	db, err := controldb.Open(ctx, url)
+	db, err := controldb.Open(ctx, dbURL)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func NewControl(tb testing.TB) *Control {
 	if _, err := activities.RegisterServer(ctx, db, cipher, "local", server); err != nil {
 		tb.Fatal(err)
 	}
-	c := &Control{URL: url, DB: db, Catalog: cat, Cipher: cipher, Acts: activities.New(db, cat, cipher)}
+	c := &Control{URL: dbURL, DB: db, Catalog: cat, Cipher: cipher, Acts: activities.New(db, cat, cipher)}
 	tb.Cleanup(func() {
 		c.Acts.Servers.Close()
 		db.Close()
@@ -122,13 +123,15 @@ func NewControl(tb testing.TB) *Control {
 }
 
 // WithDatabase returns url pointed at another database.
-func WithDatabase(tb testing.TB, url, database string) string {
+func WithDatabase(tb testing.TB, serverURL, database string) string {
 	tb.Helper()
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := pgx.ParseConfig(serverURL)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return fmt.Sprintf("postgres://%s:%s@%s:%d/%s", cfg.User, cfg.Password, cfg.Host, cfg.Port, database)
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(cfg.User, cfg.Password),
+		Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Path: "/" + database}
+	return u.String()
 }
 
 func randomHex(n int) string {
