@@ -125,14 +125,23 @@ type Setup struct {
 // Check validates a setup; it is pure, so the workflow's update validator
 // and the API both use it.
 func (s Setup) Check() error {
+	if err := s.CheckDetails(); err != nil {
+		return err
+	}
+	if !secret.LooksLikePasswordHash(s.AdminPasswordHash) {
+		return apperr.Invalid("admin password must arrive hashed")
+	}
+	return nil
+}
+
+// CheckDetails validates everything but the password, which the API checks
+// in clear before hashing it.
+func (s Setup) CheckDetails() error {
 	if _, err := validate.Email(s.AdminEmail); err != nil {
 		return apperr.Invalid("admin email: %s", apperr.Message(err))
 	}
 	if _, err := validate.Name("admin name", s.AdminName); err != nil {
 		return err
-	}
-	if !secret.LooksLikePasswordHash(s.AdminPasswordHash) {
-		return apperr.Invalid("admin password must arrive hashed")
 	}
 	return validate.Language(s.Language)
 }

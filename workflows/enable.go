@@ -19,6 +19,12 @@ func EnableID(instanceID string) string { return "enable/" + instanceID }
 // before provisioning reaches the setup step.
 const SetupUpdate = "setup"
 
+// ReservedUpdate waits until the request is validated and the host
+// reserved, returning the resolved request or why it was refused. The API
+// sends it with the start (update-with-start), so a client learns at once
+// whether its request was accepted.
+const ReservedUpdate = "reserved"
+
 // DefaultSetupTimeout is how long provisioning waits for the setup page
 // before it gives up and removes what it made.
 const DefaultSetupTimeout = 7 * 24 * time.Hour
@@ -64,7 +70,10 @@ func EnableService(ctx workflow.Context, in EnableInput) (EnableResult, error) {
 	if err := s.init(ctx); err != nil {
 		return EnableResult{}, err
 	}
-	return s.run(ctx)
+	res, err := s.run(ctx)
+	// Let a waiting "reserved" update answer before the run closes.
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return res, err
 }
 
 type enable struct {
@@ -72,6 +81,8 @@ type enable struct {
 	t        *tracker
 	setup    *activities.Setup
 	reserved activities.ReserveInstanceResult
+	// reserveErr is why validation refused the request, if it did.
+	reserveErr error
 	// created tells compensation what exists: the instance row, then the
 	// database.
 	reservedRow, databaseAllocated bool
@@ -91,9 +102,24 @@ func (s *enable) init(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandler(ctx, ReservedUpdate, s.awaitReserved); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, SetupUpdate, s.acceptSetup, workflow.UpdateHandlerOptions{
 		Validator: s.validateSetup,
 	})
+}
+
+func (s *enable) awaitReserved(ctx workflow.Context) (activities.ReserveInstanceResult, error) {
+	if err := workflow.Await(ctx, func() bool { return s.reservedRow || s.reserveErr != nil }); err != nil {
+		return activities.ReserveInstanceResult{}, err
+	}
+	if s.reserveErr != nil {
+		// Keep the domain kind so the API can answer with the right status.
+		return activities.ReserveInstanceResult{}, temporal.NewNonRetryableApplicationError(
+			apperr.Message(s.reserveErr), string(apperr.KindOf(s.reserveErr)), nil)
+	}
+	return s.reserved, nil
 }
 
 func (s *enable) validateSetup(ctx workflow.Context, setup activities.Setup) error {
@@ -134,7 +160,7 @@ func (s *enable) provision(ctx, db workflow.Context) error {
 				InstanceID: s.in.InstanceID, AccountID: s.in.AccountID, ActorID: s.in.ActorID,
 				Service: s.in.Service, Modules: s.in.Modules, Host: s.in.Host,
 			}, &s.reserved)
-			s.reservedRow = err == nil
+			s.reservedRow, s.reserveErr = err == nil, err
 			return err
 		}},
 		{stepDatabase, func() error {

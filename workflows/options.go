@@ -54,9 +54,9 @@ func call(ctx workflow.Context, fn any, in any, out any) error {
 	return f.Get(ctx, out)
 }
 
-// searchAttrs tags a workflow so operators can find it by tenant, service or
-// instance with `temporal workflow list --query`.
-func searchAttrs(tenantID, service, instanceID string) temporal.SearchAttributes {
+// SearchAttributes tags a workflow so operators can find it by tenant,
+// service or instance with `temporal workflow list --query`.
+func SearchAttributes(tenantID, service, instanceID string) temporal.SearchAttributes {
 	var u []temporal.SearchAttributeUpdate
 	if tenantID != "" {
 		u = append(u, temporal.NewSearchAttributeKeyKeyword("TenantId").ValueSet(tenantID))
@@ -76,7 +76,7 @@ func childOptions(ctx workflow.Context, id string, tenantID, service, instanceID
 	return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            id,
 		TaskQueue:             TaskQueue,
-		TypedSearchAttributes: searchAttrs(tenantID, service, instanceID),
+		TypedSearchAttributes: SearchAttributes(tenantID, service, instanceID),
 		WaitForCancellation:   true,
 	})
 }

@@ -1,0 +1,151 @@
+// Package stack wires Tenantry's parts together: control database, catalog,
+// activities, Temporal client, worker and web server. The dev command, the
+// end-to-end tests and the benchmarks all boot through it, so they run the
+// same code as production.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"tenantry/activities"
+	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
+	"tenantry/internal/secret"
+	"tenantry/schemas"
+	"tenantry/web"
+	"tenantry/worker"
+)
+
+// Config says where everything is.
+type Config struct {
+	DatabaseURL string // the control database
+	// TenantServerURL is the admin DSN of the server that gets tenant
+	// databases, registered as "local"; empty means DatabaseURL's server.
+	TenantServerURL  string
+	SecretKey        string // base64 AES-256 key for tenant credentials
+	TemporalHostPort string
+	// Listen is the web server's address ("127.0.0.1:0" picks a port);
+	// empty runs no web server.
+	Listen    string
+	RunWorker bool
+	// GracePeriod and SetupTimeout shorten the workflows' defaults.
+	GracePeriod  time.Duration
+	SetupTimeout time.Duration
+	Log          *slog.Logger
+}
+
+// Stack is a running Tenantry.
+type Stack struct {
+	DB       *pgxpool.Pool
+	Catalog  *catalog.Catalog
+	Acts     *activities.Activities
+	Temporal client.Client
+	// URL is the web server's base URL when one runs.
+	URL string
+
+	worker sdkworker.Worker
+	http   *http.Server
+}
+
+// Start migrates the control database, loads and syncs the catalog,
+// registers the tenant database server, then starts the worker and the web
+// server as configured.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	cipher, err := secret.NewCipher(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := catalog.Load(schemas.Services())
+	if err != nil {
+		return nil, err
+	}
+	if err := controldb.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	db, err := controldb.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{DB: db, Catalog: cat, Acts: activities.New(db, cat, cipher)}
+	if err := s.boot(ctx, cfg, cipher); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) error {
+	if err := controldb.SyncCatalog(ctx, s.DB, s.Catalog); err != nil {
+		return fmt.Errorf("sync catalog: %w", err)
+	}
+	server := cfg.TenantServerURL
+	if server == "" {
+		server = cfg.DatabaseURL
+	}
+	if _, err := activities.RegisterServer(ctx, s.DB, cipher, "local", server); err != nil {
+		return err
+	}
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalHostPort, Logger: log.NewStructuredLogger(cfg.Log)})
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalHostPort, err)
+	}
+	s.Temporal = c
+	if cfg.RunWorker {
+		s.worker = worker.New(c, s.Acts)
+		if err := s.worker.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+	}
+	if cfg.Listen != "" {
+		return s.serve(cfg)
+	}
+	return nil
+}
+
+func (s *Stack) serve(cfg Config) error {
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("web server: %w", err)
+	}
+	h := (&web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
+		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout}).Handler()
+	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.URL = "http://" + l.Addr().String()
+	go func() {
+		if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Log.Error("web server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Stop shuts down in reverse order: web, worker, Temporal client, pools.
+func (s *Stack) Stop() {
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.http.Shutdown(ctx)
+		cancel()
+	}
+	if s.worker != nil {
+		s.worker.Stop()
+	}
+	if s.Temporal != nil {
+		s.Temporal.Close()
+	}
+	s.Acts.Servers.Close()
+	s.DB.Close()
+}

@@ -1,0 +1,42 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+type catalogModule struct {
+	Name             string `json:"name"`
+	Description      string `json:"description"`
+	Required         bool   `json:"required"`
+	HourlyPriceMinor int64  `json:"hourly_price_minor"`
+	// MonthlyPriceMinor is the price of a 30-day month, for display.
+	MonthlyPriceMinor int64 `json:"monthly_price_minor"`
+}
+
+type catalogService struct {
+	Name           string          `json:"name"`
+	Description    string          `json:"description"`
+	Currency       string          `json:"currency"`
+	CurrentVersion string          `json:"current_version"`
+	Versions       []string        `json:"versions"`
+	Modules        []catalogModule `json:"modules"`
+}
+
+func (s *Server) catalog(c *gin.Context) {
+	out := []catalogService{}
+	for _, name := range s.Catalog.Names() {
+		svc, _ := s.Catalog.Service(name)
+		cs := catalogService{Name: svc.Name, Description: svc.Description, Currency: svc.Currency, CurrentVersion: svc.CurrentVersion}
+		for _, v := range svc.Versions {
+			cs.Versions = append(cs.Versions, v.Version)
+		}
+		for _, m := range svc.Modules {
+			cs.Modules = append(cs.Modules, catalogModule{Name: m.Name, Description: m.Description, Required: m.Required,
+				HourlyPriceMinor: m.HourlyPriceMinor, MonthlyPriceMinor: m.HourlyPriceMinor * 24 * 30})
+		}
+		out = append(out, cs)
+	}
+	c.JSON(http.StatusOK, gin.H{"services": out})
+}

@@ -1,0 +1,226 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	
+	"tenantry/activities"
+	"tenantry/internal/apperr"
+	"tenantry/internal/secret"
+	"tenantry/internal/validate"
+	"tenantry/workflows"
+)
+
+// instanceView is an instance as the API shows it.
+type instanceView struct {
+	ID            string     `json:"id"`
+	Service       string     `json:"service"`
+	Version       string     `json:"version"`
+	Modules       []string   `json:"modules"`
+	Status        string     `json:"status"`
+	Host          string     `json:"host"`
+	Routed        bool       `json:"routed"`
+	Database      string     `json:"database,omitempty"`
+	FailureReason string     `json:"failure_reason,omitempty"`
+	DisabledAt    *time.Time `json:"disabled_at,omitempty"`
+	DeleteAfter   *time.Time `json:"delete_after,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	// Workflows are this instance's operations, newest kind last, each
+	// with its live progress.
+	Workflows []workflowView `json:"workflows,omitempty"`
+}
+
+type workflowView struct {
+	Kind       string              `json:"kind"`
+	WorkflowID string              `json:"workflow_id"`
+	Progress   *workflows.Progress `json:"progress,omitempty"`
+}
+
+const instanceColumns = `id, service, version, modules, status, host, host_registered_at IS NOT NULL,
+	coalesce(database_name, ''), coalesce(failure_reason, ''), disabled_at, delete_after, created_at`
+
+func scanInstance(row pgx.Row) (instanceView, error) {
+	var v instanceView
+	err := row.Scan(&v.ID, &v.Service, &v.Version, &v.Modules, &v.Status, &v.Host, &v.Routed,
+		&v.Database, &v.FailureReason, &v.DisabledAt, &v.DeleteAfter, &v.CreatedAt)
+	return v, err
+}
+
+// ownInstance loads an instance of the caller's account. Another account's
+// instance is "not found", never "forbidden": its existence is not revealed.
+func (s *Server) ownInstance(c *gin.Context) (instanceView, error) {
+	id := c.Param("id")
+	if _, err := uuid.Parse(id); err != nil {
+		return instanceView{}, apperr.NotFound("no instance %s", id)
+	}
+	v, err := scanInstance(s.DB.QueryRow(c.Request.Context(),
+		`SELECT `+instanceColumns+` FROM instances WHERE id = $1 AND account_id = $2`, id, userOf(c).AccountID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, apperr.NotFound("no instance %s", id)
+	}
+	return v, err
+}
+
+func (s *Server) listInstances(c *gin.Context) {
+	rows, err := s.DB.Query(c.Request.Context(),
+		`SELECT `+instanceColumns+` FROM instances WHERE account_id = $1 AND status <> 'deleted' ORDER BY created_at DESC`,
+		userOf(c).AccountID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (instanceView, error) { return scanInstance(r) })
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"instances": list})
+}
+
+func (s *Server) getInstance(c *gin.Context) {
+	v, err := s.ownInstance(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v.Workflows = s.instanceWorkflows(c.Request.Context(), v.ID)
+	c.JSON(http.StatusOK, v)
+}
+
+// instanceWorkflows asks each of the instance's workflows for its progress;
+// one that never ran is left out.
+func (s *Server) instanceWorkflows(ctx context.Context, id string) []workflowView {
+	var out []workflowView
+	for _, w := range []workflowView{
+		{Kind: "enable", WorkflowID: workflows.EnableID(id)},
+		{Kind: "change_modules", WorkflowID: workflows.ChangeModulesID(id)},
+		{Kind: "disable", WorkflowID: workflows.DisableID(id)},
+	} {
+		p, err := s.progress(ctx, w.WorkflowID)
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			continue
+		}
+		if err == nil {
+			w.Progress = &p
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func (s *Server) progress(ctx context.Context, workflowID string) (workflows.Progress, error) {
+	var p workflows.Progress
+	v, err := s.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.ProgressQuery)
+	if err != nil {
+		return p, err
+	}
+	return p, v.Get(&p)
+}
+
+type setupRequest struct {
+	AdminEmail    string `json:"admin_email"`
+	AdminName     string `json:"admin_name"`
+	AdminPassword string `json:"admin_password"`
+	Language      string `json:"language"`
+}
+
+// toSetup checks a setup page and hashes its password, so only the hash
+// travels into the workflow.
+func (r setupRequest) toSetup() (activities.Setup, error) {
+	setup := activities.Setup{AdminEmail: r.AdminEmail, AdminName: r.AdminName, Language: r.Language}
+	if err := setup.CheckDetails(); err != nil {
+		return setup, err
+	}
+	if err := validate.Password(r.AdminPassword); err != nil {
+		return setup, apperr.Invalid("admin %s", apperr.Message(err))
+	}
+	setup.AdminPasswordHash = secret.HashPassword(r.AdminPassword)
+	return setup, nil
+}
+
+type enableRequest struct {
+	Service string        `json:"service"`
+	Modules []string      `json:"modules"`
+	Host    string        `json:"host"`
+	Setup   *setupRequest `json:"setup,omitempty"`
+}
+
+// enableInstance starts EnableService with an update that waits for the
+// request to be validated and the host reserved: the client gets 201 with a
+// real instance, or the reason it was refused, in one call.
+func (s *Server) enableInstance(c *gin.Context) {
+	var req enableRequest
+	if err := bindJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := required("service", req.Service); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := required("host", req.Host); err != nil {
+		s.fail(c, err)
+		return
+	}
+	u := userOf(c)
+	in := workflows.EnableInput{
+		InstanceID: uuid.NewString(), AccountID: u.AccountID, ActorID: u.ID,
+		Service: req.Service, Modules: req.Modules, Host: req.Host, SetupTimeout: s.SetupTimeout,
+	}
+	ctx := c.Request.Context()
+	// Answer bad input before starting anything.
+	if _, err := s.Checks.CheckEnable(ctx, activities.ReserveInstanceInput{
+		InstanceID: in.InstanceID, Service: in.Service, Modules: in.Modules, Host: in.Host,
+	}); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if req.Setup != nil {
+		setup, err := req.Setup.toSetup()
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		in.Setup = &setup
+	}
+	start := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflows.EnableID(in.InstanceID),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes:    workflows.SearchAttributes(u.AccountID, in.Service, in.InstanceID),
+	}, workflows.EnableService, in)
+	handle, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName: workflows.ReservedUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var reserved activities.ReserveInstanceResult
+	if err := handle.Get(ctx, &reserved); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Params = append(c.Params, gin.Param{Key: "id", Value: in.InstanceID})
+	v, err := s.ownInstance(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v.Workflows = []workflowView{{Kind: "enable", WorkflowID: workflows.EnableID(in.InstanceID)}}
+	c.Header("Location", "/api/instances/"+in.InstanceID)
+	c.JSON(http.StatusCreated, v)
+}

@@ -1,0 +1,96 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"tenantry/internal/apperr"
+	"tenantry/internal/secret"
+	"tenantry/internal/validate"
+	"tenantry/workflows"
+)
+
+type signupRequest struct {
+	Email       string `json:"email"`
+	Name        string `json:"name"`
+	AccountName string `json:"account_name"`
+	Password    string `json:"password"`
+}
+
+// signup validates at once, then runs the Signup workflow and waits for it:
+// it takes one short step, and the client wants its account now.
+func (s *Server) signup(c *gin.Context) {
+	var req signupRequest
+	if err := bindJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	in, err := signupInput(req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	var taken bool
+	if err := s.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)`, in.Email).Scan(&taken); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if taken {
+		s.fail(c, apperr.Conflict("an account with email %s already exists", in.Email))
+		return
+	}
+	run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.SignupID(in.Email),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: 0, // fail when a signup for this email is running
+		TypedSearchAttributes:    workflows.SearchAttributes(in.AccountID, "", ""),
+	}, workflows.Signup, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		s.fail(c, apperr.Conflict("a signup for %s is already in progress", in.Email))
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var res workflows.SignupResult
+	if err := run.Get(ctx, &res); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"account_id": res.AccountID, "user_id": res.UserID, "email": in.Email,
+		"workflow_id": run.GetID()})
+}
+
+func signupInput(req signupRequest) (workflows.SignupInput, error) {
+	email, err := validate.Email(req.Email)
+	if err != nil {
+		return workflows.SignupInput{}, err
+	}
+	name, err := validate.Name("name", req.Name)
+	if err != nil {
+		return workflows.SignupInput{}, err
+	}
+	if req.AccountName == "" {
+		req.AccountName = name
+	}
+	accountName, err := validate.Name("account name", req.AccountName)
+	if err != nil {
+		return workflows.SignupInput{}, err
+	}
+	if err := validate.Password(req.Password); err != nil {
+		return workflows.SignupInput{}, err
+	}
+	return workflows.SignupInput{
+		AccountID: uuid.NewString(), UserID: uuid.NewString(),
+		Email: email, Name: name, AccountName: accountName,
+		PasswordHash: secret.HashPassword(req.Password),
+	}, nil
+}
