@@ -20,7 +20,9 @@ import (
 
 // TenantConfig returns the connection settings of an instance's own
 // database with its own (decrypted) credentials, and the instance's service.
-func (a *Activities) TenantConfig(ctx context.Context, instanceID string) (*pgx.ConnConfig, *catalog.Service, error) {
+// It is a function, not a method, so the worker does not take it for an
+// activity.
+func TenantConfig(ctx context.Context, a *Activities, instanceID string) (*pgx.ConnConfig, *catalog.Service, error) {
 	var host, database, role, service string
 	var port int
 	var sealed []byte
@@ -64,7 +66,7 @@ func (a *Activities) MigrateTenant(ctx context.Context, in MigrateInput) error {
 }
 
 func (a *Activities) migrateTenant(ctx context.Context, in MigrateInput) error {
-	cfg, svc, err := a.TenantConfig(ctx, in.InstanceID)
+	cfg, svc, err := TenantConfig(ctx, a, in.InstanceID)
 	if err != nil {
 		return err
 	}
@@ -163,7 +165,7 @@ func (a *Activities) seedTenant(ctx context.Context, in SeedInput) error {
 		return err
 	}
 	email, _ := validate.Email(in.Setup.AdminEmail)
-	cfg, svc, err := a.TenantConfig(ctx, in.InstanceID)
+	cfg, svc, err := TenantConfig(ctx, a, in.InstanceID)
 	if err != nil {
 		return err
 	}
@@ -191,7 +193,7 @@ type TenantModulesInput struct {
 // WriteTenantModules records the enabled modules in the tenant's settings,
 // where the service's own code reads them.
 func (a *Activities) WriteTenantModules(ctx context.Context, in TenantModulesInput) error {
-	cfg, _, err := a.TenantConfig(ctx, in.InstanceID)
+	cfg, _, err := TenantConfig(ctx, a, in.InstanceID)
 	if err != nil {
 		return apperr.ForTemporal(err)
 	}
