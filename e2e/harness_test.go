@@ -1,0 +1,107 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"tenantry/internal/devstack"
+	"tenantry/internal/secret"
+	"tenantry/internal/stack"
+	"tenantry/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// startStack boots the real thing: the Temporal dev server from
+// temporal-dev/, a control database on the real PostgreSQL, the real worker
+// and the web server on a free loopback port.
+func startStack(t *testing.T, grace time.Duration) *stack.Stack {
+	t.Helper()
+	ctx := context.Background()
+	wd, _ := os.Getwd()
+	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tmp.Stop)
+	control := testenv.NewControl(t)
+	s, err := stack.Start(ctx, stack.Config{
+		DatabaseURL: control.URL, TenantServerURL: testenv.ServerURL(t), SecretKey: secret.NewKey(),
+		TemporalHostPort: tmp.HostPort, Listen: "127.0.0.1:0", RunWorker: true, GracePeriod: grace,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// api is a tiny JSON client for the tests.
+type api struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+// do sends a request and decodes the JSON answer into out (when not nil),
+// returning the status.
+func (a *api) do(method, path string, body any, out any) int {
+	a.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, a.base+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			a.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// must sends a request that has to answer with want.
+func (a *api) must(want int, method, path string, body any, out any) {
+	a.t.Helper()
+	var raw json.RawMessage
+	got := a.do(method, path, body, &raw)
+	if got != want {
+		a.t.Fatalf("%s %s: status %d, want %d: %s", method, path, got, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			a.t.Fatal(err)
+		}
+	}
+}
+
+// eventually polls cond every 50 ms until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
