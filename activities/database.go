@@ -22,8 +22,8 @@ const tenantConnectionLimit = 20
 type DatabaseInfo struct {
 	InstanceID string
 	ServerID   string
-	Database string
-	Role     string
+	Database   string
+	Role       string
 }
 
 // AllocateDatabase picks the least-loaded active server, names the tenant's

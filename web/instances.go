@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	
+
 	"tenantry/activities"
 	"tenantry/internal/apperr"
 	"tenantry/internal/secret"
