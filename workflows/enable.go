@@ -141,8 +141,9 @@ func (s *enable) run(ctx workflow.Context) (EnableResult, error) {
 	db := withDBSteps(ctx)
 	err := s.provision(ctx, db)
 	if err != nil {
-		s.compensate(ctx, err)
+		// Failed first, so a setup sent while compensation runs is refused.
 		s.t.fail(ctx, err)
+		s.compensate(ctx, err)
 		return EnableResult{}, err
 	}
 	s.t.finish(StatusCompleted)

@@ -1,0 +1,263 @@
+// Command provision measures enable-to-ready latency through the real engine
+// (Temporal dev server, worker, PostgreSQL) beside the floor: the very same
+// activity code called directly in sequence, no Temporal, in the same run on
+// the same database server.
+//
+// The last line is key=value pairs for tooling:
+//
+//	ratio=<p50/floor_p50> p50_ms=… floor_p50_ms=… p95_ms=… conc8_per_s=… n=…
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
+	"tenantry/activities"
+	"tenantry/internal/devstack"
+	"tenantry/internal/secret"
+	"tenantry/internal/stack"
+	"tenantry/workflows"
+)
+
+func main() {
+	n := flag.Int("n", 30, "tenants to enable sequentially (and again concurrently)")
+	conc := flag.Int("concurrency", 8, "tenants enabled at once in the concurrent round")
+	flag.Parse()
+	if err := run(*n, *conc); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n, conc int) error {
+	ctx := context.Background()
+	b, err := start(ctx)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+
+	// Warm up both paths (connections, worker caches, catalog).
+	for range 3 {
+		if _, err := b.engine(ctx, "warm"); err != nil {
+			return err
+		}
+		if _, err := b.floor(ctx, "warm"); err != nil {
+			return err
+		}
+	}
+
+	// Alternate engine and floor so drift on the machine hits both alike.
+	var eng, flr []time.Duration
+	for i := range n {
+		d, err := b.engine(ctx, fmt.Sprintf("seq%d", i))
+		if err != nil {
+			return err
+		}
+		eng = append(eng, d)
+		d, err = b.floor(ctx, fmt.Sprintf("flr%d", i))
+		if err != nil {
+			return err
+		}
+		flr = append(flr, d)
+	}
+
+	concStart := time.Now()
+	var concLat []time.Duration
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d, err := b.engine(ctx, fmt.Sprintf("conc%d", i))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			concLat = append(concLat, d)
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	concWall := time.Since(concStart)
+	concPerS := float64(n) / concWall.Seconds()
+
+	if os.Getenv("BENCH_DEBUG") != "" {
+		fmt.Println("engine:", eng)
+		fmt.Println("floor: ", flr)
+	}
+	fmt.Printf("enable → ready, %d tenants each (forum, 2 modules, setup sent up front)\n", n)
+	fmt.Printf("  %-34s p50 %7.1f ms   p95 %7.1f ms   mean %7.1f ms\n", "engine (Temporal, sequential):", ms(pct(eng, 50)), ms(pct(eng, 95)), ms(mean(eng)))
+	fmt.Printf("  %-34s p50 %7.1f ms   p95 %7.1f ms   mean %7.1f ms\n", "floor (same SQL, no Temporal):", ms(pct(flr, 50)), ms(pct(flr, 95)), ms(mean(flr)))
+	fmt.Printf("  %-34s p50 %7.1f ms   p95 %7.1f ms   %.1f tenants/s\n", fmt.Sprintf("engine, %d at once:", conc), ms(pct(concLat, 50)), ms(pct(concLat, 95)), concPerS)
+	fmt.Printf("ratio=%.2f p50_ms=%.0f floor_p50_ms=%.0f p95_ms=%.0f conc%d_per_s=%.1f n=%d\n",
+		float64(pct(eng, 50))/float64(pct(flr, 50)), ms(pct(eng, 50)), ms(pct(flr, 50)), ms(pct(eng, 95)), conc, concPerS, n)
+	return nil
+}
+
+type bench struct {
+	pg      *devstack.Postgres
+	tmp     *devstack.Temporal
+	s       *stack.Stack
+	account string
+	setup   activities.Setup
+	state   string
+}
+
+func start(ctx context.Context) (*bench, error) {
+	b := &bench{}
+	var err error
+	if b.state, err = os.MkdirTemp("", "tenantry-bench-"); err != nil {
+		return nil, err
+	}
+	_ = os.Chmod(b.state, 0o755)
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		if b.pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: b.state}); err != nil {
+			return nil, err
+		}
+		url = b.pg.AdminURL
+	}
+	wd, _ := os.Getwd()
+	if b.tmp, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)}); err != nil {
+		b.stop()
+		return nil, err
+	}
+	b.s, err = stack.Start(ctx, stack.Config{DatabaseURL: url, SecretKey: secret.NewKey(), TemporalHostPort: b.tmp.HostPort,
+		RunWorker: true, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	if err != nil {
+		b.stop()
+		return nil, err
+	}
+	b.account = uuid.NewString()
+	user := uuid.NewString()
+	hash := secret.HashPassword("benchmark password")
+	if _, err := b.s.Acts.CreateAccount(ctx, activities.CreateAccountInput{AccountID: b.account, UserID: user,
+		Email: "bench@tenantry.test", Name: "Bench", AccountName: "Bench", PasswordHash: hash}); err != nil {
+		b.stop()
+		return nil, err
+	}
+	b.setup = activities.Setup{AdminEmail: "admin@bench.test", AdminName: "Admin", AdminPasswordHash: hash, Language: "en"}
+	return b, nil
+}
+
+func (b *bench) stop() {
+	if b.s != nil {
+		b.s.Stop()
+	}
+	if b.tmp != nil {
+		b.tmp.Stop()
+	}
+	if b.pg != nil {
+		b.pg.Stop()
+	}
+	_ = os.RemoveAll(b.state)
+}
+
+// engine enables one tenant through Temporal, as the API does, and waits
+// for the workflow to complete.
+func (b *bench) engine(ctx context.Context, tag string) (time.Duration, error) {
+	id := uuid.NewString()
+	in := workflows.EnableInput{InstanceID: id, AccountID: b.account, Service: "forum",
+		Modules: []string{"search", "moderation"}, Host: tag + "-" + id[:8] + ".bench.localhost", Setup: &b.setup}
+	t0 := time.Now()
+	run, err := b.s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.EnableID(id), TaskQueue: workflows.TaskQueue,
+		TypedSearchAttributes: workflows.SearchAttributes(b.account, "forum", id),
+	}, workflows.EnableService, in)
+	if err != nil {
+		return 0, err
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		return 0, fmt.Errorf("enable %s: %w", id, err)
+	}
+	d := time.Since(t0)
+	if os.Getenv("BENCH_DEBUG") != "" && tag == "seq5" {
+		for _, wid := range []string{workflows.EnableID(id), workflows.CreateDatabaseID(id), workflows.MigrateAndSeedID(id, "1.0.0")} {
+			it := b.s.Temporal.GetWorkflowHistory(ctx, wid, "", false, 0)
+			var first time.Time
+			fmt.Println("==", wid)
+			for it.HasNext() {
+				e, _ := it.Next()
+				if first.IsZero() {
+					first = e.GetEventTime().AsTime()
+				}
+				fmt.Printf("  %6.1f ms %s\n", float64(e.GetEventTime().AsTime().Sub(first).Microseconds())/1000, e.GetEventType())
+			}
+		}
+	}
+	return d, nil
+}
+
+// floor runs the same activity code in the same order, directly.
+func (b *bench) floor(ctx context.Context, tag string) (time.Duration, error) {
+	a := b.s.Acts
+	id := uuid.NewString()
+	ref := activities.InstanceRef{InstanceID: id}
+	t0 := time.Now()
+	res, err := a.ReserveInstance(ctx, activities.ReserveInstanceInput{InstanceID: id, AccountID: b.account, Service: "forum",
+		Modules: []string{"search", "moderation"}, Host: tag + "-" + id[:8] + ".bench.localhost"})
+	if err != nil {
+		return 0, err
+	}
+	info, err := a.AllocateDatabase(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	steps := []func() error{
+		func() error { return a.CreateRole(ctx, info) },
+		func() error { return a.CreateDatabase(ctx, info) },
+		func() error { return a.MigrateTenant(ctx, activities.MigrateInput{InstanceID: id, Version: res.Version}) },
+		func() error {
+			return a.SeedTenant(ctx, activities.SeedInput{InstanceID: id, Setup: b.setup, Modules: res.Modules})
+		},
+		func() error { return a.RegisterHost(ctx, ref) },
+		func() error {
+			return a.OpenUsageSpans(ctx, activities.SpansInput{InstanceID: id, Modules: res.Modules, At: time.Now()})
+		},
+		func() error { return a.MarkReady(ctx, activities.MarkReadyInput{InstanceID: id}) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(t0), nil
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return s[i]
+}
+
+func mean(ds []time.Duration) time.Duration {
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
