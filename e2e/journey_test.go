@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tenantry/activities"
+	"tenantry/workflows"
 )
 
 type instance struct {
@@ -129,6 +130,15 @@ func TestClientJourney(t *testing.T) {
 	if dbLeft != 0 {
 		t.Fatalf("tenant database %s still exists after the grace period", cfg.Database)
 	}
+
+	recordHistories(t, s, map[string]string{
+		"signup":           workflows.SignupID("ada@acme.test"),
+		"enable_service":   workflows.EnableID(inst.ID),
+		"create_database":  workflows.CreateDatabaseID(inst.ID),
+		"migrate_and_seed": workflows.MigrateAndSeedID(inst.ID, "1.0.0"),
+		"change_modules":   workflows.ChangeModulesID(inst.ID),
+		"disable_service":  workflows.DisableID(inst.ID),
+	})
 }
 
 // TestOtherAccountsInstancesAreNotFound checks that one client cannot see

@@ -82,10 +82,10 @@ func (s *disable) init(ctx workflow.Context) error {
 		func(ctx workflow.Context, r ReenableRequest) error { s.reenable = &r; return nil },
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, r ReenableRequest) error {
 			if s.deleting {
-				return apperr.Conflict("the grace period is over; the data is being deleted")
+				return apperr.ForTemporal(apperr.Conflict("the grace period is over; the data is being deleted"))
 			}
 			if s.reenable != nil {
-				return apperr.Conflict("the instance is already being enabled again")
+				return apperr.ForTemporal(apperr.Conflict("the instance is already being enabled again"))
 			}
 			return nil
 		}})

@@ -124,12 +124,12 @@ func (s *enable) awaitReserved(ctx workflow.Context) (activities.ReserveInstance
 
 func (s *enable) validateSetup(ctx workflow.Context, setup activities.Setup) error {
 	if s.setup != nil {
-		return apperr.Conflict("setup was already received")
+		return apperr.ForTemporal(apperr.Conflict("setup was already received"))
 	}
 	if s.t.p.Status == StatusFailed {
-		return apperr.Conflict("provisioning failed: %s", s.t.p.Error)
+		return apperr.ForTemporal(apperr.Conflict("provisioning failed: %s", s.t.p.Error))
 	}
-	return setup.Check()
+	return apperr.ForTemporal(setup.Check())
 }
 
 func (s *enable) acceptSetup(ctx workflow.Context, setup activities.Setup) error {
@@ -225,20 +225,34 @@ func (s *enable) compensate(ctx workflow.Context, cause error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	db := withDBSteps(dctx)
 	ref := activities.InstanceRef{InstanceID: s.in.InstanceID}
-	_ = s.t.run(dctx, stepCompensate, func() error {
+	reason := reasonOf(cause)
+	err := s.t.run(dctx, stepCompensate, func() error {
+		var dropErr error
 		if s.databaseAllocated {
-			if err := call(db, acts.DropDatabase, ref, nil); err != nil {
-				return err
-			}
+			dropErr = call(db, acts.DropDatabase, ref, nil)
 		}
-		return call(db, acts.FailInstance, activities.FailInstanceInput{
-			InstanceID: s.in.InstanceID, Reason: reasonOf(cause), At: workflow.Now(dctx).UTC(),
+		if dropErr != nil {
+			// Still mark the instance failed, so its host is released and
+			// the console shows why; the database left behind is named in
+			// the reason for an operator.
+			reason += " (its database could not be removed: " + apperr.Message(dropErr) + ")"
+		}
+		err := call(db, acts.FailInstance, activities.FailInstanceInput{
+			InstanceID: s.in.InstanceID, Reason: reason, At: workflow.Now(dctx).UTC(),
 		}, nil)
+		if dropErr != nil {
+			return dropErr
+		}
+		return err
 	})
 	s.t.step(stepCompensate).Title = "Remove what was created"
+	if err != nil {
+		return // what was made is still there
+	}
 	for i := range s.t.p.Steps {
 		st := &s.t.p.Steps[i]
-		if st.State == StepDone && st.Name != stepCompensate {
+		// Waiting for setup made nothing, so there is nothing it undid.
+		if st.State == StepDone && st.Name != stepCompensate && st.Name != stepSetup {
 			st.State = StepCompensated
 		}
 	}

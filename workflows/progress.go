@@ -1,7 +1,10 @@
 package workflows
 
 import (
+	"errors"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -108,6 +111,10 @@ func (t *tracker) run(ctx workflow.Context, name string, fn func() error) error 
 func (t *tracker) fail(ctx workflow.Context, err error) {
 	t.p.Status = StatusFailed
 	t.p.Error = apperr.Message(err)
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		t.p.Status, t.p.Error = StatusCancelled, "cancelled by an operator"
+	}
 	for i := range t.p.Steps {
 		if t.p.Steps[i].State == StepPending {
 			t.p.Steps[i].State = StepSkipped

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -52,4 +53,28 @@ func stopProcess(cmd *exec.Cmd, done <-chan struct{}, sig syscall.Signal, grace 
 		_ = cmd.Process.Kill()
 		<-done
 	}
+}
+
+// tailBuffer keeps the last max bytes written, to quote a child's last words
+// when it dies during start.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
 }

@@ -36,6 +36,7 @@ type Temporal struct {
 	UIURL    string
 	cmd      *exec.Cmd
 	done     chan struct{}
+	tail     *tailBuffer
 }
 
 // TemporalBinary resolves the pinned CLI through `go tool -n`, building it on
@@ -95,7 +96,9 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 	}
 	t.cmd = exec.Command(bin, args...)
 	t.cmd.Dir = opts.ModuleDir
-	t.cmd.Stdout, t.cmd.Stderr = logOrDiscard(opts.Log), logOrDiscard(opts.Log)
+	t.tail = &tailBuffer{max: 4096}
+	out := io.MultiWriter(logOrDiscard(opts.Log), t.tail)
+	t.cmd.Stdout, t.cmd.Stderr = out, out
 	dieWithParent(t.cmd)
 	if err := t.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal dev server: %w", err)
@@ -121,7 +124,7 @@ func (t *Temporal) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-t.done:
-			return fmt.Errorf("temporal dev server exited during start (see its log): %w", err)
+			return fmt.Errorf("temporal dev server exited during start: %w\n%s", err, t.tail.String())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):

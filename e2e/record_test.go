@@ -1,0 +1,50 @@
+package e2e_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"tenantry/internal/stack"
+)
+
+// recordEnv names the variable that makes the journey save its workflows'
+// histories as the replay tests' fixtures:
+//
+//	TENANTRY_RECORD_HISTORIES=1 go test ./e2e -run TestClientJourney
+const recordEnv = "TENANTRY_RECORD_HISTORIES"
+
+// recordHistories writes each workflow's history to
+// workflows/testdata/<name>.json in the format `temporal workflow show
+// --output json` prints, when recordEnv is set.
+func recordHistories(t *testing.T, s *stack.Stack, byName map[string]string) {
+	t.Helper()
+	if os.Getenv(recordEnv) == "" {
+		return
+	}
+	ctx := context.Background()
+	for name, id := range byName {
+		h := &history.History{}
+		it := s.Temporal.GetWorkflowHistory(ctx, id, "", false, 0)
+		for it.HasNext() {
+			e, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Events = append(h.Events, e)
+		}
+		raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join("..", "workflows", "testdata", name+".json")
+		if err := os.WriteFile(file, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("recorded %s → %s", id, file)
+	}
+}
