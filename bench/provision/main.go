@@ -224,7 +224,9 @@ func (b *bench) floor(ctx context.Context, tag string) (time.Duration, error) {
 	steps := []func() error{
 		func() error { return a.CreateRole(ctx, info) },
 		func() error { return a.CreateDatabase(ctx, info) },
-		func() error { return a.MigrateTenant(ctx, activities.MigrateInput{InstanceID: id, Version: res.Version}) },
+		func() error {
+			return a.MigrateTenant(ctx, activities.MigrateInput{InstanceID: id, Version: res.Version})
+		},
 		func() error {
 			return a.SeedTenant(ctx, activities.SeedInput{InstanceID: id, Setup: b.setup, Modules: res.Modules})
 		},
