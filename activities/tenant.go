@@ -6,14 +6,11 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/golang-migrate/migrate/v4"
-	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
-	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
+	"tenantry/internal/migrator"
 	"tenantry/internal/secret"
 	"tenantry/internal/validate"
 )
@@ -74,45 +71,7 @@ func (a *Activities) migrateTenant(ctx context.Context, in MigrateInput) error {
 	if err != nil {
 		return err
 	}
-	return MigrateTo(ctx, cfg, svc, v.SchemaVersion)
-}
-
-// MigrateTo brings the database at cfg to schemaVersion of svc. A migration
-// file runs as one implicit transaction, so a database left dirty by a
-// crashed attempt holds the previous version intact: it is forced back and
-// migrated again.
-func MigrateTo(ctx context.Context, cfg *pgx.ConnConfig, svc *catalog.Service, schemaVersion uint) error {
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	driver, err := migratepgx.WithInstance(db, &migratepgx.Config{})
-	if err != nil {
-		return fmt.Errorf("connect to tenant database: %w", err)
-	}
-	src, err := iofs.New(svc.Migrations, ".")
-	if err != nil {
-		return err
-	}
-	m, err := migrate.NewWithInstance("iofs", src, "pgx5", driver)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	err = m.Migrate(schemaVersion)
-	var dirty migrate.ErrDirty
-	if errors.As(err, &dirty) {
-		previous := dirty.Version - 1
-		if previous == 0 {
-			previous = -1 // no migration applied yet
-		}
-		if err := m.Force(previous); err != nil {
-			return err
-		}
-		err = m.Migrate(schemaVersion)
-	}
-	if errors.Is(err, migrate.ErrNoChange) {
-		return nil
-	}
-	return err
+	return migrator.Migrate(cfg, svc.Migrations, v.SchemaVersion)
 }
 
 // Setup is what the client enters on the setup page. The admin password

@@ -4,17 +4,13 @@ package controldb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/golang-migrate/migrate/v4"
-	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
-	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"tenantry/internal/catalog"
+	"tenantry/internal/migrator"
 	"tenantry/schemas"
 )
 
@@ -24,22 +20,7 @@ func Migrate(ctx context.Context, url string) error {
 	if err != nil {
 		return fmt.Errorf("control database URL: %w", err)
 	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	driver, err := migratepgx.WithInstance(db, &migratepgx.Config{})
-	if err != nil {
-		return fmt.Errorf("connect to control database: %w", err)
-	}
-	src, err := iofs.New(schemas.Control(), ".")
-	if err != nil {
-		return err
-	}
-	m, err := migrate.NewWithInstance("iofs", src, "pgx5", driver)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+	if err := migrator.Migrate(cfg, schemas.Control(), migrator.Latest); err != nil {
 		return fmt.Errorf("migrate control database: %w", err)
 	}
 	return nil

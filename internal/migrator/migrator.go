@@ -1,0 +1,63 @@
+// Package migrator runs golang-migrate over an embedded folder of SQL files,
+// for the control database and for every tenant database alike.
+package migrator
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// Latest migrates to the newest version in the folder.
+const Latest = 0
+
+// Migrate brings the database at cfg to version (or Latest) using the
+// up/down files in src. Each file runs as one implicit transaction (pgx's
+// simple protocol), so a database left dirty by a crashed attempt still
+// holds the previous version intact: it is forced back and migrated again.
+func Migrate(cfg *pgx.ConnConfig, src fs.FS, version uint) error {
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	driver, err := migratepgx.WithInstance(db, &migratepgx.Config{})
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", cfg.Database, err)
+	}
+	source, err := iofs.New(src, ".")
+	if err != nil {
+		return err
+	}
+	m, err := migrate.NewWithInstance("iofs", source, "pgx5", driver)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	err = to(m, version)
+	var dirty migrate.ErrDirty
+	if errors.As(err, &dirty) {
+		previous := dirty.Version - 1
+		if previous == 0 {
+			previous = -1 // no migration applied yet
+		}
+		if err := m.Force(previous); err != nil {
+			return err
+		}
+		err = to(m, version)
+	}
+	if errors.Is(err, migrate.ErrNoChange) {
+		return nil
+	}
+	return err
+}
+
+func to(m *migrate.Migrate, version uint) error {
+	if version == Latest {
+		return m.Up()
+	}
+	return m.Migrate(version)
+}
