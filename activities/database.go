@@ -46,10 +46,6 @@ func (a *Activities) allocateDatabase(ctx context.Context, in InstanceRef) (Data
 			database_name = $2, role_name = $2, credentials_encrypted = $3, updated_at = now()
 		WHERE id = $1 AND database_server_id IS NULL`, in.InstanceID, name, sealed)
 	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23502" {
-			return DatabaseInfo{}, fmt.Errorf("no active database server has room for another tenant")
-		}
 		return DatabaseInfo{}, err
 	}
 	info := DatabaseInfo{InstanceID: in.InstanceID}
@@ -63,6 +59,7 @@ func (a *Activities) allocateDatabase(ctx context.Context, in InstanceRef) (Data
 		return info, err
 	}
 	if server == nil {
+		// Retryable: room may free up, or an operator may add a server.
 		return info, fmt.Errorf("no active database server has room for another tenant")
 	}
 	info.ServerID = *server

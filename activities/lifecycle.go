@@ -76,9 +76,10 @@ func diffModules(current, next []string) ModuleChange {
 // instant, so no second is billed twice or lost.
 func (a *Activities) SwitchModules(ctx context.Context, in ModuleChangeInput) error {
 	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
-		var account string
+		var account, status string
 		var current []string
-		err := tx.QueryRow(ctx, `SELECT account_id, modules FROM instances WHERE id = $1 FOR UPDATE`, in.InstanceID).Scan(&account, &current)
+		err := tx.QueryRow(ctx, `SELECT account_id, status, modules FROM instances WHERE id = $1 FOR UPDATE`, in.InstanceID).
+			Scan(&account, &status, &current)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.NotFound("instance %s does not exist", in.InstanceID)
 		}
@@ -90,6 +91,11 @@ func (a *Activities) SwitchModules(ctx context.Context, in ModuleChangeInput) er
 			return err
 		}
 		change := diffModules(current, in.Modules)
+		// The instance may have been disabled since the change was checked:
+		// it must not be billed again. (An empty change is a retry.)
+		if status != "ready" && len(change.Added)+len(change.Removed) > 0 {
+			return apperr.Conflict("modules can only change while the instance is ready (it is %s)", status)
+		}
 		if len(change.Removed) > 0 {
 			if err := closeSpans(ctx, tx, in.InstanceID, change.Removed, in.At); err != nil {
 				return err

@@ -9,9 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"tenantry/activities"
 	"tenantry/internal/apperr"
@@ -193,24 +191,7 @@ func (s *Server) enableInstance(c *gin.Context) {
 		}
 		in.Setup = &setup
 	}
-	start := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       workflows.EnableID(in.InstanceID),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes:    workflows.SearchAttributes(u.AccountID, in.Service, in.InstanceID),
-	}, workflows.EnableService, in)
-	handle, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName: workflows.ReservedUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	var reserved activities.ReserveInstanceResult
-	if err := handle.Get(ctx, &reserved); err != nil {
+	if _, err := workflows.StartEnable(ctx, s.Temporal, in); err != nil {
 		s.fail(c, err)
 		return
 	}

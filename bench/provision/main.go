@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/client"
 
 	"tenantry/activities"
 	"tenantry/internal/devstack"
@@ -171,21 +170,17 @@ func (b *bench) stop() {
 	_ = os.RemoveAll(b.state)
 }
 
-// engine enables one tenant through Temporal, as the API does, and waits
-// for the workflow to complete.
+// engine enables one tenant through Temporal exactly as the API does
+// (update-with-start, setup sent up front) and waits for it to be ready.
 func (b *bench) engine(ctx context.Context, tag string) (time.Duration, error) {
 	id := uuid.NewString()
 	in := workflows.EnableInput{InstanceID: id, AccountID: b.account, Service: "forum",
 		Modules: []string{"search", "moderation"}, Host: tag + "-" + id[:8] + ".bench.localhost", Setup: &b.setup}
 	t0 := time.Now()
-	run, err := b.s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.EnableID(id), TaskQueue: workflows.TaskQueue,
-		TypedSearchAttributes: workflows.SearchAttributes(b.account, "forum", id),
-	}, workflows.EnableService, in)
-	if err != nil {
+	if _, err := workflows.StartEnable(ctx, b.s.Temporal, in); err != nil {
 		return 0, err
 	}
-	if err := run.Get(ctx, nil); err != nil {
+	if err := b.s.Temporal.GetWorkflow(ctx, workflows.EnableID(id), "").Get(ctx, nil); err != nil {
 		return 0, fmt.Errorf("enable %s: %w", id, err)
 	}
 	d := time.Since(t0)

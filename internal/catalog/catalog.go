@@ -175,11 +175,14 @@ func (s *Service) checkMigrations() (uint, error) {
 			return 0, fmt.Errorf("migrations: unexpected file %q", e.Name())
 		}
 		n, _ := strconv.ParseUint(m[1], 10, 32)
+		seen := downs
 		if m[2] == "up" {
-			ups[uint(n)] = true
-		} else {
-			downs[uint(n)] = true
+			seen = ups
 		}
+		if seen[uint(n)] {
+			return 0, fmt.Errorf("migrations: more than one %s file numbered %d", m[2], n)
+		}
+		seen[uint(n)] = true
 	}
 	for n := uint(1); n <= uint(len(ups)); n++ {
 		if !ups[n] || !downs[n] {

@@ -52,7 +52,9 @@ func VerifyPassword(hash, password string) bool {
 		return false
 	}
 	want, err := enc.DecodeString(parts[5])
-	if err != nil {
+	// argon2 panics on zero rounds or threads, an empty key would match any
+	// password, and a huge memory cost would exhaust the process.
+	if err != nil || time == 0 || threads == 0 || memory > 1<<20 || len(want) < 16 {
 		return false
 	}
 	got := argon2.IDKey([]byte(password), salt, time, memory, threads, uint32(len(want)))
