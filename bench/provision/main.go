@@ -29,6 +29,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 30, "tenants to enable sequentially (and again concurrently)")
+	flag.BoolVar(&trace, "trace", false, "print every latency and the event timeline of one enable's workflows")
 	conc := flag.Int("concurrency", 8, "tenants enabled at once in the concurrent round")
 	flag.Parse()
 	if err := run(*n, *conc); err != nil {
@@ -98,7 +99,7 @@ func run(n, conc int) error {
 	concWall := time.Since(concStart)
 	concPerS := float64(n) / concWall.Seconds()
 
-	if os.Getenv("BENCH_DEBUG") != "" {
+	if trace {
 		fmt.Println("engine:", eng)
 		fmt.Println("floor: ", flr)
 	}
@@ -110,6 +111,9 @@ func run(n, conc int) error {
 		float64(pct(eng, 50))/float64(pct(flr, 50)), ms(pct(eng, 50)), ms(pct(flr, 50)), ms(pct(eng, 95)), conc, concPerS, n)
 	return nil
 }
+
+// trace prints where an enable's time goes: the server's event timeline.
+var trace bool
 
 type bench struct {
 	pg      *devstack.Postgres
@@ -123,10 +127,9 @@ type bench struct {
 func start(ctx context.Context) (*bench, error) {
 	b := &bench{}
 	var err error
-	if b.state, err = os.MkdirTemp("", "tenantry-bench-"); err != nil {
+	if b.state, err = devstack.ScratchDir("tenantry-bench-"); err != nil {
 		return nil, err
 	}
-	_ = os.Chmod(b.state, 0o755)
 	url := os.Getenv("DATABASE_URL")
 	if url == "" {
 		if b.pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: b.state}); err != nil {
@@ -184,7 +187,7 @@ func (b *bench) engine(ctx context.Context, tag string) (time.Duration, error) {
 		return 0, fmt.Errorf("enable %s: %w", id, err)
 	}
 	d := time.Since(t0)
-	if os.Getenv("BENCH_DEBUG") != "" && tag == "seq5" {
+	if trace && tag == "seq5" {
 		for _, wid := range []string{workflows.EnableID(id), workflows.CreateDatabaseID(id), workflows.MigrateAndSeedID(id, "1.0.0")} {
 			it := b.s.Temporal.GetWorkflowHistory(ctx, wid, "", false, 0)
 			var first time.Time

@@ -78,7 +78,12 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	}
 	args := []string{"-D", dataDir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-		"-c", "max_connections=300", "-c", "shared_buffers=128MB"}
+		"-c", "max_connections=300", "-c", "shared_buffers=128MB",
+		// CREATE DATABASE (strategy WAL_LOG) writes the whole template to
+		// the WAL: with no replica to feed, minimal WAL and recycled,
+		// unzeroed segments make it 2-3x faster (280 ms → 90 ms here).
+		"-c", "wal_level=minimal", "-c", "max_wal_senders=0", "-c", "wal_buffers=64MB",
+		"-c", "wal_init_zero=off", "-c", "min_wal_size=256MB", "-c", "max_wal_size=1GB"}
 	if !opts.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}

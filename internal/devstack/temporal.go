@@ -80,6 +80,19 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 		"--dynamic-config-value", "system.enableEagerWorkflowStart=true",
 		"--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
+		// The history service's queue readers poll at most 20 times a
+		// second by default: past a short burst, every workflow task and
+		// child start then waits ~50 ms for its turn. One developer's
+		// server can afford to poll as fast as work arrives.
+		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
+		"--dynamic-config-value", "history.timerProcessorMaxPollRPS=1000",
+		"--dynamic-config-value", "history.visibilityProcessorMaxPollRPS=1000",
+		"--dynamic-config-value", "history.outboundProcessorMaxPollRPS=1000",
+		// One partition per task queue: with a handful of pollers, tasks
+		// and polls on different partitions otherwise meet only through
+		// forwarding, which now and then costs seconds.
+		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 	}
 	for _, sa := range SearchAttributes {
 		args = append(args, "--search-attribute", sa+"=Keyword")

@@ -51,11 +51,10 @@ func ServerURL(tb testing.TB) string {
 			adminURL = url
 			return
 		}
-		stateDir, startErr = os.MkdirTemp("", "tenantry-pg-")
+		stateDir, startErr = devstack.ScratchDir("tenantry-pg-")
 		if startErr != nil {
 			return
 		}
-		_ = os.Chmod(stateDir, 0o755)
 		cluster, startErr = devstack.StartPostgres(context.Background(), devstack.PostgresOptions{StateDir: stateDir})
 		if startErr == nil {
 			adminURL = cluster.AdminURL
