@@ -53,9 +53,13 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 		}
 		defer tLog.Close()
 		wd, _ := os.Getwd()
+		port, err := envInt("TENANTRY_TEMPORAL_PORT", 7233)
+		if err != nil {
+			return err
+		}
 		t, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
 			ModuleDir: devstack.ModuleDirFrom(wd), DBFile: filepath.Join(state, "temporal.db"),
-			Port: 7233, UIPort: 8233, Log: tLog,
+			Port: port, UIPort: port + 1000, Log: tLog,
 		})
 		if err != nil {
 			return err
