@@ -206,38 +206,11 @@ func (b *bench) engine(ctx context.Context, tag string) (time.Duration, error) {
 
 // floor runs the same activity code in the same order, directly.
 func (b *bench) floor(ctx context.Context, tag string) (time.Duration, error) {
-	a := b.s.Acts
 	id := uuid.NewString()
-	ref := activities.InstanceRef{InstanceID: id}
 	t0 := time.Now()
-	res, err := a.ReserveInstance(ctx, activities.ReserveInstanceInput{InstanceID: id, AccountID: b.account, Service: "forum",
-		Modules: []string{"search", "moderation"}, Host: tag + "-" + id[:8] + ".bench.localhost"})
-	if err != nil {
+	if _, err := b.s.Acts.ProvisionNow(ctx, activities.ReserveInstanceInput{InstanceID: id, AccountID: b.account, Service: "forum",
+		Modules: []string{"search", "moderation"}, Host: tag + "-" + id[:8] + ".bench.localhost"}, b.setup, time.Now()); err != nil {
 		return 0, err
-	}
-	info, err := a.AllocateDatabase(ctx, ref)
-	if err != nil {
-		return 0, err
-	}
-	steps := []func() error{
-		func() error { return a.CreateRole(ctx, info) },
-		func() error { return a.CreateDatabase(ctx, info) },
-		func() error {
-			return a.MigrateTenant(ctx, activities.MigrateInput{InstanceID: id, Version: res.Version})
-		},
-		func() error {
-			return a.SeedTenant(ctx, activities.SeedInput{InstanceID: id, Setup: b.setup, Modules: res.Modules})
-		},
-		func() error { return a.RegisterHost(ctx, ref) },
-		func() error {
-			return a.OpenUsageSpans(ctx, activities.SpansInput{InstanceID: id, Modules: res.Modules, At: time.Now()})
-		},
-		func() error { return a.MarkReady(ctx, activities.MarkReadyInput{InstanceID: id}) },
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return 0, err
-		}
 	}
 	return time.Since(t0), nil
 }
