@@ -22,7 +22,9 @@ func (a *Activities) ProvisionNow(ctx context.Context, in ReserveInstanceInput, 
 	steps := []func() error{
 		func() error { return a.CreateRole(ctx, info) },
 		func() error { return a.CreateDatabase(ctx, info) },
-		func() error { return a.MigrateTenant(ctx, MigrateInput{InstanceID: in.InstanceID, Version: res.Version}) },
+		func() error {
+			return a.MigrateTenant(ctx, MigrateInput{InstanceID: in.InstanceID, Version: res.Version})
+		},
 		func() error {
 			return a.SeedTenant(ctx, SeedInput{InstanceID: in.InstanceID, Setup: setup, Modules: res.Modules})
 		},
