@@ -2,11 +2,9 @@ package router_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,67 +56,6 @@ func provision(t *testing.T, c *testenv.Control, service, host, language string,
 	return id
 }
 
-// browser talks to a router as one end user of one host, keeping its
-// session cookie and not following redirects.
-type browser struct {
-	t       *testing.T
-	base    string
-	host    string
-	session string
-}
-
-type answer struct {
-	status int
-	body   string
-	header http.Header
-}
-
-var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-func (b *browser) do(method, path string, form url.Values) answer {
-	b.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, b.base+path, body)
-	require.NoError(b.t, err)
-	req.Host = b.host
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if b.session != "" {
-		req.AddCookie(&http.Cookie{Name: "tenantry_session", Value: b.session})
-	}
-	resp, err := noRedirects.Do(req)
-	require.NoError(b.t, err)
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	for _, ck := range resp.Cookies() {
-		if ck.Name == "tenantry_session" {
-			b.session = ck.Value
-		}
-	}
-	return answer{status: resp.StatusCode, body: string(raw), header: resp.Header}
-}
-
-func (b *browser) get(path string) answer { b.t.Helper(); return b.do("GET", path, nil) }
-
-func (b *browser) post(path string, form url.Values) answer {
-	b.t.Helper()
-	return b.do("POST", path, form)
-}
-
-func (b *browser) mustSee(path string, want ...string) string {
-	b.t.Helper()
-	a := b.get(path)
-	require.Equal(b.t, http.StatusOK, a.status, "GET %s%s: %s", b.host, path, a.body)
-	for _, w := range want {
-		require.Contains(b.t, a.body, w, "GET %s%s", b.host, path)
-	}
-	return a.body
-}
-
 // eventually polls cond every 5 ms until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -139,55 +76,55 @@ func TestEachHostSeesOnlyItsOwnData(t *testing.T) {
 	provision(t, c, "forum", "b-forum.localhost", "en")
 	provision(t, c, "store", "c-store.localhost", "en")
 
-	a := &browser{t: t, base: base, host: "A-Forum.localhost:8000"}
-	b := &browser{t: t, base: base, host: "b-forum.localhost"}
-	a.mustSee("/", "Anmelden", "General", `href="/search"`) // German, search enabled
-	body := b.mustSee("/", "Log in", "General")
+	a := &testenv.Browser{T: t, Base: base, Host: "A-Forum.localhost:8000"}
+	b := &testenv.Browser{T: t, Base: base, Host: "b-forum.localhost"}
+	a.MustSee("/", "Anmelden", "General", `href="/search"`) // German, search enabled
+	body := b.MustSee("/", "Log in", "General")
 	assert.NotContains(t, body, `href="/search"`)
 
 	// An end user registers on A and starts a thread; B never sees it.
-	r := a.post("/register", url.Values{"email": {"eve@example.com"}, "name": {"Eve"}, "password": {"a long enough password"}})
-	require.Equal(t, http.StatusSeeOther, r.status, r.body)
-	r = a.post("/b/general/threads", url.Values{"title": {"Alpha only"}, "body": {"hello from the alpha forum"}})
-	require.Equal(t, http.StatusSeeOther, r.status, r.body)
-	thread := r.header.Get("Location")
-	a.mustSee(thread, "hello from the alpha forum", "Eve")
-	a.mustSee("/b/general", "Alpha only")
-	assert.NotContains(t, b.mustSee("/b/general"), "Alpha only")
-	assert.Equal(t, http.StatusNotFound, b.get(thread).status)
+	r := a.Post("/register", url.Values{"email": {"eve@example.com"}, "name": {"Eve"}, "password": {"a long enough password"}})
+	require.Equal(t, http.StatusSeeOther, r.Status, r.Body)
+	r = a.Post("/b/general/threads", url.Values{"title": {"Alpha only"}, "body": {"hello from the alpha forum"}})
+	require.Equal(t, http.StatusSeeOther, r.Status, r.Body)
+	thread := r.Header.Get("Location")
+	a.MustSee(thread, "hello from the alpha forum", "Eve")
+	a.MustSee("/b/general", "Alpha only")
+	assert.NotContains(t, b.MustSee("/b/general"), "Alpha only")
+	assert.Equal(t, http.StatusNotFound, b.Get(thread).Status)
 
 	// The session lives in A's database: B does not know it.
-	b.session = a.session
-	assert.Contains(t, b.mustSee("/"), "Log in")
-	assert.Equal(t, http.StatusSeeOther, b.post("/b/general/threads", url.Values{"title": {"x"}, "body": {"y"}}).status)
+	b.Session = a.Session
+	assert.Contains(t, b.MustSee("/"), "Log in")
+	assert.Equal(t, http.StatusSeeOther, b.Post("/b/general/threads", url.Values{"title": {"x"}, "body": {"y"}}).Status)
 
 	// The admin from the setup page logs in; a wrong password does not.
-	admin := &browser{t: t, base: base, host: "a-forum.localhost"}
-	assert.Equal(t, http.StatusUnauthorized, admin.post("/login", url.Values{"email": {"admin@a-forum.localhost"}, "password": {"wrong password"}}).status)
-	require.Equal(t, http.StatusSeeOther, admin.post("/login", url.Values{"email": {"admin@a-forum.localhost"}, "password": {adminPassword}}).status)
-	admin.mustSee("/", "Site Admin")
+	admin := &testenv.Browser{T: t, Base: base, Host: "a-forum.localhost"}
+	assert.Equal(t, http.StatusUnauthorized, admin.Post("/login", url.Values{"email": {"admin@a-forum.localhost"}, "password": {"wrong password"}}).Status)
+	require.Equal(t, http.StatusSeeOther, admin.Post("/login", url.Values{"email": {"admin@a-forum.localhost"}, "password": {adminPassword}}).Status)
+	admin.MustSee("/", "Site Admin")
 
 	// Search is on A only.
-	a.mustSee("/search?q=alpha", "Alpha only")
-	assert.Equal(t, http.StatusNotFound, b.get("/search?q=alpha").status)
+	a.MustSee("/search?q=alpha", "Alpha only")
+	assert.Equal(t, http.StatusNotFound, b.Get("/search?q=alpha").Status)
 
 	// The store: products, cart, order, in minor units.
-	s := &browser{t: t, base: base, host: "c-store.localhost"}
-	s.mustSee("/", "Welcome mug", "€12.00")
-	assert.Equal(t, http.StatusSeeOther, s.post("/cart", url.Values{"sku": {"welcome-mug"}}).status, "anonymous goes to login")
-	require.Equal(t, http.StatusSeeOther, s.post("/register", url.Values{"email": {"bob@example.com"}, "name": {"Bob"}, "password": {"a long enough password"}}).status)
-	require.Equal(t, http.StatusSeeOther, s.post("/cart", url.Values{"sku": {"welcome-mug"}, "quantity": {"2"}}).status)
-	assert.Equal(t, http.StatusNotFound, s.post("/cart", url.Values{"sku": {"no-such"}}).status)
-	assert.Equal(t, http.StatusUnprocessableEntity, s.post("/cart", url.Values{"sku": {"welcome-mug"}, "quantity": {"0"}}).status)
-	s.mustSee("/cart", "€24.00")
-	require.Equal(t, http.StatusSeeOther, s.post("/checkout", nil).status)
-	s.mustSee("/orders", "€24.00", "open")
-	s.mustSee("/cart", "Your cart is empty.")
-	assert.Equal(t, http.StatusUnprocessableEntity, s.post("/checkout", nil).status)
+	s := &testenv.Browser{T: t, Base: base, Host: "c-store.localhost"}
+	s.MustSee("/", "Welcome mug", "€12.00")
+	assert.Equal(t, http.StatusSeeOther, s.Post("/cart", url.Values{"sku": {"welcome-mug"}}).Status, "anonymous goes to login")
+	require.Equal(t, http.StatusSeeOther, s.Post("/register", url.Values{"email": {"bob@example.com"}, "name": {"Bob"}, "password": {"a long enough password"}}).Status)
+	require.Equal(t, http.StatusSeeOther, s.Post("/cart", url.Values{"sku": {"welcome-mug"}, "quantity": {"2"}}).Status)
+	assert.Equal(t, http.StatusNotFound, s.Post("/cart", url.Values{"sku": {"no-such"}}).Status)
+	assert.Equal(t, http.StatusUnprocessableEntity, s.Post("/cart", url.Values{"sku": {"welcome-mug"}, "quantity": {"0"}}).Status)
+	s.MustSee("/cart", "€24.00")
+	require.Equal(t, http.StatusSeeOther, s.Post("/checkout", nil).Status)
+	s.MustSee("/orders", "€24.00", "open")
+	s.MustSee("/cart", "Your cart is empty.")
+	assert.Equal(t, http.StatusUnprocessableEntity, s.Post("/checkout", nil).Status)
 
 	// Bob of the store is nobody on the forum.
-	bob := &browser{t: t, base: base, host: "b-forum.localhost"}
-	assert.Equal(t, http.StatusUnauthorized, bob.post("/login", url.Values{"email": {"bob@example.com"}, "password": {"a long enough password"}}).status)
+	bob := &testenv.Browser{T: t, Base: base, Host: "b-forum.localhost"}
+	assert.Equal(t, http.StatusUnauthorized, bob.Post("/login", url.Values{"email": {"bob@example.com"}, "password": {"a long enough password"}}).Status)
 }
 
 func TestChangesReachEveryRouter(t *testing.T) {
@@ -196,10 +133,10 @@ func TestChangesReachEveryRouter(t *testing.T) {
 	_, base1 := startRouter(t, c)
 	_, base2 := startRouter(t, c)
 	id := provision(t, c, "forum", "mods.localhost", "en")
-	both := []*browser{{t: t, base: base1, host: "mods.localhost"}, {t: t, base: base2, host: "mods.localhost"}}
+	both := []*testenv.Browser{{T: t, Base: base1, Host: "mods.localhost"}, {T: t, Base: base2, Host: "mods.localhost"}}
 	status := func(path string) (codes [2]int) {
 		for i, b := range both {
-			codes[i] = b.get(path).status
+			codes[i] = b.Get(path).Status
 		}
 		return codes
 	}
@@ -210,34 +147,34 @@ func TestChangesReachEveryRouter(t *testing.T) {
 	require.NoError(t, c.Acts.SwitchModules(ctx, activities.ModuleChangeInput{InstanceID: id, Modules: []string{"core", "search"}, At: time.Now()}))
 	eventually(t, 2*time.Second, "search on both routers", func() bool { return status("/search") == [2]int{200, 200} })
 	for _, b := range both {
-		b.mustSee("/", `href="/search"`)
+		b.MustSee("/", `href="/search"`)
 	}
 
 	// Maintenance: 503 with Retry-After, then back.
 	require.NoError(t, c.Acts.SetMaintenance(ctx, activities.MaintenanceInput{InstanceID: id, On: true}))
 	eventually(t, 2*time.Second, "maintenance on both routers", func() bool { return status("/") == [2]int{503, 503} })
-	a := both[0].get("/")
-	assert.Equal(t, "30", a.header.Get("Retry-After"))
-	assert.Contains(t, a.body, "maintenance")
+	a := both[0].Get("/")
+	assert.Equal(t, "30", a.Header.Get("Retry-After"))
+	assert.Contains(t, a.Body, "maintenance")
 	require.NoError(t, c.Acts.SetMaintenance(ctx, activities.MaintenanceInput{InstanceID: id, On: false}))
 	eventually(t, 2*time.Second, "maintenance off on both routers", func() bool { return status("/") == [2]int{200, 200} })
 
 	// Disabled within its grace: 410 saying so.
 	require.NoError(t, c.Acts.DisableInstance(ctx, activities.DisableInput{InstanceID: id, At: time.Now(), DeleteAfter: time.Now().Add(time.Hour)}))
 	eventually(t, 2*time.Second, "disabled on both routers", func() bool { return status("/") == [2]int{410, 410} })
-	assert.Contains(t, both[1].get("/b/general").body, "disabled")
+	assert.Contains(t, both[1].Get("/b/general").Body, "disabled")
 }
 
 func TestUnknownAndNewHosts(t *testing.T) {
 	t.Parallel()
 	c := testenv.NewControl(t)
 	_, base := startRouter(t, c)
-	b := &browser{t: t, base: base, host: "soon.localhost"}
-	a := b.get("/")
-	assert.Equal(t, http.StatusNotFound, a.status)
-	assert.Contains(t, a.body, "No such site")
+	b := &testenv.Browser{T: t, Base: base, Host: "soon.localhost"}
+	a := b.Get("/")
+	assert.Equal(t, http.StatusNotFound, a.Status)
+	assert.Contains(t, a.Body, "No such site")
 	for _, bad := range []string{"", "bad host", "localhost", "xn--.localhost"} {
-		assert.Equal(t, http.StatusNotFound, (&browser{t: t, base: base, host: bad}).get("/").status, "host %q", bad)
+		assert.Equal(t, http.StatusNotFound, (&testenv.Browser{T: t, Base: base, Host: bad}).Get("/").Status, "host %q", bad)
 	}
 
 	// The host is cached as unknown; reserving it for a new instance
@@ -249,10 +186,10 @@ func TestUnknownAndNewHosts(t *testing.T) {
 	_, err = c.Acts.ReserveInstance(ctx, activities.ReserveInstanceInput{InstanceID: uuid.NewString(), AccountID: acc,
 		ActorID: user, Service: "forum", Host: "soon.localhost"})
 	require.NoError(t, err)
-	eventually(t, 2*time.Second, "the reserved host to answer 503", func() bool { return b.get("/").status == http.StatusServiceUnavailable })
-	a = b.get("/")
-	assert.Equal(t, "30", a.header.Get("Retry-After"))
-	assert.Contains(t, a.body, "being set up")
+	eventually(t, 2*time.Second, "the reserved host to answer 503", func() bool { return b.Get("/").Status == http.StatusServiceUnavailable })
+	a = b.Get("/")
+	assert.Equal(t, "30", a.Header.Get("Retry-After"))
+	assert.Contains(t, a.Body, "being set up")
 }
 
 func TestUsageIsMeteredOnce(t *testing.T) {
@@ -261,13 +198,13 @@ func TestUsageIsMeteredOnce(t *testing.T) {
 	r, base := startRouter(t, c)
 	id := provision(t, c, "forum", "metered.localhost", "en", "search")
 	other := provision(t, c, "forum", "quiet.localhost", "en")
-	b := &browser{t: t, base: base, host: "metered.localhost"}
+	b := &testenv.Browser{T: t, Base: base, Host: "metered.localhost"}
 	for range 5 {
-		b.mustSee("/")
+		b.MustSee("/")
 	}
-	b.mustSee("/search?q=x")
-	b.mustSee("/search") // the empty form is not a search
-	(&browser{t: t, base: base, host: "nobody.localhost"}).get("/")
+	b.MustSee("/search?q=x")
+	b.MustSee("/search") // the empty form is not a search
+	(&testenv.Browser{T: t, Base: base, Host: "nobody.localhost"}).Get("/")
 	require.NoError(t, r.Flush(ctx))
 	require.NoError(t, r.Flush(ctx))
 
