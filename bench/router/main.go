@@ -201,7 +201,7 @@ func serveDirect(ctx context.Context, a *activities.Activities, id string) (stri
 	if err != nil {
 		return "", nil, err
 	}
-	t := &tenant.Tenant{InstanceID: id, Service: "forum", Version: "1.0.0", Host: host, Modules: []string{"core"}, Lang: "en", DB: pool}
+	t := &tenant.Tenant{InstanceID: id, Service: "forum", Version: "1.0.0", Schema: 1, Host: host, Modules: []string{"core"}, Lang: "en", DB: pool}
 	base, stop, err := listen(router.Direct("forum", t))
 	if err != nil {
 		pool.Close()

@@ -27,8 +27,9 @@ func Handler() http.Handler {
 	r.POST("/b/:slug/threads", newThread)
 	r.GET("/t/:id", thread)
 	r.POST("/t/:id/posts", reply)
-	r.GET("/search", tenant.RequireModule("search"), search)
-	r.POST("/posts/:id/hide", tenant.RequireModule("moderation"), hidePost)
+	r.GET("/search", tenant.RequireModule("search", 1), search)
+	r.POST("/posts/:id/hide", tenant.RequireModule("moderation", 1), hidePost)
+	r.POST("/posts/:id/attachments", tenant.RequireModule("attachments", attachmentsSchema), attach)
 	members.Routes(r, chrome, tenant.Fail)
 	r.NoRoute(tenant.NotFound)
 	return r
@@ -157,7 +158,8 @@ func checkText(title string, maxTitle int, body string) error {
 	return nil
 }
 
-func threadID(c *gin.Context) (int64, bool) {
+// pathID is the numeric :id of the path; anything else is not found.
+func pathID(c *gin.Context) (int64, bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
 		tenant.NotFound(c)
@@ -168,7 +170,7 @@ func threadID(c *gin.Context) (int64, bool) {
 
 func thread(c *gin.Context) {
 	t := tenant.Of(c)
-	id, ok := threadID(c)
+	id, ok := pathID(c)
 	if !ok {
 		return
 	}
@@ -196,12 +198,19 @@ func thread(c *gin.Context) {
 		tenant.Fail(c, err)
 		return
 	}
+	if t.Offers("attachments", attachmentsSchema) {
+		v.CanAttach = u != nil
+		if v.Attachments, err = attachments(c, id); err != nil {
+			tenant.Fail(c, err)
+			return
+		}
+	}
 	tenant.Render(c, http.StatusOK, ThreadPage(chrome(c, v.Title), v))
 }
 
 func reply(c *gin.Context) {
 	t := tenant.Of(c)
-	id, ok := threadID(c)
+	id, ok := pathID(c)
 	if !ok {
 		return
 	}
@@ -258,7 +267,7 @@ func search(c *gin.Context) {
 // hidePost lets an admin hide a post; everybody else is refused.
 func hidePost(c *gin.Context) {
 	t := tenant.Of(c)
-	id, ok := threadID(c)
+	id, ok := pathID(c)
 	if !ok {
 		return
 	}

@@ -10,6 +10,7 @@ type Instance struct {
 	ID          string
 	Service     string
 	Version     string
+	Schema      uint // the tenant schema that version runs on
 	Modules     []string
 	Status      string // provisioning, ready or disabled
 	Maintenance bool

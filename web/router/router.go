@@ -230,6 +230,11 @@ func (r *Router) load(ctx context.Context, key string) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	if svc, err := r.acts.Catalog.Service(i.Service); err == nil {
+		if v, err := svc.Version(i.Version); err == nil {
+			i.Schema = v.SchemaVersion
+		}
+	}
 	return &i, nil
 }
 
@@ -309,7 +314,7 @@ func (r *Router) route(c *gin.Context) {
 	}
 	defer r.pools.release(tp)
 	r.meter.add(inst.ID, MetricRequests, 1)
-	t := &tenant.Tenant{InstanceID: inst.ID, Service: inst.Service, Version: inst.Version, Host: hostKey(c.Request.Host),
+	t := &tenant.Tenant{InstanceID: inst.ID, Service: inst.Service, Version: inst.Version, Schema: inst.Schema, Host: hostKey(c.Request.Host),
 		Modules: inst.Modules, Lang: tp.lang, DB: tp.pool,
 		Meter: func(metric string) { r.meter.add(inst.ID, metric, 1) }}
 	svc.ServeHTTP(c.Writer, c.Request.WithContext(tenant.With(ctx, t)))

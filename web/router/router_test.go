@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -223,4 +226,74 @@ func TestUsageIsMeteredOnce(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int64{"requests": 7, "feature.search": 1}, usage(id))
 	assert.Empty(t, usage(other))
+}
+
+// upgrade moves an instance to version 1.1.0 (schema 2) the way a rollout
+// will: migrate, swap the version, tell the routers.
+func upgrade(t *testing.T, c *testenv.Control, id string) {
+	t.Helper()
+	require.NoError(t, c.Acts.MigrateTenant(ctx, activities.MigrateInput{InstanceID: id, Version: "1.1.0"}))
+	_, err := c.DB.Exec(ctx, `WITH u AS (UPDATE instances SET version = '1.1.0' WHERE id = $1 RETURNING id)
+		SELECT pg_notify('instance_changed', id::text) FROM u`, id)
+	require.NoError(t, err)
+}
+
+var postID = regexp.MustCompile(`id="post-(\d+)"`)
+
+func TestModulesThatNeedSchemaTwo(t *testing.T) {
+	t.Parallel()
+	c := testenv.NewControl(t)
+	_, base := startRouter(t, c)
+	forumID := provision(t, c, "forum", "files.localhost", "en", "attachments")
+	storeID := provision(t, c, "store", "shop.localhost", "en", "reviews", "coupons", "inventory")
+	eve := &testenv.Browser{T: t, Base: base, Host: "files.localhost"}
+	require.Equal(t, http.StatusSeeOther, eve.Post("/register", url.Values{"email": {"eve@example.com"}, "name": {"Eve"}, "password": {"a long enough password"}}).Status)
+	thread := eve.Post("/b/general/threads", url.Values{"title": {"Files"}, "body": {"see attached"}}).Header.Get("Location")
+	post := postID.FindStringSubmatch(eve.MustSee(thread))[1]
+	bob := &testenv.Browser{T: t, Base: base, Host: "shop.localhost"}
+	require.Equal(t, http.StatusSeeOther, bob.Post("/register", url.Values{"email": {"bob@example.com"}, "name": {"Bob"}, "password": {"a long enough password"}}).Status)
+
+	// Enabled, but version 1.0.0 has no tables for them: not offered.
+	assert.Equal(t, http.StatusNotFound, eve.Post("/posts/"+post+"/attachments", url.Values{"file_name": {"a.txt"}, "byte_size": {"12"}}).Status)
+	assert.NotContains(t, eve.MustSee(thread), `name="file_name"`)
+	assert.Equal(t, http.StatusNotFound, bob.Post("/p/welcome-mug/reviews", url.Values{"stars": {"5"}}).Status)
+	assert.NotContains(t, bob.MustSee("/cart"), `name="coupon"`)
+
+	upgrade(t, c, forumID)
+	upgrade(t, c, storeID)
+	eventually(t, 2*time.Second, "attachments offered", func() bool { return strings.Contains(eve.MustSee(thread), `name="file_name"`) })
+
+	// Attachments: metadata on one's own post, within limits.
+	assert.Equal(t, http.StatusUnprocessableEntity, eve.Post("/posts/"+post+"/attachments", url.Values{"file_name": {"../x"}, "byte_size": {"1"}}).Status)
+	assert.Equal(t, http.StatusUnprocessableEntity, eve.Post("/posts/"+post+"/attachments", url.Values{"file_name": {"big.iso"}, "byte_size": {"999999999"}}).Status)
+	require.Equal(t, http.StatusSeeOther, eve.Post("/posts/"+post+"/attachments", url.Values{"file_name": {"a.txt"}, "byte_size": {"12"}}).Status)
+	eve.MustSee(thread, "a.txt (12 B)")
+	mallory := &testenv.Browser{T: t, Base: base, Host: "files.localhost"}
+	require.Equal(t, http.StatusSeeOther, mallory.Post("/register", url.Values{"email": {"mal@example.com"}, "name": {"Mal"}, "password": {"a long enough password"}}).Status)
+	assert.Equal(t, http.StatusForbidden, mallory.Post("/posts/"+post+"/attachments", url.Values{"file_name": {"b.txt"}, "byte_size": {"1"}}).Status)
+
+	// Store: reviews, a coupon made by the admin, stock taken by orders.
+	require.Equal(t, http.StatusSeeOther, bob.Post("/p/welcome-mug/reviews", url.Values{"stars": {"5"}, "body": {"lovely mug"}}).Status)
+	bob.MustSee("/p/welcome-mug", "5/5 · Bob: lovely mug")
+	assert.Equal(t, http.StatusForbidden, bob.Post("/coupons", url.Values{"code": {"HALF"}, "percent_off": {"50"}}).Status)
+	admin := &testenv.Browser{T: t, Base: base, Host: "shop.localhost"}
+	require.Equal(t, http.StatusSeeOther, admin.Post("/login", url.Values{"email": {"admin@shop.localhost"}, "password": {adminPassword}}).Status)
+	require.Equal(t, http.StatusSeeOther, admin.Post("/coupons", url.Values{"code": {"HALF"}, "percent_off": {"50"}, "uses": {"1"}}).Status)
+	cfg, _, err := activities.TenantConfig(ctx, c.Acts, storeID)
+	require.NoError(t, err)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `UPDATE products SET stock = 3 WHERE sku = 'welcome-mug'`)
+	require.NoError(t, err)
+
+	require.Equal(t, http.StatusSeeOther, bob.Post("/cart", url.Values{"sku": {"welcome-mug"}, "quantity": {"4"}}).Status)
+	assert.Equal(t, http.StatusConflict, bob.Post("/checkout", url.Values{"coupon": {"HALF"}}).Status, "only 3 in stock")
+	_, err = conn.Exec(ctx, `UPDATE cart_items SET quantity = 2`)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSeeOther, bob.Post("/checkout", url.Values{"coupon": {"HALF"}}).Status)
+	bob.MustSee("/orders", "€12.00")
+	bob.MustSee("/p/welcome-mug", "In stock: 1")
+	require.Equal(t, http.StatusSeeOther, bob.Post("/cart", url.Values{"sku": {"welcome-mug"}}).Status)
+	assert.Equal(t, http.StatusUnprocessableEntity, bob.Post("/checkout", url.Values{"coupon": {"HALF"}}).Status, "the coupon had one use")
 }

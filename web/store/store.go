@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
@@ -23,6 +24,8 @@ func Handler() http.Handler {
 	r := gin.New()
 	r.GET("/", products)
 	r.GET("/p/:sku", product)
+	r.POST("/p/:sku/reviews", tenant.RequireModule("reviews", modulesSchema), signedIn(review))
+	r.POST("/coupons", tenant.RequireModule("coupons", modulesSchema), signedIn(createCoupon))
 	r.GET("/cart", signedIn(cart))
 	r.POST("/cart", signedIn(addToCart))
 	r.POST("/checkout", signedIn(checkout))
@@ -78,14 +81,21 @@ func products(c *gin.Context) {
 		tenant.Fail(c, err)
 		return
 	}
-	tenant.Render(c, http.StatusOK, ProductsPage(chrome(c, tenant.T(t.Lang, "products")), list, user(c) != nil))
+	u := user(c)
+	tenant.Render(c, http.StatusOK, ProductsPage(chrome(c, tenant.T(t.Lang, "products")), list, u != nil,
+		u != nil && u.IsAdmin && t.Offers("coupons", modulesSchema)))
 }
 
 func product(c *gin.Context) {
 	t := tenant.Of(c)
-	var p ProductView
-	err := t.DB.QueryRow(c.Request.Context(), `SELECT sku, title, description, price_minor FROM products WHERE sku = $1 AND active`,
-		c.Param("sku")).Scan(&p.SKU, &p.Title, &p.Description, &p.PriceMinor)
+	v := ProductPageView{CanBuy: user(c) != nil}
+	p := &v.Product
+	stock := t.Offers("inventory", modulesSchema)
+	query := `SELECT sku, title, description, price_minor, NULL::integer FROM products WHERE sku = $1 AND active`
+	if stock {
+		query = `SELECT sku, title, description, price_minor, stock FROM products WHERE sku = $1 AND active`
+	}
+	err := t.DB.QueryRow(c.Request.Context(), query, c.Param("sku")).Scan(&p.SKU, &p.Title, &p.Description, &p.PriceMinor, &v.Stock)
 	if errors.Is(err, pgx.ErrNoRows) {
 		tenant.NotFound(c)
 		return
@@ -94,7 +104,14 @@ func product(c *gin.Context) {
 		tenant.Fail(c, err)
 		return
 	}
-	tenant.Render(c, http.StatusOK, ProductsPage(chrome(c, p.Title), []ProductView{p}, user(c) != nil))
+	if t.Offers("reviews", modulesSchema) {
+		v.ShowReviews, v.CanReview = true, v.CanBuy
+		if v.Reviews, err = reviews(c, p.SKU); err != nil {
+			tenant.Fail(c, err)
+			return
+		}
+	}
+	tenant.Render(c, http.StatusOK, ProductPage(chrome(c, p.Title), v))
 }
 
 func addToCart(c *gin.Context, u *tenant.User) {
@@ -134,19 +151,36 @@ func cart(c *gin.Context, u *tenant.User) {
 	for _, l := range v.Lines {
 		v.TotalMinor += int64(l.Quantity) * l.PriceMinor
 	}
+	v.Coupons = t.Offers("coupons", modulesSchema)
 	tenant.Render(c, http.StatusOK, CartPage(chrome(c, tenant.T(t.Lang, "cart")), v))
 }
 
 // checkout turns the cart into an order at the current prices, in one
-// transaction; an empty cart orders nothing.
+// transaction: an enabled coupon takes its percentage off (rounded in the
+// customer's favour), inventory takes the quantities out of stock. An empty
+// cart orders nothing.
 func checkout(c *gin.Context, u *tenant.User) {
 	t := tenant.Of(c)
 	ctx := c.Request.Context()
+	code := strings.TrimSpace(c.PostForm("coupon"))
+	useCoupon := code != "" && t.Offers("coupons", modulesSchema)
 	err := pgx.BeginFunc(ctx, t.DB, func(tx pgx.Tx) error {
+		var pct int64
+		if useCoupon {
+			var err error
+			if pct, err = redeem(ctx, tx, code); err != nil {
+				return err
+			}
+		}
+		if t.Offers("inventory", modulesSchema) {
+			if err := reserveStock(ctx, tx, u.ID); err != nil {
+				return err
+			}
+		}
 		var order int64
 		err := tx.QueryRow(ctx, `INSERT INTO orders (customer_id, total_minor)
-			SELECT $1, sum(ci.quantity * p.price_minor) FROM cart_items ci JOIN products p ON p.id = ci.product_id
-			WHERE ci.customer_id = $1 HAVING count(*) > 0 RETURNING id`, u.ID).Scan(&order)
+			SELECT $1, sum(ci.quantity * p.price_minor) * (100 - $2) / 100 FROM cart_items ci JOIN products p ON p.id = ci.product_id
+			WHERE ci.customer_id = $1 HAVING count(*) > 0 RETURNING id`, u.ID, pct).Scan(&order)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.Invalid("your cart is empty")
 		}
@@ -164,6 +198,9 @@ func checkout(c *gin.Context, u *tenant.User) {
 	if err != nil {
 		tenant.Fail(c, err)
 		return
+	}
+	if useCoupon {
+		t.Use("coupons")
 	}
 	c.Redirect(http.StatusSeeOther, "/orders")
 }

@@ -15,6 +15,8 @@ var pageStrings = map[string]map[string]string{
 		"products": "Products", "add_to_cart": "Add to cart", "cart": "Cart", "quantity": "Quantity",
 		"total": "Total", "checkout": "Place order", "orders": "Orders", "empty_cart": "Your cart is empty.",
 		"order": "Order", "no_orders": "No orders yet.", "price": "Price", "home": "Home",
+		"attach": "Attach file", "reviews": "Reviews", "stars": "Stars", "review": "Write a review",
+		"coupon": "Coupon code", "stock": "In stock",
 	},
 	"de": {
 		"login": "Anmelden", "logout": "Abmelden", "register": "Registrieren", "email": "E-Mail",
@@ -28,6 +30,8 @@ var pageStrings = map[string]map[string]string{
 		"products": "Produkte", "add_to_cart": "In den Warenkorb", "cart": "Warenkorb", "quantity": "Menge",
 		"total": "Summe", "checkout": "Bestellen", "orders": "Bestellungen", "empty_cart": "Dein Warenkorb ist leer.",
 		"order": "Bestellung", "no_orders": "Noch keine Bestellungen.", "price": "Preis", "home": "Start",
+		"attach": "Datei anhängen", "reviews": "Bewertungen", "stars": "Sterne", "review": "Bewertung schreiben",
+		"coupon": "Gutscheincode", "stock": "Auf Lager",
 	},
 }
 

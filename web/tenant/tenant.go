@@ -20,6 +20,7 @@ type Tenant struct {
 	InstanceID string
 	Service    string
 	Version    string
+	Schema     uint // the tenant database's schema version
 	Host       string
 	Modules    []string
 	Lang       string
@@ -31,6 +32,12 @@ type Tenant struct {
 
 // Has says whether a module is enabled on the instance.
 func (t *Tenant) Has(module string) bool { return slices.Contains(t.Modules, module) }
+
+// Offers says whether a module's feature is available: the module is
+// enabled and the instance's schema has the tables it needs.
+func (t *Tenant) Offers(module string, minSchema uint) bool {
+	return t.Has(module) && t.Schema >= minSchema
+}
 
 // Use counts one use of a module's feature.
 func (t *Tenant) Use(module string) {
@@ -53,11 +60,11 @@ func From(ctx context.Context) *Tenant {
 // Of is From for a gin handler.
 func Of(c *gin.Context) *Tenant { return From(c.Request.Context()) }
 
-// RequireModule answers 404 unless the instance has the module enabled: a
-// feature that is not enabled does not exist for its users.
-func RequireModule(module string) gin.HandlerFunc {
+// RequireModule answers 404 unless the instance offers the module (see
+// Offers): a feature that is not enabled does not exist for its users.
+func RequireModule(module string, minSchema uint) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !Of(c).Has(module) {
+		if !Of(c).Offers(module, minSchema) {
 			NotFound(c)
 			c.Abort()
 			return
