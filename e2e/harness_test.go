@@ -104,11 +104,5 @@ func (a *api) must(want int, method, path string, body any, out any) {
 // eventually polls cond every 50 ms until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, within, 50*time.Millisecond, what, cond)
 }

@@ -14,13 +14,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"tenantry/activities"
+	"tenantry/internal/benchstat"
 	"tenantry/internal/devstack"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
@@ -215,22 +215,4 @@ func (b *bench) floor(ctx context.Context, tag string) (time.Duration, error) {
 	return time.Since(t0), nil
 }
 
-func pct(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return s[i]
-}
-
-func mean(ds []time.Duration) time.Duration {
-	var sum time.Duration
-	for _, d := range ds {
-		sum += d
-	}
-	return sum / time.Duration(len(ds))
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+var pct, mean, ms = benchstat.Pct, benchstat.Mean, benchstat.Ms

@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenantry/activities"
+	"tenantry/internal/benchstat"
 	"tenantry/internal/devstack"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
@@ -317,14 +318,4 @@ func invalidations(ctx context.Context, a *activities.Activities, id string, n i
 	return out, nil
 }
 
-func pct(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return s[i]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+var pct, ms = benchstat.Pct, benchstat.Ms

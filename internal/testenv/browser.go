@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Browser is one end user of one tenant host talking to a host router: it
@@ -83,4 +84,17 @@ func (b *Browser) MustSee(path string, want ...string) string {
 		}
 	}
 	return a.Body
+}
+
+// Eventually polls cond every interval until it holds, or fails the test
+// when within has passed.
+func Eventually(tb testing.TB, within, every time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(every)
+	}
 }

@@ -62,13 +62,7 @@ func provision(t *testing.T, c *testenv.Control, service, host, language string,
 // eventually polls cond every 5 ms until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, within, 5*time.Millisecond, what, cond)
 }
 
 func TestEachHostSeesOnlyItsOwnData(t *testing.T) {
