@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"tenantry/activities"
 	"tenantry/internal/validate"
@@ -58,6 +59,7 @@ type Router struct {
 	control  *pgxpool.Pool
 	acts     *activities.Activities
 	cache    *cache
+	loading  singleflight.Group
 	pools    *pools
 	meter    *meter
 	services map[string]http.Handler
@@ -206,12 +208,22 @@ func (r *Router) lookup(ctx context.Context, rawHost string) (*Instance, error) 
 	if ok {
 		return e.inst, nil
 	}
-	inst, err := r.load(ctx, key)
+	// One query per host however many requests missed at once (a request
+	// after an invalidation never joins a load that started before it); it
+	// is not cut short by the first caller going away.
+	v, err, _ := r.loading.Do(strconv.FormatUint(gen, 10)+" "+key, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		inst, err := r.load(lctx, key)
+		if err == nil {
+			r.cache.put(key, inst, gen)
+		}
+		return inst, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	r.cache.put(key, inst, gen)
-	return inst, nil
+	return v.(*Instance), nil
 }
 
 func (r *Router) load(ctx context.Context, key string) (*Instance, error) {
