@@ -91,7 +91,10 @@ func (a Accounts) StartSession(c *gin.Context, userID int64) error {
 	_, _ = rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	sum := sha256.Sum256([]byte(token))
-	_, err := Of(c).DB.Exec(c.Request.Context(), `INSERT INTO `+a.Sessions+` (token_hash, `+a.UserColumn+`, expires_at)
+	// The user's expired sessions go as a new one starts.
+	_, err := Of(c).DB.Exec(c.Request.Context(), `WITH gone AS (
+			DELETE FROM `+a.Sessions+` WHERE `+a.UserColumn+` = $2 AND expires_at <= now())
+		INSERT INTO `+a.Sessions+` (token_hash, `+a.UserColumn+`, expires_at)
 		VALUES ($1, $2, now() + $3::interval)`, sum[:], userID, sessionTTL.String())
 	if err != nil {
 		return err
