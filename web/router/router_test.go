@@ -291,3 +291,14 @@ func TestModulesThatNeedSchemaTwo(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, bob.Post("/cart", url.Values{"sku": {"welcome-mug"}}).Status)
 	assert.Equal(t, http.StatusUnprocessableEntity, bob.Post("/checkout", url.Values{"coupon": {"HALF"}}).Status, "the coupon had one use")
 }
+
+func TestInternationalHosts(t *testing.T) {
+	t.Parallel()
+	c := testenv.NewControl(t)
+	_, base := startRouter(t, c)
+	provision(t, c, "forum", "Bücher.localhost", "de")
+	for _, h := range []string{"bücher.localhost:8000", "xn--bcher-kva.localhost", "XN--BCHER-KVA.localhost."} {
+		(&testenv.Browser{T: t, Base: base, Host: h}).MustSee("/", "Foren")
+	}
+	assert.Equal(t, http.StatusNotFound, (&testenv.Browser{T: t, Base: base, Host: "bucher.localhost"}).Get("/").Status)
+}
