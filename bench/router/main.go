@@ -47,15 +47,16 @@ const (
 func main() {
 	n := flag.Int("n", 50, "invalidation trials")
 	conc := flag.Int("concurrency", 8, "concurrent client connections")
-	round := flag.Duration("round", 2*time.Second, "length of one load round (each path runs 3 rounds, alternating)")
+	round := flag.Duration("round", time.Second, "length of one load round")
+	rounds := flag.Int("rounds", 6, "load rounds per path, alternating between the paths")
 	flag.Parse()
-	if err := run(*n, *conc, *round); err != nil {
+	if err := run(*n, *conc, *rounds, *round); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, conc int, round time.Duration) error {
+func run(n, conc, rounds int, round time.Duration) error {
 	ctx := context.Background()
 	state, err := devstack.ScratchDir("tenantry-bench-router-")
 	if err != nil {
@@ -101,7 +102,8 @@ func run(n, conc int, round time.Duration) error {
 	}
 	defer closeDirect()
 
-	// Warm both paths, then alternate rounds so drift hits both alike.
+	// Warm both paths, then alternate short rounds so drift and the
+	// machine's other load hit both alike.
 	for _, base := range []string{direct, url1} {
 		if _, err := load(base, conc, round/4); err != nil {
 			return err
@@ -109,7 +111,7 @@ func run(n, conc int, round time.Duration) error {
 	}
 	var routerReq, directReq int64
 	var routerTime, directTime time.Duration
-	for range 3 {
+	for range rounds {
 		for _, p := range []struct {
 			base  string
 			req   *int64
@@ -125,7 +127,7 @@ func run(n, conc int, round time.Duration) error {
 	}
 	routerRPS := float64(routerReq) / routerTime.Seconds()
 	directRPS := float64(directReq) / directTime.Seconds()
-	fmt.Printf("GET %s%s, %d connections, 3 × %s per path\n", host, page, conc, round)
+	fmt.Printf("GET %s%s, %d connections, %d × %s per path\n", host, page, conc, rounds, round)
 	fmt.Printf("  through the router:         %8.0f req/s\n", routerRPS)
 	fmt.Printf("  handler on a fixed pool:    %8.0f req/s\n", directRPS)
 
