@@ -33,6 +33,10 @@ import (
 // whenever its host, status, version, modules or maintenance flag change.
 const Channel = "instance_changed"
 
+// ListenerName is the application_name of every router's LISTEN
+// connection, so operators can find them in pg_stat_activity.
+const ListenerName = "tenantry-router-listen"
+
 // Config tunes a router; zero values take the defaults.
 type Config struct {
 	// ID names this router process in usage records; default a new UUID.
@@ -182,7 +186,9 @@ func (r *Router) listen(ctx context.Context) {
 }
 
 func (r *Router) listenOnce(ctx context.Context, onListening func()) error {
-	conn, err := pgx.ConnectConfig(ctx, r.control.Config().ConnConfig.Copy())
+	cfg := r.control.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = ListenerName
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}

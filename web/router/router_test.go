@@ -302,3 +302,56 @@ func TestInternationalHosts(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusNotFound, (&testenv.Browser{T: t, Base: base, Host: "bucher.localhost"}).Get("/").Status)
 }
+
+func TestListenerReconnectsAndForgetsWhatItMayHaveMissed(t *testing.T) {
+	t.Parallel()
+	c := testenv.NewControl(t)
+	_, base := startRouter(t, c)
+	id := provision(t, c, "forum", "flaky.localhost", "en")
+	b := &testenv.Browser{T: t, Base: base, Host: "flaky.localhost"}
+	b.MustSee("/")
+
+	// The LISTEN connection dies; a change made meanwhile is still honoured
+	// (the router drops its cache when it reconnects), well before the TTL.
+	_, err := c.DB.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = $1 AND datname = current_database()`, router.ListenerName)
+	require.NoError(t, err)
+	require.NoError(t, c.Acts.SetMaintenance(ctx, activities.MaintenanceInput{InstanceID: id, On: true}))
+	eventually(t, 5*time.Second, "maintenance after the reconnect", func() bool { return b.Get("/").Status == http.StatusServiceUnavailable })
+	eventually(t, 5*time.Second, "a new LISTEN connection", func() bool {
+		var n int
+		require.NoError(t, c.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`,
+			router.ListenerName).Scan(&n))
+		return n == 1
+	})
+	require.NoError(t, c.Acts.SetMaintenance(ctx, activities.MaintenanceInput{InstanceID: id, On: false}))
+	eventually(t, 2*time.Second, "maintenance off", func() bool { return b.Get("/").Status == http.StatusOK })
+}
+
+func TestTenantPoolsAreCapped(t *testing.T) {
+	t.Parallel()
+	c := testenv.NewControl(t)
+	r := router.New(c.Acts, router.Config{FlushEvery: time.Hour, PoolConns: 2})
+	require.NoError(t, r.Start(ctx))
+	srv := httptest.NewServer(r.Handler())
+	t.Cleanup(func() { srv.Close(); r.Close() })
+	id := provision(t, c, "forum", "busy.localhost", "en")
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				(&testenv.Browser{T: t, Base: srv.URL, Host: "busy.localhost"}).Get("/b/general")
+			}
+		}()
+	}
+	wg.Wait()
+	cfg, _, err := activities.TenantConfig(ctx, c.Acts, id)
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, c.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename = $2`,
+		cfg.Database, cfg.User).Scan(&n))
+	assert.Positive(t, n)
+	assert.LessOrEqual(t, n, 2)
+}
