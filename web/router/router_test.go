@@ -273,6 +273,11 @@ func TestModulesThatNeedSchemaTwo(t *testing.T) {
 	admin := &testenv.Browser{T: t, Base: base, Host: "shop.localhost"}
 	require.Equal(t, http.StatusSeeOther, admin.Post("/login", url.Values{"email": {"admin@shop.localhost"}, "password": {adminPassword}}).Status)
 	require.Equal(t, http.StatusSeeOther, admin.Post("/coupons", url.Values{"code": {"HALF"}, "percent_off": {"50"}, "uses": {"1"}}).Status)
+	assert.Equal(t, http.StatusForbidden, bob.Post("/products", url.Values{"sku": {"tea"}, "title": {"Tea"}, "price": {"3.5"}}).Status)
+	assert.Equal(t, http.StatusUnprocessableEntity, admin.Post("/products", url.Values{"sku": {"tea"}, "title": {"Tea"}, "price": {"3.555"}}).Status)
+	require.Equal(t, http.StatusSeeOther, admin.Post("/products", url.Values{"sku": {"tea"}, "title": {"Tea"}, "price": {"3.5"}, "stock": {"2"}}).Status)
+	assert.Equal(t, http.StatusConflict, admin.Post("/products", url.Values{"sku": {"tea"}, "title": {"Tea"}, "price": {"3"}}).Status)
+	bob.MustSee("/p/tea", "€3.50", "In stock: 2")
 	cfg, _, err := activities.TenantConfig(ctx, c.Acts, storeID)
 	require.NoError(t, err)
 	conn, err := pgx.ConnectConfig(ctx, cfg)

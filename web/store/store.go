@@ -25,6 +25,7 @@ func Handler() http.Handler {
 	r.GET("/", products)
 	r.GET("/p/:sku", product)
 	r.POST("/p/:sku/reviews", tenant.RequireModule("reviews", modulesSchema), signedIn(review))
+	r.POST("/products", signedIn(addProduct))
 	r.POST("/coupons", tenant.RequireModule("coupons", modulesSchema), signedIn(createCoupon))
 	r.GET("/cart", signedIn(cart))
 	r.POST("/cart", signedIn(addToCart))
@@ -82,8 +83,10 @@ func products(c *gin.Context) {
 		return
 	}
 	u := user(c)
-	tenant.Render(c, http.StatusOK, ProductsPage(chrome(c, tenant.T(t.Lang, "products")), list, u != nil,
-		u != nil && u.IsAdmin && t.Offers("coupons", modulesSchema)))
+	admin := u != nil && u.IsAdmin
+	tenant.Render(c, http.StatusOK, ProductsPage(chrome(c, tenant.T(t.Lang, "products")), ProductsView{
+		Products: list, CanBuy: u != nil, CanAddProducts: admin,
+		CanSetStock: admin && t.Offers("inventory", modulesSchema), CanCreateCoupons: admin && t.Offers("coupons", modulesSchema)}))
 }
 
 func product(c *gin.Context) {
