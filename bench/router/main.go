@@ -47,8 +47,8 @@ const (
 func main() {
 	n := flag.Int("n", 50, "invalidation trials")
 	conc := flag.Int("concurrency", 8, "concurrent client connections")
-	round := flag.Duration("round", time.Second, "length of one load round")
-	rounds := flag.Int("rounds", 6, "load rounds per path, alternating between the paths")
+	round := flag.Duration("round", 700*time.Millisecond, "length of one load round")
+	rounds := flag.Int("rounds", 9, "load rounds per path, alternating between the paths")
 	flag.Parse()
 	if err := run(*n, *conc, *rounds, *round); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -103,33 +103,30 @@ func run(n, conc, rounds int, round time.Duration) error {
 	defer closeDirect()
 
 	// Warm both paths, then alternate short rounds so drift and the
-	// machine's other load hit both alike.
-	for _, base := range []string{direct, url1} {
-		if _, err := load(base, conc, round/4); err != nil {
+	// machine's other load hit both alike; each path's figure is the
+	// median of its rounds, so a burst of other work on the machine during
+	// one round does not decide the result.
+	paths := []*path{{name: "handler on a fixed pool:", base: direct}, {name: "through the router:", base: url1}}
+	for _, p := range paths {
+		p.client = newClient(conc)
+		if _, err := load(p.client, p.base, conc, round/2); err != nil {
 			return err
 		}
 	}
-	var routerReq, directReq int64
-	var routerTime, directTime time.Duration
 	for range rounds {
-		for _, p := range []struct {
-			base  string
-			req   *int64
-			spent *time.Duration
-		}{{direct, &directReq, &directTime}, {url1, &routerReq, &routerTime}} {
-			got, err := load(p.base, conc, round)
+		for _, p := range paths {
+			got, err := load(p.client, p.base, conc, round)
 			if err != nil {
 				return err
 			}
-			*p.req += got
-			*p.spent += round
+			p.rps = append(p.rps, float64(got)/round.Seconds())
 		}
 	}
-	routerRPS := float64(routerReq) / routerTime.Seconds()
-	directRPS := float64(directReq) / directTime.Seconds()
-	fmt.Printf("GET %s%s, %d connections, %d × %s per path\n", host, page, conc, rounds, round)
-	fmt.Printf("  through the router:         %8.0f req/s\n", routerRPS)
-	fmt.Printf("  handler on a fixed pool:    %8.0f req/s\n", directRPS)
+	fmt.Printf("GET %s%s, %d connections, %d alternating rounds of %s per path (median, min-max)\n", host, page, conc, rounds, round)
+	for _, p := range paths {
+		fmt.Printf("  %-28s %8.0f req/s  (%.0f-%.0f)\n", p.name, median(p.rps), slices.Min(p.rps), slices.Max(p.rps))
+	}
+	directRPS, routerRPS := median(paths[0].rps), median(paths[1].rps)
 
 	lat, err := invalidations(ctx, s.Acts, id, n, []string{url1, url2})
 	if err != nil {
@@ -215,10 +212,29 @@ func serveDirect(ctx context.Context, a *activities.Activities, id string) (stri
 
 // load runs conc keep-alive clients against base for d and returns how
 // many pages they got; any other answer is an error.
-func load(base string, conc int, d time.Duration) (int64, error) {
-	tr := &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+// path is one way to the page and its rounds' throughput.
+type path struct {
+	name   string
+	base   string
+	client *http.Client
+	rps    []float64
+}
+
+// newClient keeps conc connections open across rounds.
+func newClient(conc int) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}, Timeout: 10 * time.Second}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func load(client *http.Client, base string, conc int, d time.Duration) (int64, error) {
 	var ok atomic.Int64
 	var firstErr error
 	var once sync.Once
