@@ -10,9 +10,12 @@ import (
 // on a miss, validate.Host turns it into the canonical form instances are
 // registered under.
 func hostKey(h string) string {
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
-	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+	if strings.IndexByte(h, ':') >= 0 { // most requests carry no port
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			h = host
+		}
+	}
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
 		h = h[1 : len(h)-1]
 	}
 	return strings.TrimSuffix(strings.ToLower(h), ".")
