@@ -79,6 +79,11 @@ func (a *Activities) reserveInstance(ctx context.Context, in ReserveInstanceInpu
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
+		// A router may have cached the host as unknown: it now answers
+		// "being set up".
+		if err := notifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
+			return err
+		}
 		return audit(ctx, tx, "enable/"+in.InstanceID+"/requested", in.AccountID, in.ActorID, "instance.requested", "instance", in.InstanceID,
 			map[string]any{"service": in.Service, "modules": res.Modules, "host": res.Host})
 	})

@@ -35,6 +35,8 @@ type instanceView struct {
 	// Workflows are this instance's operations, newest kind last, each
 	// with its live progress.
 	Workflows []workflowView `json:"workflows,omitempty"`
+	// Usage is this calendar month's metered usage (GET one instance).
+	Usage *usageView `json:"usage,omitempty"`
 }
 
 type workflowView struct {
@@ -91,6 +93,10 @@ func (s *Server) getInstance(c *gin.Context) {
 		return
 	}
 	v.Workflows = s.instanceWorkflows(c.Request.Context(), v.ID)
+	if v.Usage, err = monthUsage(c.Request.Context(), s.DB, v.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
 	c.JSON(http.StatusOK, v)
 }
 

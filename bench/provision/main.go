@@ -14,13 +14,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"tenantry/activities"
+	"tenantry/internal/benchstat"
 	"tenantry/internal/devstack"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
@@ -206,58 +206,13 @@ func (b *bench) engine(ctx context.Context, tag string) (time.Duration, error) {
 
 // floor runs the same activity code in the same order, directly.
 func (b *bench) floor(ctx context.Context, tag string) (time.Duration, error) {
-	a := b.s.Acts
 	id := uuid.NewString()
-	ref := activities.InstanceRef{InstanceID: id}
 	t0 := time.Now()
-	res, err := a.ReserveInstance(ctx, activities.ReserveInstanceInput{InstanceID: id, AccountID: b.account, Service: "forum",
-		Modules: []string{"search", "moderation"}, Host: tag + "-" + id[:8] + ".bench.localhost"})
-	if err != nil {
+	if _, err := b.s.Acts.ProvisionNow(ctx, activities.ReserveInstanceInput{InstanceID: id, AccountID: b.account, Service: "forum",
+		Modules: []string{"search", "moderation"}, Host: tag + "-" + id[:8] + ".bench.localhost"}, b.setup, time.Now()); err != nil {
 		return 0, err
-	}
-	info, err := a.AllocateDatabase(ctx, ref)
-	if err != nil {
-		return 0, err
-	}
-	steps := []func() error{
-		func() error { return a.CreateRole(ctx, info) },
-		func() error { return a.CreateDatabase(ctx, info) },
-		func() error {
-			return a.MigrateTenant(ctx, activities.MigrateInput{InstanceID: id, Version: res.Version})
-		},
-		func() error {
-			return a.SeedTenant(ctx, activities.SeedInput{InstanceID: id, Setup: b.setup, Modules: res.Modules})
-		},
-		func() error { return a.RegisterHost(ctx, ref) },
-		func() error {
-			return a.OpenUsageSpans(ctx, activities.SpansInput{InstanceID: id, Modules: res.Modules, At: time.Now()})
-		},
-		func() error { return a.MarkReady(ctx, activities.MarkReadyInput{InstanceID: id}) },
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return 0, err
-		}
 	}
 	return time.Since(t0), nil
 }
 
-func pct(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return s[i]
-}
-
-func mean(ds []time.Duration) time.Duration {
-	var sum time.Duration
-	for _, d := range ds {
-		sum += d
-	}
-	return sum / time.Duration(len(ds))
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+var pct, mean, ms = benchstat.Pct, benchstat.Mean, benchstat.Ms

@@ -32,7 +32,8 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	defer pgLog.Close()
 
 	cfg := stack.Config{DatabaseURL: os.Getenv("DATABASE_URL"), Log: log,
-		Listen: envOr("TENANTRY_LISTEN", "127.0.0.1:8080"), RunWorker: true}
+		Listen: envOr("TENANTRY_LISTEN", "127.0.0.1:8080"), RunWorker: true,
+		RouterListen: envOr("TENANTRY_ROUTER_LISTEN", defaultRouterListen)}
 	if cfg.DatabaseURL == "" {
 		fmt.Println("Starting PostgreSQL (state in .state/pgdata) ...")
 		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: state, Durable: true, Log: pgLog})
@@ -96,12 +97,13 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	fmt.Printf(`
 Tenantry is running.
   API:          %s/api/catalog
+  Host router:  %s   (e.g. http://acme-forum.localhost:PORT once that host is enabled)
   Temporal UI:  %s
   Temporal:     %s   (cd temporal-dev && go tool temporal workflow list)
   PostgreSQL:   control database %s
   State:        %s (logs: postgres.log, temporal.log)
 Press Ctrl-C to stop; run it again to resume where you left off.
-`, s.URL, orDash(uiURL), cfg.TemporalHostPort, redact(cfg.DatabaseURL), state)
+`, s.URL, s.RouterURL, orDash(uiURL), cfg.TemporalHostPort, redact(cfg.DatabaseURL), state)
 	<-ctx.Done()
 	fmt.Println("\nStopping ...")
 	return nil

@@ -22,6 +22,7 @@ const usage = `usage: tenantry <command>
   dev      run the whole local stack (PostgreSQL, Temporal dev server, worker, web)
   worker   run the Temporal worker      (DATABASE_URL, TEMPORAL_ADDRESS, TENANTRY_SECRET_KEY)
   web      run the web server and API   (same, plus TENANTRY_LISTEN)
+  router   run the host router for tenant traffic (DATABASE_URL, TENANTRY_SECRET_KEY, TENANTRY_ROUTER_LISTEN)
 `
 
 func main() {
@@ -40,6 +41,8 @@ func main() {
 		err = runPart(ctx, log, true, "")
 	case "web":
 		err = runPart(ctx, log, false, envOr("TENANTRY_LISTEN", "127.0.0.1:8080"))
+	case "router":
+		err = runRouter(ctx, log)
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -68,6 +71,26 @@ func runPart(ctx context.Context, log *slog.Logger, worker bool, listen string) 
 	<-ctx.Done()
 	return nil
 }
+
+// runRouter runs only the host router; several may run at once.
+func runRouter(ctx context.Context, log *slog.Logger) error {
+	cfg, err := configFromEnv(log)
+	if err != nil {
+		return err
+	}
+	cfg.RouterListen = envOr("TENANTRY_ROUTER_LISTEN", defaultRouterListen)
+	s, err := stack.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	fmt.Println("host router on", s.RouterURL)
+	<-ctx.Done()
+	return nil
+}
+
+// defaultRouterListen serves tenant hosts such as acme-forum.localhost.
+const defaultRouterListen = "127.0.0.1:8000"
 
 func configFromEnv(log *slog.Logger) (stack.Config, error) {
 	cfg := stack.Config{

@@ -24,6 +24,7 @@ import (
 	"tenantry/internal/secret"
 	"tenantry/schemas"
 	"tenantry/web"
+	"tenantry/web/router"
 	"tenantry/worker"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	// empty runs no web server.
 	Listen    string
 	RunWorker bool
+	// RouterListen is the host router's address for tenant traffic
+	// ("127.0.0.1:0" picks a port); empty runs no router.
+	RouterListen string
 	// GracePeriod and SetupTimeout shorten the workflows' defaults.
 	GracePeriod  time.Duration
 	SetupTimeout time.Duration
@@ -53,9 +57,13 @@ type Stack struct {
 	Temporal client.Client
 	// URL is the web server's base URL when one runs.
 	URL string
+	// RouterURL is the host router's base URL when one runs.
+	RouterURL string
+	Router    *router.Router
 
-	worker sdkworker.Worker
-	http   *http.Server
+	worker     sdkworker.Worker
+	http       *http.Server
+	routerHTTP *http.Server
 }
 
 // Start migrates the control database, loads and syncs the catalog,
@@ -99,20 +107,49 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 	if _, err := activities.RegisterServer(ctx, s.DB, cipher, "local", server); err != nil {
 		return err
 	}
-	c, err := client.Dial(client.Options{HostPort: cfg.TemporalHostPort, Logger: log.NewStructuredLogger(cfg.Log)})
-	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalHostPort, err)
+	// A router-only process needs no Temporal.
+	if cfg.RunWorker || cfg.Listen != "" {
+		c, err := client.Dial(client.Options{HostPort: cfg.TemporalHostPort, Logger: log.NewStructuredLogger(cfg.Log)})
+		if err != nil {
+			return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalHostPort, err)
+		}
+		s.Temporal = c
 	}
-	s.Temporal = c
 	if cfg.RunWorker {
-		s.worker = worker.New(c, s.Acts)
+		s.worker = worker.New(s.Temporal, s.Acts)
 		if err := s.worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
 	}
 	if cfg.Listen != "" {
-		return s.serve(cfg)
+		if err := s.serve(cfg); err != nil {
+			return err
+		}
 	}
+	if cfg.RouterListen != "" {
+		return s.serveRouter(ctx, cfg)
+	}
+	return nil
+}
+
+// serveRouter starts the host router on its own listener.
+func (s *Stack) serveRouter(ctx context.Context, cfg Config) error {
+	l, err := net.Listen("tcp", cfg.RouterListen)
+	if err != nil {
+		return fmt.Errorf("host router: %w", err)
+	}
+	s.Router = router.New(s.Acts, router.Config{Log: cfg.Log})
+	if err := s.Router.Start(ctx); err != nil {
+		l.Close()
+		return err
+	}
+	s.routerHTTP = &http.Server{Handler: s.Router.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.RouterURL = "http://" + l.Addr().String()
+	go func() {
+		if err := s.routerHTTP.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Log.Error("host router stopped", "err", err)
+		}
+	}()
 	return nil
 }
 
@@ -133,8 +170,17 @@ func (s *Stack) serve(cfg Config) error {
 	return nil
 }
 
-// Stop shuts down in reverse order: web, worker, Temporal client, pools.
+// Stop shuts down in reverse order: router, web, worker, Temporal client,
+// pools.
 func (s *Stack) Stop() {
+	if s.routerHTTP != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.routerHTTP.Shutdown(ctx)
+		cancel()
+	}
+	if s.Router != nil {
+		s.Router.Close()
+	}
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = s.http.Shutdown(ctx)

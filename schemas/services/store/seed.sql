@@ -11,3 +11,8 @@ VALUES (current_setting('tenantry.admin_email'), current_setting('tenantry.admin
         current_setting('tenantry.admin_password_hash'), true)
 ON CONFLICT (email) DO UPDATE
     SET display_name = EXCLUDED.display_name, password_hash = EXCLUDED.password_hash, is_admin = true;
+
+-- A first product, so a new store has something to show.
+INSERT INTO products (sku, title, description, price_minor)
+VALUES ('welcome-mug', 'Welcome mug', 'A mug to say hello.', 1200)
+ON CONFLICT (sku) DO NOTHING;

@@ -1,1 +1,1 @@
-DROP TABLE posts, threads, boards, members, tenant_settings;
+DROP TABLE member_sessions, posts, threads, boards, members, tenant_settings;

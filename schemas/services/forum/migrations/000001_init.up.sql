@@ -38,3 +38,12 @@ CREATE TABLE posts (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX posts_thread_idx ON posts (thread_id, created_at);
+
+-- Members' browser sessions live in the tenant database, so any host router
+-- process serves them. Only the SHA-256 of the cookie is stored.
+CREATE TABLE member_sessions (
+    token_hash  bytea PRIMARY KEY,
+    member_id   bigint NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX member_sessions_member_idx ON member_sessions (member_id);

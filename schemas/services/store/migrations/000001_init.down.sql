@@ -1,1 +1,1 @@
-DROP TABLE order_lines, orders, products, customers, tenant_settings;
+DROP TABLE cart_items, customer_sessions, order_lines, orders, products, customers, tenant_settings;

@@ -37,3 +37,19 @@ CREATE TABLE order_lines (
     price_minor  bigint NOT NULL,
     PRIMARY KEY (order_id, product_id)
 );
+
+-- Customers' browser sessions live in the tenant database, so any host
+-- router process serves them. Only the SHA-256 of the cookie is stored.
+CREATE TABLE customer_sessions (
+    token_hash   bytea PRIMARY KEY,
+    customer_id  bigint NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    expires_at   timestamptz NOT NULL
+);
+CREATE INDEX customer_sessions_customer_idx ON customer_sessions (customer_id);
+
+CREATE TABLE cart_items (
+    customer_id  bigint NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    product_id   bigint NOT NULL REFERENCES products(id),
+    quantity     integer NOT NULL CHECK (quantity BETWEEN 1 AND 1000),
+    PRIMARY KEY (customer_id, product_id)
+);

@@ -1,0 +1,34 @@
+package activities
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"tenantry/internal/apperr"
+)
+
+// MaintenanceInput turns an instance's maintenance flag on or off.
+type MaintenanceInput struct {
+	InstanceID string
+	On         bool
+}
+
+// SetMaintenance sets the flag rollouts raise while they migrate an
+// instance; the host routers answer 503 with Retry-After meanwhile. Setting
+// the flag it already has changes nothing but tells the routers again.
+func (a *Activities) SetMaintenance(ctx context.Context, in MaintenanceInput) error {
+	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
+		var id string
+		err := tx.QueryRow(ctx, `UPDATE instances SET maintenance = $2, updated_at = now()
+			WHERE id = $1 AND status <> 'deleted' RETURNING id`, in.InstanceID, in.On).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.NotFound("instance %s does not exist", in.InstanceID)
+		}
+		if err != nil {
+			return err
+		}
+		return notifyInstanceChanged(ctx, tx, in.InstanceID)
+	}))
+}

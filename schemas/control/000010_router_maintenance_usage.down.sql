@@ -1,0 +1,2 @@
+DROP TABLE usage_counts;
+ALTER TABLE instances DROP COLUMN maintenance;
