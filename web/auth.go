@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -25,6 +26,8 @@ type currentUser struct {
 	AccountID string
 	Email     string
 	Role      string
+	// AccountName is filled for console pages.
+	AccountName string
 }
 
 const userKey = "tenantry.user"
@@ -34,6 +37,28 @@ func userOf(c *gin.Context) currentUser { return c.MustGet(userKey).(currentUser
 // A dummy hash to verify against when the email is unknown, so a login's
 // duration does not tell whether an account exists.
 var dummyHash = secret.HashPassword("not a real password")
+
+// checkLogin answers who logs in with this email and password from this
+// address. Failures are rate-limited per account and per address; every
+// refusal says the same thing, so it never tells whether an account exists.
+func (s *Server) checkLogin(ctx context.Context, email, password, addr string) (string, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if !s.logins.allow(email, addr) {
+		return "", apperr.TooMany("too many failed logins: wait a few minutes, then try again")
+	}
+	var userID, hash string
+	err := s.DB.QueryRow(ctx, `SELECT id, password_hash FROM users WHERE email = $1`, email).Scan(&userID, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		hash = dummyHash
+	} else if err != nil {
+		return "", err
+	}
+	if !secret.VerifyPassword(hash, password) || userID == "" {
+		s.logins.failed(email, addr)
+		return "", apperr.Unauthorized("wrong email or password")
+	}
+	return userID, nil
+}
 
 type loginRequest struct {
 	Email    string `json:"email"`
@@ -46,18 +71,9 @@ func (s *Server) login(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	var userID, hash string
-	err := s.DB.QueryRow(ctx, `SELECT id, password_hash FROM users WHERE email = lower($1)`, strings.TrimSpace(req.Email)).
-		Scan(&userID, &hash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		hash = dummyHash
-	} else if err != nil {
+	userID, err := s.checkLogin(c.Request.Context(), req.Email, req.Password, c.ClientIP())
+	if err != nil {
 		s.fail(c, err)
-		return
-	}
-	if !secret.VerifyPassword(hash, req.Password) || userID == "" {
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "wrong email or password"})
 		return
 	}
 	token, expires, err := s.newToken(c, userID)
@@ -108,8 +124,8 @@ func (s *Server) requireUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if u.Role != "owner" {
-		s.fail(c, apperr.Forbidden("your role may not manage this account's services"))
+	if err := mayManage(u); err != nil {
+		s.fail(c, err)
 		return
 	}
 	c.Set(userKey, u)

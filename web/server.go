@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
@@ -30,6 +31,16 @@ type Server struct {
 	// dev stack and tests shorten them); zero keeps the default.
 	GracePeriod  time.Duration
 	SetupTimeout time.Duration
+	// AssetDir holds the console's browser assets (htmx, installed from the
+	// npm registry by `go tool task web:assets`); empty looks for
+	// node_modules/ from the working directory up.
+	AssetDir string
+	// SecureCookies marks the console's session cookie Secure: set it when
+	// the console is served over TLS.
+	SecureCookies bool
+
+	logins   *loginLimiter
+	sessions *scs.SessionManager
 }
 
 // Handler builds the router.
@@ -40,8 +51,13 @@ func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
+	s.logins = newLoginLimiter(s.Clock)
+	s.sessions = s.newSessions()
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// The address is the peer's: X-Forwarded-For is trusted from no proxy,
+	// so it cannot dodge the login rate limit.
+	_ = r.SetTrustedProxies(nil)
 	r.Use(gin.Recovery(), s.requestLog)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 
@@ -60,10 +76,15 @@ func (s *Server) Handler() http.Handler {
 	me.DELETE("/instances/:id", s.disableInstance)
 	me.POST("/instances/:id/enable", s.reenableInstance)
 
+	s.consoleRoutes(r)
+
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path})
 	})
-	return r
+	// Every state-changing request must come from this site (Go's
+	// CrossOriginProtection: Sec-Fetch-Site, then Origin against Host);
+	// sessions are loaded and saved around the router.
+	return http.NewCrossOriginProtection().Handler(s.sessions.LoadAndSave(r))
 }
 
 // requestLog logs method, path, status and duration; never bodies or

@@ -1,0 +1,114 @@
+// Package console renders the browser console's pages with templ. Every
+// component takes plain view structs filled by the web handlers; nothing
+// here knows about HTTP, gin or the database.
+package console
+
+import "fmt"
+
+// Page is what every page's frame needs.
+type Page struct {
+	Title string
+	// User is the signed-in user's email; empty for anonymous pages.
+	User    string
+	Account string
+	// Error is shown above the page's content (what went wrong, what to do).
+	Error string
+	// Notice is a neutral message (what just happened).
+	Notice string
+}
+
+// LoginForm refills the login page after a refusal.
+type LoginForm struct{ Email string }
+
+// SignupForm refills the signup page after a refusal.
+type SignupForm struct{ Email, Name, AccountName string }
+
+// Dashboard lists the account's instances.
+type Dashboard struct {
+	Instances    []InstanceRow
+	MonthlyTotal string
+}
+
+// InstanceRow is one line of the dashboard.
+type InstanceRow struct {
+	ID, Service, Version, Status, Host, Monthly string
+	Modules                                     []string
+}
+
+// Module is one module as a checkbox with its price.
+type Module struct {
+	Name, Description, Monthly string
+	Required, Checked          bool
+}
+
+// ServiceOption is one service of the catalog on the enable page.
+type ServiceOption struct {
+	Name, Description, Version string
+	Modules                    []Module
+}
+
+// EnableForm is the enable page: the catalog, what was chosen, and the
+// estimate for it.
+type EnableForm struct {
+	Services []ServiceOption
+	Service  string
+	Host     string
+	Estimate string
+	// PriceRule says how the monthly price is computed.
+	PriceRule string
+}
+
+// InstanceDetail is one instance's page.
+type InstanceDetail struct {
+	ID, Service, Version, Status, Host, Monthly, FailureReason string
+	Modules                                                    []Module
+	// DataKeptUntil is set while the instance is disabled.
+	DataKeptUntil string
+	GracePeriod   string
+	CanChange     bool
+	CanDisable    bool
+	CanReenable   bool
+	Progress      ProgressView
+}
+
+// ProgressView is the live part of an instance's page.
+type ProgressView struct {
+	InstanceID string
+	// Live keeps the page polling: some workflow is still running.
+	Live      bool
+	Workflows []WorkflowProgress
+	// ShownStatus is the instance's status on the page: when it changes,
+	// the whole page is reloaded.
+	ShownStatus string
+	// SetupURL is set while provisioning waits for the setup page.
+	SetupURL string
+}
+
+// WorkflowProgress is one workflow's progress report.
+type WorkflowProgress struct {
+	Title, WorkflowID, Status, Error string
+	Percent                          int
+	Steps                            []StepRow
+}
+
+// StepRow is one step: its state, how long it took, and why it failed.
+type StepRow struct{ Title, State, Duration, Error string }
+
+// SetupForm refills the setup page after a refusal.
+type SetupForm struct {
+	InstanceID, Host, AdminEmail, AdminName, Language string
+	Languages                                         []string
+}
+
+// Money formats minor units (cents) with the currency, e.g. "EUR 21.60".
+func Money(minor int64, currency string) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return fmt.Sprintf("%s %s%d.%02d", currency, sign, minor/100, minor%100)
+}
+
+func instanceURL(id string) string { return "/instances/" + id }
+
+func itoa(n int) string { return fmt.Sprint(n) }
