@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 
+	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/secret"
 )
@@ -28,6 +29,8 @@ type currentUser struct {
 	Role      string
 	// AccountName is filled for console pages.
 	AccountName string
+	// Perms is what the user may do on the account.
+	Perms access.Set
 }
 
 const userKey = "tenantry.user"
@@ -124,10 +127,7 @@ func (s *Server) requireUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := mayManage(u); err != nil {
-		s.fail(c, err)
-		return
-	}
+	u.Perms = access.OfRole(u.Role)
 	c.Set(userKey, u)
 	c.Next()
 }

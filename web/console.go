@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
 	"tenantry/internal/validate"
@@ -48,34 +50,40 @@ func (s *Server) consoleRoutes(r *gin.Engine) {
 	r.POST("/signup", s.signupSubmit)
 	r.POST("/logout", s.logoutSubmit)
 
-	in := r.Group("", s.requireSession, s.consoleManager)
-	in.GET("/dashboard", s.dashboardPage)
-	in.GET("/enable", s.enablePage)
-	in.GET("/enable/estimate", s.enableEstimate)
-	in.POST("/enable", s.enableSubmit)
-	in.GET("/instances/:id", s.instancePage)
-	in.GET("/instances/:id/progress", s.instanceProgress)
-	in.GET("/instances/:id/setup", s.setupPage)
-	in.POST("/instances/:id/setup", s.setupSubmit)
-	in.POST("/instances/:id/modules", s.modulesSubmit)
-	in.POST("/instances/:id/disable", s.disableSubmit)
-	in.POST("/instances/:id/enable", s.reenableSubmit)
+	in := r.Group("", s.requireSession)
+	read, manage := s.need(access.InstancesRead), s.need(access.InstancesManage)
+	in.GET("/dashboard", read, s.dashboardPage)
+	in.GET("/enable", manage, s.enablePage)
+	in.GET("/enable/estimate", manage, s.enableEstimate)
+	in.POST("/enable", manage, s.enableSubmit)
+	in.GET("/instances/:id", read, s.instancePage)
+	in.GET("/instances/:id/progress", read, s.instanceProgress)
+	in.GET("/instances/:id/setup", manage, s.setupPage)
+	in.POST("/instances/:id/setup", manage, s.setupSubmit)
+	in.POST("/instances/:id/modules", manage, s.modulesSubmit)
+	in.POST("/instances/:id/disable", manage, s.disableSubmit)
+	in.POST("/instances/:id/enable", manage, s.reenableSubmit)
+	in.GET("/timeline", s.need(access.AuditRead), s.timelinePage)
+	in.GET("/team", s.need(access.TeamRead), s.teamPage)
+	in.POST("/team", s.need(access.TeamManage), s.inviteSubmit)
+	in.POST("/team/:user/role", s.need(access.TeamManage), s.roleSubmit)
 }
 
-// mayManage says whether u may manage the account's services.
-func mayManage(u currentUser) error {
-	if u.Role != "owner" {
-		return apperr.Forbidden("your role may not manage this account's services")
-	}
-	return nil
-}
-
-func (s *Server) consoleManager(c *gin.Context) {
-	if err := mayManage(userOf(c)); err != nil {
+// need admits a request whose user holds perm; anyone else gets 403, as a
+// page in the console and as JSON in the API.
+func (s *Server) need(perm string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if userOf(c).Perms.Allows(perm) {
+			c.Next()
+			return
+		}
+		err := apperr.Forbidden("you need the permission %s for this: ask an owner of the account", perm)
+		if strings.HasPrefix(c.FullPath(), "/api/") {
+			s.fail(c, err)
+			return
+		}
 		s.consoleFail(c, err)
-		return
 	}
-	c.Next()
 }
 
 // render writes a page with a status.
@@ -377,6 +385,9 @@ func (s *Server) instanceDetail(c *gin.Context) (console.InstanceDetail, error) 
 	}
 	if svc, err := s.Catalog.Service(v.Service); err == nil {
 		d.Modules = moduleChoices(svc, v.Modules)
+	}
+	if !userOf(c).Perms.Allows(access.InstancesManage) {
+		return d, nil
 	}
 	switch v.Status {
 	case "ready":

@@ -299,33 +299,137 @@ func TestOtherAccountsInstanceIsNotFound(t *testing.T) {
 	}
 }
 
-// A user whose role may not manage services gets 403 in the console and the
-// API; their own account's instance is then forbidden, not hidden.
-func TestMemberMayNotManageServices(t *testing.T) {
+// Each role reaches what its permissions allow and gets 403 elsewhere, in
+// the console and in the API.
+func TestRolePermissions(t *testing.T) {
 	s := newSite(t)
-	email, accountID := s.user("member")
-	id := s.instance(accountID)
-	b := s.browser()
-	if status, _ := b.login(email, password); status != http.StatusSeeOther {
-		t.Fatalf("login: %d", status)
+	type call struct {
+		method, path string
+		want         map[string]int // role → status
 	}
-	for _, path := range []string{"/dashboard", "/enable", "/instances/" + id} {
-		if status, _, _ := b.do("GET", path, nil, nil); status != http.StatusForbidden {
-			t.Errorf("member GET %s: %d, want 403", path, status)
+	forbidden, ok := http.StatusForbidden, http.StatusOK
+	for _, role := range []string{"member", "billing", "owner"} {
+		email, accountID := s.user(role)
+		id := s.instance(accountID)
+		b := s.browser()
+		if status, _ := b.login(email, password); status != http.StatusSeeOther {
+			t.Fatalf("%s login: %d", role, status)
+		}
+		for _, c := range []call{
+			{"GET", "/dashboard", map[string]int{"member": ok, "billing": ok, "owner": ok}},
+			{"GET", "/timeline", map[string]int{"member": ok, "billing": ok, "owner": ok}},
+			{"GET", "/enable", map[string]int{"member": forbidden, "billing": forbidden, "owner": ok}},
+			{"GET", "/team", map[string]int{"member": forbidden, "billing": forbidden, "owner": ok}},
+			{"POST", "/team", map[string]int{"member": forbidden, "billing": forbidden, "owner": http.StatusUnprocessableEntity}},
+			{"POST", "/instances/" + id + "/disable", map[string]int{"member": forbidden, "billing": forbidden}},
+			{"POST", "/instances/" + id + "/modules", map[string]int{"member": forbidden, "billing": forbidden}},
+			{"POST", "/instances/" + id + "/setup", map[string]int{"member": forbidden, "billing": forbidden}},
+			{"POST", "/instances/" + id + "/enable", map[string]int{"member": forbidden, "billing": forbidden}},
+		} {
+			want, asked := c.want[role]
+			if !asked {
+				continue
+			}
+			var form url.Values
+			if c.method == "POST" {
+				form = url.Values{}
+			}
+			if status, _, _ := b.do(c.method, c.path, form, nil); status != want {
+				t.Errorf("%s %s %s: %d, want %d", role, c.method, c.path, status, want)
+			}
+		}
+		token := apiToken(t, s, email)
+		for _, c := range []call{
+			{"GET", "/api/instances", map[string]int{"member": ok, "billing": ok, "owner": ok}},
+			{"POST", "/api/instances", map[string]int{"member": forbidden, "billing": forbidden, "owner": http.StatusUnprocessableEntity}},
+			{"DELETE", "/api/instances/" + id, map[string]int{"member": forbidden, "billing": forbidden}},
+			{"PUT", "/api/instances/" + id + "/modules", map[string]int{"member": forbidden, "billing": forbidden}},
+		} {
+			want, asked := c.want[role]
+			if !asked {
+				continue
+			}
+			req, _ := http.NewRequest(c.method, s.url+c.path, strings.NewReader(`{}`))
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("%s API %s %s: %d, want %d", role, c.method, c.path, resp.StatusCode, want)
+			}
 		}
 	}
-	if status, _, _ := b.do("POST", "/instances/"+id+"/disable", url.Values{}, nil); status != http.StatusForbidden {
-		t.Errorf("member disable: %d, want 403", status)
+}
+
+// An owner invites a member who can log in with the one-time password, gives
+// roles within the account only, cannot remove the last owner, and every
+// change is on the timeline, newest first.
+func TestTeamInviteRolesAndTimeline(t *testing.T) {
+	s := newSite(t)
+	email, _ := s.user("owner")
+	stranger, strangerAccount := s.user("owner")
+	b := s.browser()
+	b.login(email, password)
+
+	status, _, body := b.do("POST", "/team", url.Values{"email": {"Bob@Example.test"}, "name": {"Bob"}, "role": {"member"}}, nil)
+	if status != http.StatusCreated {
+		t.Fatalf("invite: %d", status)
 	}
-	req, _ := http.NewRequest("GET", s.url+"/api/instances", nil)
-	req.Header.Set("Authorization", "Bearer "+apiToken(t, s, email))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	_, pw, found := strings.Cut(body, "(it is shown only now): ")
+	if !found {
+		t.Fatal("the invite did not show the one-time password")
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("member API list: %d, want 403", resp.StatusCode)
+	pw = pw[:strings.IndexAny(pw, "<\n ")]
+	if status, _, _ := b.do("POST", "/team", url.Values{"email": {"bob@example.test"}, "name": {"Bob"}, "role": {"member"}}, nil); status != http.StatusConflict {
+		t.Fatalf("second invite of the same email: %d", status)
+	}
+	if status, _, _ := b.do("POST", "/team", url.Values{"email": {"eve@example.test"}, "name": {"Eve"}, "role": {"developer"}}, nil); status != http.StatusUnprocessableEntity {
+		t.Fatalf("an owner granted the developer role: %d", status)
+	}
+	bob := s.browser()
+	if status, _ := bob.login("bob@example.test", pw); status != http.StatusSeeOther {
+		t.Fatalf("the invited member cannot log in: %d", status)
+	}
+
+	var bobID, myID, strangerID string
+	ctx := context.Background()
+	for _, q := range []struct {
+		email string
+		id    *string
+	}{{"bob@example.test", &bobID}, {email, &myID}, {stranger, &strangerID}} {
+		if err := s.control.DB.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, q.email).Scan(q.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if status, _, _ := b.do("POST", "/team/"+bobID+"/role", url.Values{"role": {"billing"}}, nil); status != http.StatusSeeOther {
+		t.Fatalf("give role: %d", status)
+	}
+	if status, _, _ := b.do("POST", "/team/"+strangerID+"/role", url.Values{"role": {"member"}}, nil); status != http.StatusNotFound {
+		t.Fatalf("role of another account's user: %d, want 404", status)
+	}
+	var strangerRole string
+	_ = s.control.DB.QueryRow(ctx, `SELECT role FROM users WHERE account_id = $1`, strangerAccount).Scan(&strangerRole)
+	if strangerRole != "owner" {
+		t.Fatal("another account's user lost their role")
+	}
+	if status, _, _ := b.do("POST", "/team/"+myID+"/role", url.Values{"role": {"member"}}, nil); status != http.StatusConflict {
+		t.Fatalf("the last owner demoted themselves: %d", status)
+	}
+
+	_, _, timeline := b.do("GET", "/timeline", nil, nil)
+	changed, invited := strings.Index(timeline, "member.role_changed"), strings.Index(timeline, "member.invited")
+	if changed < 0 || invited < 0 || changed > invited {
+		t.Fatalf("timeline lacks the events or is not newest first")
+	}
+	if strings.Contains(timeline, pw) {
+		t.Fatal("the one-time password is on the timeline")
+	}
+	sb := s.browser()
+	sb.login(stranger, password)
+	if _, _, theirs := sb.do("GET", "/timeline", nil, nil); strings.Contains(theirs, "member.invited") {
+		t.Fatal("another account's timeline shows our events")
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"tenantry/activities"
+	"tenantry/internal/access"
 	"tenantry/internal/catalog"
 )
 
@@ -67,14 +68,15 @@ func (s *Server) Handler() http.Handler {
 	api.GET("/catalog", s.catalog)
 
 	me := api.Group("", s.requireUser)
+	read, manage := s.need(access.InstancesRead), s.need(access.InstancesManage)
 	me.POST("/logout", s.logout)
-	me.GET("/instances", s.listInstances)
-	me.POST("/instances", s.enableInstance)
-	me.GET("/instances/:id", s.getInstance)
-	me.POST("/instances/:id/setup", s.setupInstance)
-	me.PUT("/instances/:id/modules", s.changeModules)
-	me.DELETE("/instances/:id", s.disableInstance)
-	me.POST("/instances/:id/enable", s.reenableInstance)
+	me.GET("/instances", read, s.listInstances)
+	me.POST("/instances", manage, s.enableInstance)
+	me.GET("/instances/:id", read, s.getInstance)
+	me.POST("/instances/:id/setup", manage, s.setupInstance)
+	me.PUT("/instances/:id/modules", manage, s.changeModules)
+	me.DELETE("/instances/:id", manage, s.disableInstance)
+	me.POST("/instances/:id/enable", manage, s.reenableInstance)
 
 	s.consoleRoutes(r)
 

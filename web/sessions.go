@@ -12,6 +12,8 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
+
+	"tenantry/internal/access"
 )
 
 // sessionUserKey holds the signed-in user's ID in a console session.
@@ -73,6 +75,7 @@ func (s *Server) requireSession(c *gin.Context) {
 		s.consoleFail(c, err)
 		return
 	}
+	u.Perms = access.OfRole(u.Role)
 	c.Set(userKey, u)
 	c.Next()
 }

@@ -112,3 +112,20 @@ func Money(minor int64, currency string) string {
 func instanceURL(id string) string { return "/instances/" + id }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// Team is the account's members and, for an owner, the forms to invite and
+// to change roles.
+type Team struct {
+	Members   []Member
+	Roles     []string
+	CanManage bool
+}
+
+// Member is one user of the account.
+type Member struct {
+	ID, Email, Name, Role string
+	You                   bool
+}
+
+// Event is one line of the account's timeline.
+type Event struct{ At, Actor, Action, ObjectType, ObjectID, Detail string }
