@@ -95,13 +95,14 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	defer s.Stop()
 	fmt.Printf(`
 Tenantry is running.
+  Console:      %s   (open it in a browser: sign up, enable a service)
   API:          %s/api/catalog
   Temporal UI:  %s
   Temporal:     %s   (cd temporal-dev && go tool temporal workflow list)
   PostgreSQL:   control database %s
   State:        %s (logs: postgres.log, temporal.log)
 Press Ctrl-C to stop; run it again to resume where you left off.
-`, s.URL, orDash(uiURL), cfg.TemporalHostPort, redact(cfg.DatabaseURL), state)
+`, s.URL, s.URL, orDash(uiURL), cfg.TemporalHostPort, redact(cfg.DatabaseURL), state)
 	<-ctx.Done()
 	fmt.Println("\nStopping ...")
 	return nil

@@ -42,7 +42,9 @@ type Config struct {
 	// GracePeriod and SetupTimeout shorten the workflows' defaults.
 	GracePeriod  time.Duration
 	SetupTimeout time.Duration
-	Log          *slog.Logger
+	// SecureCookies marks the console's session cookie Secure (behind TLS).
+	SecureCookies bool
+	Log           *slog.Logger
 }
 
 // Stack is a running Tenantry.
@@ -122,7 +124,7 @@ func (s *Stack) serve(cfg Config) error {
 		return fmt.Errorf("web server: %w", err)
 	}
 	h := (&web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
-		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout}).Handler()
+		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, SecureCookies: cfg.SecureCookies}).Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.URL = "http://" + l.Addr().String()
 	go func() {
