@@ -31,6 +31,15 @@ type currentUser struct {
 	AccountName string
 	// Perms is what the user may do on the account.
 	Perms access.Set
+	// Scope narrows Perms for a request made with an API token; nil for a
+	// login session.
+	Scope access.Set
+}
+
+// can says whether the request may do perm: the user holds it and, with an
+// API token, the token is scoped to it.
+func (u currentUser) can(perm string) bool {
+	return u.Perms.Allows(perm) && (u.Scope == nil || u.Scope.Allows(perm))
 }
 
 const userKey = "tenantry.user"
@@ -112,6 +121,16 @@ func (s *Server) requireUser(c *gin.Context) {
 	token := bearer(c)
 	if token == "" {
 		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "log in first: send Authorization: Bearer <token from POST /api/login>"})
+		return
+	}
+	if strings.HasPrefix(token, apiTokenPrefix) {
+		u, err := s.tokens.resolve(c.Request.Context(), token)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Set(userKey, u)
+		c.Next()
 		return
 	}
 	sum := sha256.Sum256([]byte(token))

@@ -67,13 +67,18 @@ func (s *Server) consoleRoutes(r *gin.Engine) {
 	in.GET("/team", s.need(access.TeamRead), s.teamPage)
 	in.POST("/team", s.need(access.TeamManage), s.inviteSubmit)
 	in.POST("/team/:user/role", s.need(access.TeamManage), s.roleSubmit)
+	// A user's own tokens: scoped to what the user holds, so no permission
+	// of its own.
+	in.GET("/tokens", s.tokensPage)
+	in.POST("/tokens", s.tokenSubmit)
+	in.POST("/tokens/:token/revoke", s.revokeSubmit)
 }
 
 // need admits a request whose user holds perm; anyone else gets 403, as a
 // page in the console and as JSON in the API.
 func (s *Server) need(perm string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if userOf(c).Perms.Allows(perm) {
+		if userOf(c).can(perm) {
 			c.Next()
 			return
 		}
@@ -386,7 +391,7 @@ func (s *Server) instanceDetail(c *gin.Context) (console.InstanceDetail, error) 
 	if svc, err := s.Catalog.Service(v.Service); err == nil {
 		d.Modules = moduleChoices(svc, v.Modules)
 	}
-	if !userOf(c).Perms.Allows(access.InstancesManage) {
+	if !userOf(c).can(access.InstancesManage) {
 		return d, nil
 	}
 	switch v.Status {

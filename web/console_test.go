@@ -33,10 +33,16 @@ type site struct {
 func newSite(t *testing.T) *site {
 	t.Helper()
 	c := testenv.NewControl(t)
-	srv := httptest.NewServer((&web.Server{DB: c.DB, Catalog: c.Catalog, Checks: c.Acts,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
-	t.Cleanup(srv.Close)
-	return &site{t: t, url: srv.URL, control: c}
+	return &site{t: t, url: process(t, c), control: c}
+}
+
+// process starts one more web process on the control database; it returns
+// its URL.
+func process(t *testing.T, c *testenv.Control) string {
+	ws := &web.Server{DB: c.DB, Catalog: c.Catalog, Checks: c.Acts, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv := httptest.NewServer(ws.Handler())
+	t.Cleanup(func() { srv.Close(); ws.Close() })
+	return srv.URL
 }
 
 // user adds an account with one user of the given role; it returns the

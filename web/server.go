@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -42,6 +43,16 @@ type Server struct {
 
 	logins   *loginLimiter
 	sessions *scs.SessionManager
+	tokens   *tokenCache
+	stop     context.CancelFunc
+}
+
+// Close stops what Handler started (the revocation listener); call it
+// before closing DB.
+func (s *Server) Close() {
+	if s.stop != nil {
+		s.stop()
+	}
 }
 
 // Handler builds the router.
@@ -54,6 +65,10 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.logins = newLoginLimiter(s.Clock)
 	s.sessions = s.newSessions()
+	s.tokens = newTokenCache(s.DB, s.Clock, s.Log)
+	var ctx context.Context
+	ctx, s.stop = context.WithCancel(context.Background())
+	go s.tokens.listen(ctx)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// The address is the peer's: X-Forwarded-For is trusted from no proxy,

@@ -37,7 +37,7 @@ func (s *Server) teamView(c *gin.Context) (console.Team, error) {
 		m.You = m.ID == u.ID
 		return m, err
 	})
-	return console.Team{Members: members, Roles: grantableRoles, CanManage: u.Perms.Allows(access.TeamManage)}, err
+	return console.Team{Members: members, Roles: grantableRoles, CanManage: u.can(access.TeamManage)}, err
 }
 
 func (s *Server) showTeam(c *gin.Context, status int, errMsg, notice string) {
@@ -150,12 +150,18 @@ func (s *Server) setRole(c *gin.Context) error {
 	if err := tx.Commit(ctx); err != nil {
 		return err
 	}
+	if err := s.notifyAccessChanged(ctx); err != nil {
+		return err
+	}
 	return s.audit(c, "member.role_changed", "user", id, map[string]string{"from": old, "to": role})
 }
 
 // audit records what the current user did on their account.
 func (s *Server) audit(c *gin.Context, action, objectType, objectID string, detail map[string]string) error {
 	u := userOf(c)
+	if detail == nil {
+		detail = map[string]string{}
+	}
 	_, err := s.DB.Exec(c.Request.Context(), `INSERT INTO audit_log (event_key, account_id, actor_id, action, object_type, object_id, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, "console/"+uuid.NewString(), u.AccountID, u.ID, action, objectType, objectID, detail)
 	return err

@@ -58,6 +58,7 @@ type Stack struct {
 
 	worker sdkworker.Worker
 	http   *http.Server
+	web    *web.Server
 }
 
 // Start migrates the control database, loads and syncs the catalog,
@@ -123,8 +124,9 @@ func (s *Stack) serve(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("web server: %w", err)
 	}
-	h := (&web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
-		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, SecureCookies: cfg.SecureCookies}).Handler()
+	s.web = &web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
+		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, SecureCookies: cfg.SecureCookies}
+	h := s.web.Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.URL = "http://" + l.Addr().String()
 	go func() {
@@ -141,6 +143,7 @@ func (s *Stack) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = s.http.Shutdown(ctx)
 		cancel()
+		s.web.Close()
 	}
 	if s.worker != nil {
 		s.worker.Stop()

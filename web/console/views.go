@@ -129,3 +129,15 @@ type Member struct {
 
 // Event is one line of the account's timeline.
 type Event struct{ At, Actor, Action, ObjectType, ObjectID, Detail string }
+
+// Tokens is the user's API tokens and the form to make one.
+type Tokens struct {
+	List []Token
+	// Permissions are what a new token may be scoped to.
+	Permissions []string
+	// Created is a token just made, shown this once.
+	Created string
+}
+
+// Token is one API token (never its secret).
+type Token struct{ ID, Name, Permissions, Expires, Created, State string }
