@@ -45,6 +45,7 @@ type Server struct {
 	sessions *scs.SessionManager
 	tokens   *tokenCache
 	stop     context.CancelFunc
+	engine   *gin.Engine
 }
 
 // Close stops what Handler started (the revocation listener); call it
@@ -94,6 +95,9 @@ func (s *Server) Handler() http.Handler {
 	me.POST("/instances/:id/enable", manage, s.reenableInstance)
 
 	s.consoleRoutes(r)
+	r.GET("/openapi.json", s.openAPIDocument)
+	r.GET("/docs", s.docsPage)
+	s.engine = r
 
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path})

@@ -141,3 +141,15 @@ type Tokens struct {
 
 // Token is one API token (never its secret).
 type Token struct{ ID, Name, Permissions, Expires, Created, State string }
+
+// Docs is the JSON API's documentation page.
+type Docs struct {
+	Title, Description string
+	Endpoints          []Endpoint
+}
+
+// Endpoint is one operation of the JSON API.
+type Endpoint struct {
+	Method, Path, Summary, Request string
+	Responses                      []string
+}
