@@ -167,4 +167,27 @@ func TestBrowserJourney(t *testing.T) {
 	if !strings.Contains(text, "hopper-forum.localhost") || !strings.Contains(text, "disabled") {
 		t.Fatalf("dashboard: %q", text)
 	}
+
+	// A platform developer sees every account's instances and their workflows.
+	if _, err := s.DB.Exec(context.Background(), `UPDATE users SET role = 'developer' WHERE email = 'grace@hopper.test'`); err != nil {
+		t.Fatal(err)
+	}
+	run("developer pages",
+		chromedp.Navigate(s.URL+"/dev?service=forum&status=disabled"),
+		chromedp.WaitVisible(`//a[text()="hopper-forum.localhost"]`, chromedp.BySearch),
+		shot("12-dev-instances"),
+		chromedp.Click(`//a[text()="hopper-forum.localhost"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//code[starts-with(text(), "enable/")]`, chromedp.BySearch),
+		chromedp.Text(`main`, &text, chromedp.ByQuery),
+		shot("13-dev-instance-workflows"),
+		chromedp.Navigate(s.URL+"/dev/problems"),
+		chromedp.WaitVisible(`//h2[text()="Stuck"]`, chromedp.BySearch),
+		chromedp.Navigate(s.URL+"/dev/catalog"),
+		chromedp.WaitVisible(`//li[starts-with(text(), "forum.moderate")]`, chromedp.BySearch),
+	)
+	for _, want := range []string{"database/", "migrate/", "modules/", "disable/", "go tool temporal workflow describe --workflow-id enable/", "--type FirstWorkflowTask"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the developer's instance page lacks %q", want)
+		}
+	}
 }

@@ -72,6 +72,7 @@ func (s *Server) consoleRoutes(r *gin.Engine) {
 	in.GET("/tokens", s.tokensPage)
 	in.POST("/tokens", s.tokenSubmit)
 	in.POST("/tokens/:token/revoke", s.revokeSubmit)
+	s.developerRoutes(in)
 }
 
 // need admits a request whose user holds perm; anyone else gets 403, as a
@@ -106,7 +107,7 @@ func (s *Server) page(c *gin.Context, title string) console.Page {
 	p := console.Page{Title: title}
 	if v, ok := c.Get(userKey); ok {
 		u := v.(currentUser)
-		p.User, p.Account = u.Email, u.AccountName
+		p.User, p.Account, p.Developer = u.Email, u.AccountName, u.can(access.ConsoleAdmin)
 		p.Notice = s.sessions.PopString(c.Request.Context(), "notice")
 	}
 	return p

@@ -314,7 +314,7 @@ func TestRolePermissions(t *testing.T) {
 		want         map[string]int // role → status
 	}
 	forbidden, ok := http.StatusForbidden, http.StatusOK
-	for _, role := range []string{"member", "billing", "owner"} {
+	for _, role := range []string{"member", "billing", "owner", "developer"} {
 		email, accountID := s.user(role)
 		id := s.instance(accountID)
 		b := s.browser()
@@ -322,7 +322,11 @@ func TestRolePermissions(t *testing.T) {
 			t.Fatalf("%s login: %d", role, status)
 		}
 		for _, c := range []call{
-			{"GET", "/dashboard", map[string]int{"member": ok, "billing": ok, "owner": ok}},
+			{"GET", "/dashboard", map[string]int{"member": ok, "billing": ok, "owner": ok, "developer": ok}},
+			{"GET", "/dev", map[string]int{"member": forbidden, "billing": forbidden, "owner": forbidden, "developer": ok}},
+			{"GET", "/dev/catalog", map[string]int{"member": forbidden, "billing": forbidden, "owner": forbidden, "developer": ok}},
+			{"GET", "/dev/problems", map[string]int{"member": forbidden, "billing": forbidden, "owner": forbidden}},
+			{"GET", "/dev/instances/" + id, map[string]int{"member": forbidden, "billing": forbidden, "owner": forbidden}},
 			{"GET", "/timeline", map[string]int{"member": ok, "billing": ok, "owner": ok}},
 			{"GET", "/enable", map[string]int{"member": forbidden, "billing": forbidden, "owner": ok}},
 			{"GET", "/team", map[string]int{"member": forbidden, "billing": forbidden, "owner": ok}},

@@ -40,6 +40,9 @@ type Server struct {
 	// SecureCookies marks the console's session cookie Secure: set it when
 	// the console is served over TLS.
 	SecureCookies bool
+	// TemporalUI is the Temporal Web UI's base URL, for the developers'
+	// links; empty leaves them out.
+	TemporalUI string
 
 	logins   *loginLimiter
 	sessions *scs.SessionManager

@@ -66,6 +66,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 		}
 		defer t.Stop()
 		cfg.TemporalHostPort, uiURL = t.HostPort, t.UIURL
+		cfg.TemporalUI = t.UIURL
 	}
 
 	key := os.Getenv(secret.KeyEnv)

@@ -33,13 +33,13 @@ var Platform = map[string]string{
 	ConsoleAdmin:    "Operate the platform: every account, instance and workflow",
 }
 
-// Roles bundle permission patterns. Owner and developer hold everything;
-// the owner's hold ends at the account's boundary, the developer's does not.
+// Roles bundle permission patterns. Owner holds everything on the account;
+// developer also holds the platform (every account).
 var Roles = map[string][]string{
 	"owner":     {"*"},
 	"member":    {InstancesRead, AuditRead, "forum.*", "store.*"},
 	"billing":   {BillingRead, InstancesRead, AuditRead},
-	"developer": {"*"},
+	"developer": {"*", "console.*"},
 }
 
 // RoleNames are the roles in the order the console lists them.
@@ -66,10 +66,18 @@ func CheckPattern(p string) error {
 	return nil
 }
 
+// PlatformNamespace holds the operators' permissions. A bare "*" does not
+// reach into it (an account's owner holds "*" on the account, not the
+// platform): it must be named, "console.*" or "console.admin".
+const PlatformNamespace = "console."
+
 // Match says whether pattern grants perm.
 func Match(pattern, perm string) bool {
-	if pattern == "*" || pattern == perm {
+	if pattern == perm {
 		return true
+	}
+	if pattern == "*" {
+		return !strings.HasPrefix(perm, PlatformNamespace)
 	}
 	prefix, ok := strings.CutSuffix(pattern, "*")
 	return ok && strings.HasSuffix(prefix, ".") && strings.HasPrefix(perm, prefix)

@@ -12,6 +12,8 @@ func TestMatch(t *testing.T) {
 		want          bool
 	}{
 		{"*", "forum.addUsers", true},
+		{"*", "console.admin", false},
+		{"console.*", "console.admin", true},
 		{"forum.*", "forum.addUsers", true},
 		{"forum.*", "store.manageProducts", false},
 		{"forum.*", "forumx.addUsers", false},
@@ -33,6 +35,12 @@ func TestRoles(t *testing.T) {
 	}
 	if !member.Allows("forum.addUsers") {
 		t.Fatal("member cannot use the forum")
+	}
+	if access.OfRole("owner").Allows(access.ConsoleAdmin) || !access.OfRole("developer").Allows(access.ConsoleAdmin) {
+		t.Fatal("the platform permission is held by an owner or not by a developer")
+	}
+	if access.OfRole("owner").Covers(access.Set{"console.*"}) || !access.OfRole("developer").Covers(access.Set{"console.*", "*"}) {
+		t.Fatal("an owner may scope a token to the platform")
 	}
 	if !access.OfRole("owner").Allows(access.TeamManage) || access.OfRole("nobody").Allows(access.InstancesRead) {
 		t.Fatal("owner lacks team.manage or an unknown role grants something")

@@ -44,7 +44,10 @@ type Config struct {
 	SetupTimeout time.Duration
 	// SecureCookies marks the console's session cookie Secure (behind TLS).
 	SecureCookies bool
-	Log           *slog.Logger
+	// TemporalUI is the Temporal Web UI's URL, linked from the developers'
+	// pages.
+	TemporalUI string
+	Log        *slog.Logger
 }
 
 // Stack is a running Tenantry.
@@ -125,7 +128,7 @@ func (s *Stack) serve(cfg Config) error {
 		return fmt.Errorf("web server: %w", err)
 	}
 	s.web = &web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
-		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, SecureCookies: cfg.SecureCookies}
+		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, SecureCookies: cfg.SecureCookies, TemporalUI: cfg.TemporalUI}
 	h := s.web.Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.URL = "http://" + l.Addr().String()

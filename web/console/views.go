@@ -3,7 +3,10 @@
 // here knows about HTTP, gin or the database.
 package console
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Page is what every page's frame needs.
 type Page struct {
@@ -11,6 +14,8 @@ type Page struct {
 	// User is the signed-in user's email; empty for anonymous pages.
 	User    string
 	Account string
+	// Developer shows the link to the developers' pages.
+	Developer bool
 	// Error is shown above the page's content (what went wrong, what to do).
 	Error string
 	// Notice is a neutral message (what just happened).
@@ -153,3 +158,37 @@ type Endpoint struct {
 	Method, Path, Summary, Request string
 	Responses                      []string
 }
+
+// DevFilter narrows the developers' list of instances.
+type DevFilter struct {
+	Service, Status, Host string
+	Services, Statuses    []string
+}
+
+// DevInstance is one instance of any account.
+type DevInstance struct {
+	ID, Account, Service, Version, Status, Host, Created string
+	Modules                                              []string
+}
+
+// DevInstanceDetail is an instance with every workflow that touched it.
+type DevInstanceDetail struct {
+	ID, Service, Version, Status, Host, Database, FailureReason, ListCommand string
+	Modules                                                                  []string
+	Workflows                                                                []DevWorkflow
+}
+
+// DevWorkflow is one workflow execution with the ways to look into it.
+type DevWorkflow struct {
+	ID, RunID, Type, Status, Started, Closed, Progress, Reason string
+	UILink, Describe, Reset                                    string
+}
+
+// DevService is one service of the catalog.
+type DevService struct {
+	Name, Description, Current string
+	Versions, Permissions      []string
+	Modules                    []Module
+}
+
+func joinComma(s []string) string { return strings.Join(s, ", ") }
