@@ -72,6 +72,8 @@ func (s *Server) consoleRoutes(r *gin.Engine) {
 	in.GET("/tokens", s.tokensPage)
 	in.POST("/tokens", s.tokenSubmit)
 	in.POST("/tokens/:token/revoke", s.revokeSubmit)
+	in.GET("/account/password", s.passwordPage)
+	in.POST("/account/password", s.passwordSubmit)
 	s.developerRoutes(in)
 }
 

@@ -459,3 +459,39 @@ func apiToken(t *testing.T, s *site, email string) string {
 	rest := string(raw)[i+len(`"token":"`):]
 	return rest[:strings.Index(rest, `"`)]
 }
+
+func TestChangePassword(t *testing.T) {
+	s := newSite(t)
+	email, _ := s.user("member")
+	b := s.browser()
+	b.login(email, password)
+	token := apiToken(t, s, email)
+	change := func(current, next, repeat string) int {
+		status, _, _ := b.do("POST", "/account/password", url.Values{"current": {current}, "new": {next}, "repeat": {repeat}}, nil)
+		return status
+	}
+	if got := change("wrong password here", "a brand new passphrase", "a brand new passphrase"); got != http.StatusUnprocessableEntity {
+		t.Fatalf("wrong current password: %d", got)
+	}
+	if got := change(password, "short", "short"); got != http.StatusUnprocessableEntity {
+		t.Fatalf("short new password: %d", got)
+	}
+	if got := change(password, "a brand new passphrase", "a different passphrase"); got != http.StatusUnprocessableEntity {
+		t.Fatalf("differing repeat: %d", got)
+	}
+	if got := change(password, "a brand new passphrase", "a brand new passphrase"); got != http.StatusSeeOther {
+		t.Fatalf("change: %d", got)
+	}
+	if status, _, _ := b.do("GET", "/dashboard", nil, nil); status != http.StatusOK {
+		t.Fatalf("the session ended with the change: %d", status)
+	}
+	if got := bearerStatus(t, s.url, "GET", "/api/instances", token); got != http.StatusUnauthorized {
+		t.Fatalf("an API login token outlived the password change: %d", got)
+	}
+	if status, _ := s.browser().login(email, password); status != http.StatusUnauthorized {
+		t.Fatalf("the old password still works: %d", status)
+	}
+	if status, _ := s.browser().login(email, "a brand new passphrase"); status != http.StatusSeeOther {
+		t.Fatalf("the new password does not work: %d", status)
+	}
+}
