@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -56,6 +57,9 @@ type Server struct {
 func (s *Server) Close() {
 	if s.stop != nil {
 		s.stop()
+	}
+	if st, ok := s.sessions.Store.(*pgxstore.PostgresStore); ok {
+		st.StopCleanup()
 	}
 }
 
