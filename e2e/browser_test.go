@@ -68,7 +68,8 @@ func shot(name string) chromedp.Action {
 
 // TestBrowserJourney is a person in a real browser: sign up → enable forum
 // with two modules → watch the progress → setup (a refused one first) →
-// ready → change modules → disable.
+// ready → change modules → disable → enable again → disable, then the
+// developers' pages.
 func TestBrowserJourney(t *testing.T) {
 	s := startStack(t, time.Hour)
 	ctx := newBrowser(t)
@@ -174,10 +175,18 @@ func TestBrowserJourney(t *testing.T) {
 	if !strings.Contains(text, "The data is kept for 1h0m0s") {
 		t.Fatalf("the disable form does not tell the grace period: %q", text)
 	}
+	run("enable again within the grace, then disable",
+		chromedp.Click(`//button[contains(., "again")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#instance-status.status-ready`, chromedp.ByQuery),
+		shot("11-enabled-again"),
+		chromedp.Click(`//button[contains(., "Disable")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#instance-status.status-disabled`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//button[contains(., "again")]`, chromedp.BySearch),
+	)
 	run("dashboard",
 		chromedp.Navigate(s.URL+"/dashboard"),
 		chromedp.Text(`main`, &text, chromedp.ByQuery),
-		shot("11-dashboard"),
+		shot("12-dashboard"),
 	)
 	if !strings.Contains(text, "hopper-forum.localhost") || !strings.Contains(text, "disabled") {
 		t.Fatalf("dashboard: %q", text)
@@ -190,11 +199,11 @@ func TestBrowserJourney(t *testing.T) {
 	run("developer pages",
 		chromedp.Navigate(s.URL+"/dev?service=forum&status=disabled"),
 		chromedp.WaitVisible(`//a[text()="hopper-forum.localhost"]`, chromedp.BySearch),
-		shot("12-dev-instances"),
+		shot("13-dev-instances"),
 		chromedp.Click(`//a[text()="hopper-forum.localhost"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//code[starts-with(text(), "enable/")]`, chromedp.BySearch),
 		chromedp.Text(`main`, &text, chromedp.ByQuery),
-		shot("13-dev-instance-workflows"),
+		shot("14-dev-instance-workflows"),
 		chromedp.Navigate(s.URL+"/dev/problems"),
 		chromedp.WaitVisible(`//h2[text()="Stuck"]`, chromedp.BySearch),
 		chromedp.Navigate(s.URL+"/dev/catalog"),
