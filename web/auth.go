@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 
+	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/secret"
 )
@@ -25,6 +27,19 @@ type currentUser struct {
 	AccountID string
 	Email     string
 	Role      string
+	// AccountName is filled for console pages.
+	AccountName string
+	// Perms is what the user may do on the account.
+	Perms access.Set
+	// Scope narrows Perms for a request made with an API token; nil for a
+	// login session.
+	Scope access.Set
+}
+
+// can says whether the request may do perm: the user holds it and, with an
+// API token, the token is scoped to it.
+func (u currentUser) can(perm string) bool {
+	return u.Perms.Allows(perm) && (u.Scope == nil || u.Scope.Allows(perm))
 }
 
 const userKey = "tenantry.user"
@@ -34,6 +49,28 @@ func userOf(c *gin.Context) currentUser { return c.MustGet(userKey).(currentUser
 // A dummy hash to verify against when the email is unknown, so a login's
 // duration does not tell whether an account exists.
 var dummyHash = secret.HashPassword("not a real password")
+
+// checkLogin answers who logs in with this email and password from this
+// address. Failures are rate-limited per account and per address; every
+// refusal says the same thing, so it never tells whether an account exists.
+func (s *Server) checkLogin(ctx context.Context, email, password, addr string) (string, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if !s.logins.allow(email, addr) {
+		return "", apperr.TooMany("too many failed logins: wait a few minutes, then try again")
+	}
+	var userID, hash string
+	err := s.DB.QueryRow(ctx, `SELECT id, password_hash FROM users WHERE email = $1`, email).Scan(&userID, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		hash = dummyHash
+	} else if err != nil {
+		return "", err
+	}
+	if !secret.VerifyPassword(hash, password) || userID == "" {
+		s.logins.failed(email, addr)
+		return "", apperr.Unauthorized("wrong email or password")
+	}
+	return userID, nil
+}
 
 type loginRequest struct {
 	Email    string `json:"email"`
@@ -46,18 +83,9 @@ func (s *Server) login(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	var userID, hash string
-	err := s.DB.QueryRow(ctx, `SELECT id, password_hash FROM users WHERE email = lower($1)`, strings.TrimSpace(req.Email)).
-		Scan(&userID, &hash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		hash = dummyHash
-	} else if err != nil {
+	userID, err := s.checkLogin(c.Request.Context(), req.Email, req.Password, c.ClientIP())
+	if err != nil {
 		s.fail(c, err)
-		return
-	}
-	if !secret.VerifyPassword(hash, req.Password) || userID == "" {
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "wrong email or password"})
 		return
 	}
 	token, expires, err := s.newToken(c, userID)
@@ -95,6 +123,16 @@ func (s *Server) requireUser(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "log in first: send Authorization: Bearer <token from POST /api/login>"})
 		return
 	}
+	if strings.HasPrefix(token, apiTokenPrefix) {
+		u, err := s.tokens.resolve(c.Request.Context(), token)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Set(userKey, u)
+		c.Next()
+		return
+	}
 	sum := sha256.Sum256([]byte(token))
 	var u currentUser
 	err := s.DB.QueryRow(c.Request.Context(), `
@@ -108,10 +146,7 @@ func (s *Server) requireUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if u.Role != "owner" {
-		s.fail(c, apperr.Forbidden("your role may not manage this account's services"))
-		return
-	}
+	u.Perms = access.OfRole(u.Role)
 	c.Set(userKey, u)
 	c.Next()
 }

@@ -34,7 +34,7 @@ func (s *Server) catalog(c *gin.Context) {
 		}
 		for _, m := range svc.Modules {
 			cs.Modules = append(cs.Modules, catalogModule{Name: m.Name, Description: m.Description, Required: m.Required,
-				HourlyPriceMinor: m.HourlyPriceMinor, MonthlyPriceMinor: m.HourlyPriceMinor * 24 * 30})
+				HourlyPriceMinor: m.HourlyPriceMinor, MonthlyPriceMinor: m.HourlyPriceMinor * hoursPerMonth})
 		}
 		out = append(out, cs)
 	}

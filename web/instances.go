@@ -58,12 +58,17 @@ func scanInstance(row pgx.Row) (instanceView, error) {
 // ownInstance loads an instance of the caller's account. Another account's
 // instance is "not found", never "forbidden": its existence is not revealed.
 func (s *Server) ownInstance(c *gin.Context) (instanceView, error) {
-	id := c.Param("id")
+	return s.findInstance(c.Request.Context(), userOf(c).AccountID, c.Param("id"))
+}
+
+// findInstance loads an instance of the given account; any other is "not
+// found".
+func (s *Server) findInstance(ctx context.Context, accountID, id string) (instanceView, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return instanceView{}, apperr.NotFound("no instance %s", id)
 	}
-	v, err := scanInstance(s.DB.QueryRow(c.Request.Context(),
-		`SELECT `+instanceColumns+` FROM instances WHERE id = $1 AND account_id = $2`, id, userOf(c).AccountID))
+	v, err := scanInstance(s.DB.QueryRow(ctx,
+		`SELECT `+instanceColumns+` FROM instances WHERE id = $1 AND account_id = $2`, id, accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return v, apperr.NotFound("no instance %s", id)
 	}
@@ -71,14 +76,7 @@ func (s *Server) ownInstance(c *gin.Context) (instanceView, error) {
 }
 
 func (s *Server) listInstances(c *gin.Context) {
-	rows, err := s.DB.Query(c.Request.Context(),
-		`SELECT `+instanceColumns+` FROM instances WHERE account_id = $1 AND status <> 'deleted' ORDER BY created_at DESC`,
-		userOf(c).AccountID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (instanceView, error) { return scanInstance(r) })
+	list, err := s.accountInstances(c.Request.Context(), userOf(c).AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -168,46 +166,18 @@ func (s *Server) enableInstance(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := required("service", req.Service); err != nil {
+	id, err := s.startEnable(c.Request.Context(), userOf(c), req)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if err := required("host", req.Host); err != nil {
-		s.fail(c, err)
-		return
-	}
-	u := userOf(c)
-	in := workflows.EnableInput{
-		InstanceID: uuid.NewString(), AccountID: u.AccountID, ActorID: u.ID,
-		Service: req.Service, Modules: req.Modules, Host: req.Host, SetupTimeout: s.SetupTimeout,
-	}
-	ctx := c.Request.Context()
-	// Answer bad input before starting anything.
-	if _, err := s.Checks.CheckEnable(ctx, activities.ReserveInstanceInput{
-		InstanceID: in.InstanceID, Service: in.Service, Modules: in.Modules, Host: in.Host,
-	}); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if req.Setup != nil {
-		setup, err := req.Setup.toSetup()
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		in.Setup = &setup
-	}
-	if _, err := workflows.StartEnable(ctx, s.Temporal, in); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.Params = append(c.Params, gin.Param{Key: "id", Value: in.InstanceID})
+	c.Params = append(c.Params, gin.Param{Key: "id", Value: id})
 	v, err := s.ownInstance(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	v.Workflows = []workflowView{{Kind: "enable", WorkflowID: workflows.EnableID(in.InstanceID)}}
-	c.Header("Location", "/api/instances/"+in.InstanceID)
+	v.Workflows = []workflowView{{Kind: "enable", WorkflowID: workflows.EnableID(id)}}
+	c.Header("Location", "/api/instances/"+id)
 	c.JSON(http.StatusCreated, v)
 }

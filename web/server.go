@@ -4,15 +4,19 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
 	"tenantry/activities"
+	"tenantry/internal/access"
 	"tenantry/internal/catalog"
 )
 
@@ -30,6 +34,33 @@ type Server struct {
 	// dev stack and tests shorten them); zero keeps the default.
 	GracePeriod  time.Duration
 	SetupTimeout time.Duration
+	// AssetDir holds the console's browser assets (htmx, installed from the
+	// npm registry by `go tool task web:assets`); empty looks for
+	// node_modules/ from the working directory up.
+	AssetDir string
+	// SecureCookies marks the console's session cookie Secure: set it when
+	// the console is served over TLS.
+	SecureCookies bool
+	// TemporalUI is the Temporal Web UI's base URL, for the developers'
+	// links; empty leaves them out.
+	TemporalUI string
+
+	logins   *loginLimiter
+	sessions *scs.SessionManager
+	tokens   *tokenCache
+	stop     context.CancelFunc
+	engine   *gin.Engine
+}
+
+// Close stops what Handler started (the revocation listener); call it
+// before closing DB.
+func (s *Server) Close() {
+	if s.stop != nil {
+		s.stop()
+	}
+	if st, ok := s.sessions.Store.(*pgxstore.PostgresStore); ok {
+		st.StopCleanup()
+	}
 }
 
 // Handler builds the router.
@@ -40,8 +71,17 @@ func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
+	s.logins = newLoginLimiter(s.Clock)
+	s.sessions = s.newSessions()
+	s.tokens = newTokenCache(s.DB, s.Clock, s.Log)
+	var ctx context.Context
+	ctx, s.stop = context.WithCancel(context.Background())
+	go s.tokens.listen(ctx)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// The address is the peer's: X-Forwarded-For is trusted from no proxy,
+	// so it cannot dodge the login rate limit.
+	_ = r.SetTrustedProxies(nil)
 	r.Use(gin.Recovery(), s.requestLog)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 
@@ -51,19 +91,28 @@ func (s *Server) Handler() http.Handler {
 	api.GET("/catalog", s.catalog)
 
 	me := api.Group("", s.requireUser)
+	read, manage := s.need(access.InstancesRead), s.need(access.InstancesManage)
 	me.POST("/logout", s.logout)
-	me.GET("/instances", s.listInstances)
-	me.POST("/instances", s.enableInstance)
-	me.GET("/instances/:id", s.getInstance)
-	me.POST("/instances/:id/setup", s.setupInstance)
-	me.PUT("/instances/:id/modules", s.changeModules)
-	me.DELETE("/instances/:id", s.disableInstance)
-	me.POST("/instances/:id/enable", s.reenableInstance)
+	me.GET("/instances", read, s.listInstances)
+	me.POST("/instances", manage, s.enableInstance)
+	me.GET("/instances/:id", read, s.getInstance)
+	me.POST("/instances/:id/setup", manage, s.setupInstance)
+	me.PUT("/instances/:id/modules", manage, s.changeModules)
+	me.DELETE("/instances/:id", manage, s.disableInstance)
+	me.POST("/instances/:id/enable", manage, s.reenableInstance)
+
+	s.consoleRoutes(r)
+	r.GET("/openapi.json", s.openAPIDocument)
+	r.GET("/docs", s.docsPage)
+	s.engine = r
 
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path})
 	})
-	return r
+	// Every state-changing request must come from this site (Go's
+	// CrossOriginProtection: Sec-Fetch-Site, then Origin against Host);
+	// sessions are loaded and saved around the router.
+	return http.NewCrossOriginProtection().Handler(s.sessions.LoadAndSave(r))
 }
 
 // requestLog logs method, path, status and duration; never bodies or

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -30,20 +31,29 @@ func (s *Server) signup(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	in, err := signupInput(req)
+	in, res, err := s.createAccount(c.Request.Context(), req)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	ctx := c.Request.Context()
+	c.JSON(http.StatusCreated, gin.H{"account_id": res.AccountID, "user_id": res.UserID, "email": in.Email,
+		"workflow_id": workflows.SignupID(in.Email)})
+}
+
+// createAccount validates a signup, then runs the Signup workflow and waits
+// for it.
+func (s *Server) createAccount(ctx context.Context, req signupRequest) (workflows.SignupInput, workflows.SignupResult, error) {
+	var res workflows.SignupResult
+	in, err := signupInput(req)
+	if err != nil {
+		return in, res, err
+	}
 	var taken bool
 	if err := s.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)`, in.Email).Scan(&taken); err != nil {
-		s.fail(c, err)
-		return
+		return in, res, err
 	}
 	if taken {
-		s.fail(c, apperr.Conflict("an account with email %s already exists", in.Email))
-		return
+		return in, res, apperr.Conflict("an account with email %s already exists", in.Email)
 	}
 	run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.SignupID(in.Email),
@@ -53,20 +63,12 @@ func (s *Server) signup(c *gin.Context) {
 	}, workflows.Signup, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
-		s.fail(c, apperr.Conflict("a signup for %s is already in progress", in.Email))
-		return
+		return in, res, apperr.Conflict("a signup for %s is already in progress", in.Email)
 	}
 	if err != nil {
-		s.fail(c, err)
-		return
+		return in, res, err
 	}
-	var res workflows.SignupResult
-	if err := run.Get(ctx, &res); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, gin.H{"account_id": res.AccountID, "user_id": res.UserID, "email": in.Email,
-		"workflow_id": run.GetID()})
+	return in, res, run.Get(ctx, &res)
 }
 
 func signupInput(req signupRequest) (workflows.SignupInput, error) {

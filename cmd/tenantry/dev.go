@@ -67,6 +67,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 		}
 		defer t.Stop()
 		cfg.TemporalHostPort, uiURL = t.HostPort, t.UIURL
+		cfg.TemporalUI = t.UIURL
 	}
 
 	key := os.Getenv(secret.KeyEnv)
@@ -96,6 +97,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	defer s.Stop()
 	fmt.Printf(`
 Tenantry is running.
+  Console:      %s   (open it in a browser: sign up, enable a service)
   API:          %s/api/catalog
   Host router:  %s   (e.g. http://acme-forum.localhost:PORT once that host is enabled)
   Temporal UI:  %s
@@ -103,7 +105,7 @@ Tenantry is running.
   PostgreSQL:   control database %s
   State:        %s (logs: postgres.log, temporal.log)
 Press Ctrl-C to stop; run it again to resume where you left off.
-`, s.URL, s.RouterURL, orDash(uiURL), cfg.TemporalHostPort, redact(cfg.DatabaseURL), state)
+`, s.URL, s.URL, s.RouterURL, orDash(uiURL), cfg.TemporalHostPort, redact(cfg.DatabaseURL), state)
 	<-ctx.Done()
 	fmt.Println("\nStopping ...")
 	return nil

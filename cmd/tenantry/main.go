@@ -98,6 +98,7 @@ func configFromEnv(log *slog.Logger) (stack.Config, error) {
 		TenantServerURL:  os.Getenv("TENANT_SERVER_URL"),
 		SecretKey:        os.Getenv(secret.KeyEnv),
 		TemporalHostPort: envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		SecureCookies:    os.Getenv("TENANTRY_SECURE_COOKIES") != "",
 		Log:              log,
 	}
 	if cfg.DatabaseURL == "" || cfg.SecretKey == "" {

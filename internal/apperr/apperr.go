@@ -20,6 +20,10 @@ const (
 	KindNotFound  Kind = "not_found" // the object does not exist or is not yours
 	KindForbidden Kind = "forbidden" // you may not do this
 	KindInternal  Kind = "internal"  // our fault; the message is generic
+	// KindUnauthorized: who you are is not established (log in first).
+	KindUnauthorized Kind = "unauthorized"
+	// KindTooMany: slow down (login attempts).
+	KindTooMany Kind = "too_many"
 )
 
 // Error is a domain error: a kind and a message safe to show a user.
@@ -38,6 +42,10 @@ func Invalid(format string, args ...any) *Error   { return newf(KindInvalid, for
 func Conflict(format string, args ...any) *Error  { return newf(KindConflict, format, args...) }
 func NotFound(format string, args ...any) *Error  { return newf(KindNotFound, format, args...) }
 func Forbidden(format string, args ...any) *Error { return newf(KindForbidden, format, args...) }
+func Unauthorized(format string, args ...any) *Error {
+	return newf(KindUnauthorized, format, args...)
+}
+func TooMany(format string, args ...any) *Error { return newf(KindTooMany, format, args...) }
 
 // KindOf finds the domain kind of err, looking through wrapping and through
 // Temporal's application, activity, child-workflow and workflow errors.
@@ -84,6 +92,10 @@ func HTTPStatus(err error) int {
 		return http.StatusNotFound
 	case KindForbidden:
 		return http.StatusForbidden
+	case KindUnauthorized:
+		return http.StatusUnauthorized
+	case KindTooMany:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

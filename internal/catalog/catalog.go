@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 )
 
@@ -32,6 +33,9 @@ type Service struct {
 	CurrentVersion string    `json:"current_version"`
 	Versions       []Version `json:"versions"`
 	Modules        []Module  `json:"modules"`
+	// Permissions are what the service lets a role do inside it, each
+	// "<service>.<action>".
+	Permissions []Permission `json:"permissions"`
 
 	// Migrations is a golang-migrate source folder; Seed is idempotent SQL.
 	Migrations fs.FS  `json:"-"`
@@ -50,6 +54,12 @@ type Module struct {
 	Description      string `json:"description"`
 	Required         bool   `json:"required,omitempty"`
 	HourlyPriceMinor int64  `json:"hourly_price_minor"`
+}
+
+// Permission is one action a service offers to grant.
+type Permission struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
 }
 
 var (
@@ -153,6 +163,16 @@ func (s *Service) check() error {
 			return fmt.Errorf("module %q: needs a description and a non-negative price", m.Name)
 		}
 		seenM[m.Name] = true
+	}
+	seenP := map[string]bool{}
+	for _, p := range s.Permissions {
+		if err := access.CheckPermission(p.Name); err != nil || !strings.HasPrefix(p.Name, s.Name+".") || seenP[p.Name] {
+			return fmt.Errorf("permission %q: want a unique %s.<action>", p.Name, s.Name)
+		}
+		if strings.TrimSpace(p.Description) == "" {
+			return fmt.Errorf("permission %q: needs a description", p.Name)
+		}
+		seenP[p.Name] = true
 	}
 	if strings.TrimSpace(s.Seed) == "" {
 		return fmt.Errorf("seed.sql is empty")

@@ -112,6 +112,10 @@ func TestLoadRejectsMalformedServices(t *testing.T) {
 			head, _, _ := strings.Cut(validManifest, `"modules"`)
 			fs["wiki/manifest.json"] = &fstest.MapFile{Data: []byte(head + `"modules": []}`)}
 		}, "no modules"},
+		{"permission of another service", manifest(`"currency"`, `"permissions": [{"name": "forum.addUsers", "description": "x"}], "currency"`), "wiki.<action>"},
+		{"malformed permission", manifest(`"currency"`, `"permissions": [{"name": "wiki.*", "description": "x"}], "currency"`), "permission"},
+		{"duplicate permission", manifest(`"currency"`, `"permissions": [{"name": "wiki.edit", "description": "x"}, {"name": "wiki.edit", "description": "y"}], "currency"`), "unique"},
+		{"permission without description", manifest(`"currency"`, `"permissions": [{"name": "wiki.edit", "description": ""}], "currency"`), "description"},
 		{"empty seed", func(fs fstest.MapFS) { fs["wiki/seed.sql"] = &fstest.MapFile{Data: []byte(" \n")} }, "seed"},
 		{"no seed", func(fs fstest.MapFS) { delete(fs, "wiki/seed.sql") }, "seed.sql"},
 		{"no manifest", func(fs fstest.MapFS) { delete(fs, "wiki/manifest.json") }, "manifest.json"},

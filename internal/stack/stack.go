@@ -46,7 +46,12 @@ type Config struct {
 	// GracePeriod and SetupTimeout shorten the workflows' defaults.
 	GracePeriod  time.Duration
 	SetupTimeout time.Duration
-	Log          *slog.Logger
+	// SecureCookies marks the console's session cookie Secure (behind TLS).
+	SecureCookies bool
+	// TemporalUI is the Temporal Web UI's URL, linked from the developers'
+	// pages.
+	TemporalUI string
+	Log        *slog.Logger
 }
 
 // Stack is a running Tenantry.
@@ -64,6 +69,7 @@ type Stack struct {
 	worker     sdkworker.Worker
 	http       *http.Server
 	routerHTTP *http.Server
+	web        *web.Server
 }
 
 // Start migrates the control database, loads and syncs the catalog,
@@ -158,8 +164,9 @@ func (s *Stack) serve(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("web server: %w", err)
 	}
-	h := (&web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
-		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout}).Handler()
+	s.web = &web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
+		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, SecureCookies: cfg.SecureCookies, TemporalUI: cfg.TemporalUI}
+	h := s.web.Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.URL = "http://" + l.Addr().String()
 	go func() {
@@ -185,6 +192,7 @@ func (s *Stack) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = s.http.Shutdown(ctx)
 		cancel()
+		s.web.Close()
 	}
 	if s.worker != nil {
 		s.worker.Stop()

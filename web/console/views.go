@@ -1,0 +1,194 @@
+// Package console renders the browser console's pages with templ. Every
+// component takes plain view structs filled by the web handlers; nothing
+// here knows about HTTP, gin or the database.
+package console
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Page is what every page's frame needs.
+type Page struct {
+	Title string
+	// User is the signed-in user's email; empty for anonymous pages.
+	User    string
+	Account string
+	// Developer shows the link to the developers' pages.
+	Developer bool
+	// Error is shown above the page's content (what went wrong, what to do).
+	Error string
+	// Notice is a neutral message (what just happened).
+	Notice string
+}
+
+// LoginForm refills the login page after a refusal.
+type LoginForm struct{ Email string }
+
+// SignupForm refills the signup page after a refusal.
+type SignupForm struct{ Email, Name, AccountName string }
+
+// Dashboard lists the account's instances.
+type Dashboard struct {
+	Instances    []InstanceRow
+	MonthlyTotal string
+}
+
+// InstanceRow is one line of the dashboard.
+type InstanceRow struct {
+	ID, Service, Version, Status, Host, Monthly string
+	Modules                                     []string
+}
+
+// Module is one module as a checkbox with its price.
+type Module struct {
+	Name, Description, Monthly string
+	Required, Checked          bool
+}
+
+// ServiceOption is one service of the catalog on the enable page.
+type ServiceOption struct {
+	Name, Description, Version string
+	Modules                    []Module
+}
+
+// EnableForm is the enable page: the catalog, what was chosen, and the
+// estimate for it.
+type EnableForm struct {
+	Services []ServiceOption
+	Service  string
+	Host     string
+	Estimate string
+	// PriceRule says how the monthly price is computed.
+	PriceRule string
+}
+
+// InstanceDetail is one instance's page.
+type InstanceDetail struct {
+	ID, Service, Version, Status, Host, Monthly, FailureReason string
+	Modules                                                    []Module
+	// DataKeptUntil is set while the instance is disabled.
+	DataKeptUntil string
+	GracePeriod   string
+	CanChange     bool
+	CanDisable    bool
+	CanReenable   bool
+	Progress      ProgressView
+}
+
+// ProgressView is the live part of an instance's page.
+type ProgressView struct {
+	InstanceID string
+	// Live keeps the page polling: some workflow is still running.
+	Live      bool
+	Workflows []WorkflowProgress
+	// ShownStatus is the instance's status on the page: when it changes,
+	// the whole page is reloaded.
+	ShownStatus string
+	// SetupURL is set while provisioning waits for the setup page.
+	SetupURL string
+}
+
+// WorkflowProgress is one workflow's progress report.
+type WorkflowProgress struct {
+	Title, WorkflowID, Status, Error string
+	Percent                          int
+	Steps                            []StepRow
+}
+
+// StepRow is one step: its state, how long it took, and why it failed.
+type StepRow struct{ Title, State, Duration, Error string }
+
+// SetupForm refills the setup page after a refusal.
+type SetupForm struct {
+	InstanceID, Host, AdminEmail, AdminName, Language string
+	Languages                                         []string
+}
+
+// Money formats minor units (cents) with the currency, e.g. "EUR 21.60".
+func Money(minor int64, currency string) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return fmt.Sprintf("%s %s%d.%02d", currency, sign, minor/100, minor%100)
+}
+
+func instanceURL(id string) string { return "/instances/" + id }
+
+func itoa(n int) string { return fmt.Sprint(n) }
+
+// Team is the account's members and, for an owner, the forms to invite and
+// to change roles.
+type Team struct {
+	Members   []Member
+	Roles     []string
+	CanManage bool
+}
+
+// Member is one user of the account.
+type Member struct {
+	ID, Email, Name, Role string
+	You                   bool
+}
+
+// Event is one line of the account's timeline.
+type Event struct{ At, Actor, Action, ObjectType, ObjectID, Detail string }
+
+// Tokens is the user's API tokens and the form to make one.
+type Tokens struct {
+	List []Token
+	// Permissions are what a new token may be scoped to.
+	Permissions []string
+	// Created is a token just made, shown this once.
+	Created string
+}
+
+// Token is one API token (never its secret).
+type Token struct{ ID, Name, Permissions, Expires, Created, State string }
+
+// Docs is the JSON API's documentation page.
+type Docs struct {
+	Title, Description string
+	Endpoints          []Endpoint
+}
+
+// Endpoint is one operation of the JSON API.
+type Endpoint struct {
+	Method, Path, Summary, Request string
+	Responses                      []string
+}
+
+// DevFilter narrows the developers' list of instances.
+type DevFilter struct {
+	Service, Status, Host string
+	Services, Statuses    []string
+}
+
+// DevInstance is one instance of any account.
+type DevInstance struct {
+	ID, Account, Service, Version, Status, Host, Created string
+	Modules                                              []string
+}
+
+// DevInstanceDetail is an instance with every workflow that touched it.
+type DevInstanceDetail struct {
+	ID, Service, Version, Status, Host, Database, FailureReason, ListCommand string
+	Modules                                                                  []string
+	Workflows                                                                []DevWorkflow
+}
+
+// DevWorkflow is one workflow execution with the ways to look into it.
+type DevWorkflow struct {
+	ID, RunID, Type, Status, Started, Closed, Progress, Reason string
+	UILink, Describe, Reset                                    string
+}
+
+// DevService is one service of the catalog.
+type DevService struct {
+	Name, Description, Current string
+	Versions, Permissions      []string
+	Modules                    []Module
+}
+
+func joinComma(s []string) string { return strings.Join(s, ", ") }
