@@ -321,3 +321,32 @@ func (a *Activities) ApplyPriceChange(ctx context.Context, in PriceChangeInput) 
 		return err
 	}))
 }
+
+// ApplyCatalogPrices applies, from now, every module price of the code's
+// catalog that differs from the control database's: editing a price in a
+// manifest and restarting is a price change, with its spans split now.
+// It runs before the catalog is synced (which would overwrite the price).
+func (a *Activities) ApplyCatalogPrices(ctx context.Context) error {
+	now := a.Clock()
+	for _, name := range a.Catalog.Names() {
+		svc, _ := a.Catalog.Service(name)
+		for _, m := range svc.Modules {
+			var current int64
+			err := a.DB.QueryRow(ctx, `SELECT hourly_price_minor FROM modules WHERE service = $1 AND name = $2`,
+				svc.Name, m.Name).Scan(&current)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue // a new module: the sync adds it
+			}
+			if err != nil {
+				return err
+			}
+			if current != m.HourlyPriceMinor {
+				if err := a.ApplyPriceChange(ctx, PriceChangeInput{Service: svc.Name, Module: m.Name,
+					HourlyPriceMinor: m.HourlyPriceMinor, At: now}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -30,6 +30,13 @@ type Server struct {
 	// dev stack and tests shorten them); zero keeps the default.
 	GracePeriod  time.Duration
 	SetupTimeout time.Duration
+	// BillingPeriod shortens billing periods; zero is calendar months.
+	BillingPeriod time.Duration
+	// Operators are the emails of platform operators (developer pages).
+	Operators []string
+	// ExpiryWarning shortens how long before an instance's end the client
+	// is warned; zero keeps activities.ExpiryWarning.
+	ExpiryWarning time.Duration
 }
 
 // Handler builds the router.
@@ -59,6 +66,8 @@ func (s *Server) Handler() http.Handler {
 	me.PUT("/instances/:id/modules", s.changeModules)
 	me.DELETE("/instances/:id", s.disableInstance)
 	me.POST("/instances/:id/enable", s.reenableInstance)
+	s.billingRoutes(me)
+	me.PUT("/instances/:id/expiry", s.setExpiry)
 
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path})

@@ -65,6 +65,11 @@ func (s *Server) signup(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// The account's billing cycle starts now. Should this fail, the account
+	// still exists: start-up and the billing API start missing cycles.
+	if err := workflows.StartBillingCycle(ctx, s.Temporal, res.AccountID, s.BillingPeriod, s.Clock()); err != nil {
+		s.Log.Error("start billing cycle", "account", res.AccountID, "err", err)
+	}
 	c.JSON(http.StatusCreated, gin.H{"account_id": res.AccountID, "user_id": res.UserID, "email": in.Email,
 		"workflow_id": run.GetID()})
 }

@@ -13,4 +13,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(ChangeModules)
 	r.RegisterWorkflow(DisableService)
 	r.RegisterWorkflow(BillingCycle)
+	r.RegisterWorkflow(InstanceExpiry)
 }

@@ -42,7 +42,11 @@ type Config struct {
 	// GracePeriod and SetupTimeout shorten the workflows' defaults.
 	GracePeriod  time.Duration
 	SetupTimeout time.Duration
-	Log          *slog.Logger
+	// BillingPeriod shortens billing periods (zero: calendar months in UTC).
+	BillingPeriod time.Duration
+	// Operators are the emails of platform operators.
+	Operators []string
+	Log       *slog.Logger
 }
 
 // Stack is a running Tenantry.
@@ -89,6 +93,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 }
 
 func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) error {
+	if err := s.Acts.ApplyCatalogPrices(ctx); err != nil {
+		return fmt.Errorf("apply catalog prices: %w", err)
+	}
 	if err := controldb.SyncCatalog(ctx, s.DB, s.Catalog); err != nil {
 		return fmt.Errorf("sync catalog: %w", err)
 	}
@@ -109,6 +116,9 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 		if err := s.worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
+		if err := s.ensureBillingCycles(ctx, cfg); err != nil {
+			return fmt.Errorf("billing cycles: %w", err)
+		}
 	}
 	if cfg.Listen != "" {
 		return s.serve(cfg)
@@ -122,7 +132,7 @@ func (s *Stack) serve(cfg Config) error {
 		return fmt.Errorf("web server: %w", err)
 	}
 	h := (&web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
-		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout}).Handler()
+		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, BillingPeriod: cfg.BillingPeriod, Operators: cfg.Operators}).Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.URL = "http://" + l.Addr().String()
 	go func() {
