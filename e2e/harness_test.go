@@ -24,6 +24,12 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // and the web server on a free loopback port.
 func startStack(t *testing.T, grace time.Duration) *stack.Stack {
 	t.Helper()
+	return startStackWith(t, func(c *stack.Config) { c.GracePeriod = grace })
+}
+
+// startStackWith is startStack with the configuration adjusted by set.
+func startStackWith(t *testing.T, set func(*stack.Config)) *stack.Stack {
+	t.Helper()
 	ctx := context.Background()
 	wd, _ := os.Getwd()
 	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)})
@@ -32,11 +38,13 @@ func startStack(t *testing.T, grace time.Duration) *stack.Stack {
 	}
 	t.Cleanup(tmp.Stop)
 	control := testenv.NewControl(t)
-	s, err := stack.Start(ctx, stack.Config{
+	cfg := stack.Config{
 		DatabaseURL: control.URL, TenantServerURL: testenv.ServerURL(t), SecretKey: secret.NewKey(),
-		TemporalHostPort: tmp.HostPort, Listen: "127.0.0.1:0", RunWorker: true, GracePeriod: grace,
+		TemporalHostPort: tmp.HostPort, Listen: "127.0.0.1:0", RunWorker: true,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	set(&cfg)
+	s, err := stack.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
