@@ -3,6 +3,8 @@
 package worker
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -17,6 +19,8 @@ func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 		MaxConcurrentActivityExecutionSize:      64,
 		MaxConcurrentLocalActivityExecutionSize: 64,
 		MaxConcurrentWorkflowTaskExecutionSize:  64,
+		MaxConcurrentWorkflowTaskPollers:        8,
+		StickyScheduleToStartTimeout:            30 * time.Second,
 	})
 	workflows.Register(w)
 	w.RegisterActivity(acts)
