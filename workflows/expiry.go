@@ -23,6 +23,13 @@ type ExpiryInput struct {
 	GracePeriod time.Duration // for the DisableService it starts
 }
 
+// ExpiryProgress is what the progress query of the watch returns.
+type ExpiryProgress struct {
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Warned    bool       `json:"warned"`
+	NextWake  time.Time  `json:"next_wake"`
+}
+
 // ExpiryResult says how the watch ended.
 type ExpiryResult struct {
 	Outcome string // "disabled", "no end", "not live"
@@ -39,6 +46,10 @@ func InstanceExpiry(ctx workflow.Context, in ExpiryInput) (ExpiryResult, error) 
 		warning = activities.ExpiryWarning
 	}
 	changed := workflow.GetSignalChannel(ctx, ExpiryChangedSignal)
+	var p ExpiryProgress
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (ExpiryProgress, error) { return p, nil }); err != nil {
+		return ExpiryResult{}, err
+	}
 	for {
 		var e activities.Expiry
 		if err := call(withDBSteps(ctx), acts.InstanceExpiry, activities.InstanceRef{InstanceID: in.InstanceID}, &e); err != nil {
@@ -64,6 +75,7 @@ func InstanceExpiry(ctx workflow.Context, in ExpiryInput) (ExpiryResult, error) 
 				return ExpiryResult{}, err
 			}
 		}
+		p = ExpiryProgress{ExpiresAt: &end, Warned: e.Warned || wake == end, NextWake: wake}
 		timerCtx, cancel := workflow.WithCancel(ctx)
 		s := workflow.NewSelector(ctx)
 		s.AddReceive(changed, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(ctx, nil) })
