@@ -20,7 +20,11 @@ func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 		MaxConcurrentLocalActivityExecutionSize: 64,
 		MaxConcurrentWorkflowTaskExecutionSize:  64,
 		MaxConcurrentWorkflowTaskPollers:        8,
-		StickyScheduleToStartTimeout:            30 * time.Second,
+		// A burst of period closes queues far more workflow tasks than the
+		// worker takes at once; a task that outwaits this timeout is moved
+		// to the normal queue, where the dev server left it a minute. A
+		// worker that goes away is noticed by the server without it.
+		StickyScheduleToStartTimeout: 5 * time.Minute,
 	})
 	workflows.Register(w)
 	w.RegisterActivity(acts)
