@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
@@ -17,6 +18,7 @@ import (
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // ClosePeriodInput names the period of an account to close.
@@ -67,56 +69,81 @@ func (a *Activities) closeBillingPeriod(ctx context.Context, in ClosePeriodInput
 	if !in.Period.End.After(in.Period.Start) {
 		return InvoiceSummary{}, apperr.Invalid("period %s → %s is empty", in.Period.Start, in.Period.End)
 	}
-	var out InvoiceSummary
-	err := a.inTx(ctx, func(tx pgx.Tx) error {
-		if s, err := invoiceByPeriod(ctx, tx, in.AccountID, in.Period.Start); err == nil {
-			out = s
-			return nil
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)`, in.AccountID).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			return apperr.NotFound("account %s does not exist", in.AccountID)
-		}
-		inv, err := ComputeInvoice(ctx, tx, in.AccountID, in.Period)
-		if err != nil {
-			return err
-		}
-		id := uuid.NewString()
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO invoices (id, account_id, period_start, period_end, currency, subtotal_minor, discount_minor, total_minor)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account_id, period_start) DO NOTHING`,
-			id, in.AccountID, in.Period.Start, in.Period.End, inv.Currency, inv.SubtotalMinor, inv.DiscountMinor, inv.TotalMinor)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 1 {
-			rows := make([][]any, len(inv.Lines))
-			for i, l := range inv.Lines {
-				rows[i] = []any{id, i + 1, l.Kind, nullUUID(l.InstanceID), l.Service, l.Module, nullID(l.SpanID),
-					nullUUID(l.DiscountID), l.From, l.To, l.Quantity, l.RateMinor, l.AmountMinor, l.Explanation}
+	// Three round trips: is it closed already; the facts; the invoice with
+	// its lines (one batch, so one implicit transaction: all or nothing).
+	if s, err := invoiceByPeriod(ctx, a.DB, in.AccountID, in.Period.Start); err == nil {
+		return s, nil
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return s, err
+	}
+	inv, err := ComputeInvoice(ctx, a.DB, in.AccountID, in.Period)
+	if err != nil {
+		return InvoiceSummary{}, err
+	}
+	out := InvoiceSummary{ID: uuid.NewString(), AccountID: in.AccountID, Period: in.Period, Currency: inv.Currency,
+		SubtotalMinor: inv.SubtotalMinor, DiscountMinor: inv.DiscountMinor, TotalMinor: inv.TotalMinor, Lines: len(inv.Lines)}
+	n := len(inv.Lines)
+	var (
+		pos                         = make([]int32, n)
+		kind, service, module, expl = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		instance, discount          = make([]*string, n), make([]*string, n)
+		span                        = make([]*int64, n)
+		from, to                    = make([]*time.Time, n), make([]*time.Time, n)
+		quantity, rate, amount      = make([]int64, n), make([]int64, n), make([]int64, n)
+		text                        = func(s string) *string {
+			if s == "" {
+				return nil
 			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"invoice_lines"},
-				[]string{"invoice_id", "position", "kind", "instance_id", "service", "module", "span_id",
-					"discount_id", "from_at", "to_at", "quantity", "rate_minor", "amount_minor", "explanation"},
-				pgx.CopyFromRows(rows)); err != nil {
-				return err
+			return &s
+		}
+	)
+	for i, l := range inv.Lines {
+		pos[i], kind[i], service[i], module[i], expl[i] = int32(i+1), l.Kind, l.Service, l.Module, l.Explanation
+		instance[i], discount[i], from[i], to[i] = text(l.InstanceID), text(l.DiscountID), l.From, l.To
+		if l.SpanID != 0 {
+			id := l.SpanID
+			span[i] = &id
+		}
+		quantity[i], rate[i], amount[i] = l.Quantity, l.RateMinor, l.AmountMinor
+	}
+	inserted := false
+	b := &pgx.Batch{}
+	b.Queue(`
+		INSERT INTO invoices (id, account_id, period_start, period_end, currency, subtotal_minor, discount_minor, total_minor)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account_id, period_start) DO NOTHING RETURNING closed_at`,
+		out.ID, in.AccountID, in.Period.Start, in.Period.End, inv.Currency, inv.SubtotalMinor, inv.DiscountMinor, inv.TotalMinor).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				inserted = true
+				if err := rows.Scan(&out.ClosedAt); err != nil {
+					return err
+				}
 			}
+			return rows.Err()
+		})
+	// Lines only for an invoice this close inserted (not a concurrent one's).
+	b.Queue(`
+		INSERT INTO invoice_lines (invoice_id, position, kind, instance_id, service, module, span_id, discount_id,
+			from_at, to_at, quantity, rate_minor, amount_minor, explanation)
+		SELECT $1, u.pos, u.kind, u.inst::uuid, u.svc, u.mod, u.span, u.disc::uuid, u.f, u.t, u.q, u.r, u.a, u.e
+		FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[],
+			$9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[])
+			AS u(pos, kind, inst, svc, mod, span, disc, f, t, q, r, a, e)
+		WHERE EXISTS (SELECT 1 FROM invoices WHERE id = $1)`,
+		out.ID, pos, kind, instance, service, module, span, discount, from, to, quantity, rate, amount, expl)
+	b.Queue(`DELETE FROM billing_close_failures WHERE account_id = $1 AND period_start = $2`, in.AccountID, in.Period.Start)
+	if err := a.DB.SendBatch(ctx, b).Close(); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.ConstraintName == "invoices_account_id_fkey" {
+			return InvoiceSummary{}, apperr.NotFound("account %s does not exist", in.AccountID)
 		}
-		// Another close of the same period won the race: return its invoice.
-		out, err = invoiceByPeriod(ctx, tx, in.AccountID, in.Period.Start)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM billing_close_failures WHERE account_id = $1 AND period_start = $2`,
-			in.AccountID, in.Period.Start)
-		return err
-	})
-	return out, err
+		return InvoiceSummary{}, err
+	}
+	if !inserted { // another close of the same period won the race: return its invoice
+		return invoiceByPeriod(ctx, a.DB, in.AccountID, in.Period.Start)
+	}
+	out.ClosedAt = out.ClosedAt.UTC()
+	return out, nil
 }
 
 func nullID(id int64) any {
@@ -151,12 +178,19 @@ func invoiceByPeriod(ctx context.Context, q Querier, accountID string, start tim
 // discounts in effect. The close activity stores it; the API shows it for
 // the period so far.
 func ComputeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period) (billing.Invoice, error) {
-	spans, err := PeriodSpans(ctx, q, accountID, p)
-	if err != nil {
-		return billing.Invoice{}, err
-	}
-	discounts, err := periodDiscounts(ctx, q, accountID, p)
-	if err != nil {
+	// Both facts in one round trip.
+	var spans []billing.Span
+	var discounts []billing.Discount
+	b := &pgx.Batch{}
+	b.Queue(spansSQL, accountID, p.Start, p.End).Query(func(rows pgx.Rows) (err error) {
+		spans, err = pgx.CollectRows(rows, scanSpan)
+		return err
+	})
+	b.Queue(discountsSQL, accountID, p.Start, p.End).Query(func(rows pgx.Rows) (err error) {
+		discounts, err = liveDiscounts(rows)
+		return err
+	})
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return billing.Invoice{}, err
 	}
 	// Metered usage (host router, issue #4) joins here once it is recorded.
@@ -169,37 +203,38 @@ func ComputeInvoice(ctx context.Context, q Querier, accountID string, p billing.
 
 // PeriodSpans is every usage span of the account's instances overlapping p.
 func PeriodSpans(ctx context.Context, q Querier, accountID string, p billing.Period) ([]billing.Span, error) {
-	rows, err := q.Query(ctx, `
-		SELECT s.id, s.instance_id, i.service, i.host, s.module, s.started_at, s.ended_at, s.hourly_rate_minor, s.currency
-		FROM usage_spans s JOIN instances i ON i.id = s.instance_id
-		WHERE i.account_id = $1 AND s.started_at < $3 AND (s.ended_at IS NULL OR s.ended_at > $2)`,
-		accountID, p.Start, p.End)
+	rows, err := q.Query(ctx, spansSQL, accountID, p.Start, p.End)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Span, error) {
-		var s billing.Span
-		err := r.Scan(&s.ID, &s.InstanceID, &s.Service, &s.Host, &s.Module, &s.Start, &s.End, &s.HourlyRateMinor, &s.Currency)
-		return s, err
-	})
+	return pgx.CollectRows(rows, scanSpan)
 }
 
-// periodDiscounts is the account's discounts in effect in p: valid at some
+const spansSQL = `
+	SELECT s.id, s.instance_id, i.service, i.host, s.module, s.started_at, s.ended_at, s.hourly_rate_minor, s.currency
+	FROM usage_spans s JOIN instances i ON i.id = s.instance_id
+	WHERE i.account_id = $1 AND s.started_at < $3 AND (s.ended_at IS NULL OR s.ended_at > $2)`
+
+func scanSpan(r pgx.CollectableRow) (billing.Span, error) {
+	var s billing.Span
+	err := r.Scan(&s.ID, &s.InstanceID, &s.Service, &s.Host, &s.Module, &s.Start, &s.End, &s.HourlyRateMinor, &s.Currency)
+	return s, err
+}
+
+// discountsSQL selects the account's discounts in effect in p: valid at some
 // instant of p, and, when limited to a number of periods, applied in fewer
 // earlier periods than that (a period where a discount had nothing to take
 // off does not count).
-func periodDiscounts(ctx context.Context, q Querier, accountID string, p billing.Period) ([]billing.Discount, error) {
-	rows, err := q.Query(ctx, `
+const discountsSQL = `
 		SELECT d.id, d.name, d.reason, d.kind, coalesce(d.percent_bp, 0), coalesce(d.amount_minor, 0),
 			coalesce(d.service, ''), coalesce(d.module, ''), d.valid_until, d.periods,
 			(SELECT count(DISTINCT l.invoice_id) FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
 			 WHERE l.discount_id = d.id AND i.period_start < $2)
 		FROM discounts d
 		WHERE d.account_id = $1 AND d.valid_from < $3 AND (d.valid_until IS NULL OR d.valid_until > $2)
-		ORDER BY d.created_at, d.id`, accountID, p.Start, p.End)
-	if err != nil {
-		return nil, err
-	}
+		ORDER BY d.created_at, d.id`
+
+func liveDiscounts(rows pgx.Rows) ([]billing.Discount, error) {
 	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Discount, error) {
 		var d billing.Discount
 		var until *time.Time
