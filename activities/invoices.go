@@ -69,14 +69,26 @@ func (a *Activities) closeBillingPeriod(ctx context.Context, in ClosePeriodInput
 	if !in.Period.End.After(in.Period.Start) {
 		return InvoiceSummary{}, apperr.Invalid("period %s → %s is empty", in.Period.Start, in.Period.End)
 	}
-	// Three round trips: is it closed already; the facts; the invoice with
-	// its lines (one batch, so one implicit transaction: all or nothing).
-	if s, err := invoiceByPeriod(ctx, a.DB, in.AccountID, in.Period.Start); err == nil {
-		return s, nil
-	} else if !errors.Is(err, pgx.ErrNoRows) {
-		return s, err
+	// Two round trips: whether it is closed already, with the facts, in one
+	// batch; then the invoice with its lines (one batch, so one implicit
+	// transaction: all or nothing).
+	var existing *InvoiceSummary
+	inv, err := computeInvoice(ctx, a.DB, in.AccountID, in.Period, func(b *pgx.Batch) {
+		b.Queue(InvoiceSelect+`WHERE i.account_id = $1 AND i.period_start = $2`, in.AccountID, in.Period.Start).
+			Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					s, err := ScanInvoice(rows)
+					if err != nil {
+						return err
+					}
+					existing = &s
+				}
+				return rows.Err()
+			})
+	})
+	if existing != nil {
+		return *existing, nil
 	}
-	inv, err := ComputeInvoice(ctx, a.DB, in.AccountID, in.Period)
 	if err != nil {
 		return InvoiceSummary{}, err
 	}
@@ -178,10 +190,18 @@ func invoiceByPeriod(ctx context.Context, q Querier, accountID string, start tim
 // discounts in effect. The close activity stores it; the API shows it for
 // the period so far.
 func ComputeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period) (billing.Invoice, error) {
-	// Both facts in one round trip.
+	return computeInvoice(ctx, q, accountID, p, nil)
+}
+
+// computeInvoice reads the facts in one round trip, with whatever else
+// queue adds to the batch first.
+func computeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period, queue func(*pgx.Batch)) (billing.Invoice, error) {
 	var spans []billing.Span
 	var discounts []billing.Discount
 	b := &pgx.Batch{}
+	if queue != nil {
+		queue(b)
+	}
 	b.Queue(spansSQL, accountID, p.Start, p.End).Query(func(rows pgx.Rows) (err error) {
 		spans, err = pgx.CollectRows(rows, scanSpan)
 		return err
