@@ -23,12 +23,14 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // temporal-dev/, a control database on the real PostgreSQL, the real worker
 // and the web server on a free loopback port.
 func startStack(t *testing.T, grace time.Duration) *stack.Stack {
-	t.Helper()
-	return startStackWith(t, func(c *stack.Config) { c.GracePeriod = grace })
+	s, _ := startStackWith(t, stack.Config{GracePeriod: grace})
+	return s
 }
 
-// startStackWith is startStack with the configuration adjusted by set.
-func startStackWith(t *testing.T, set func(*stack.Config)) *stack.Stack {
+// startStackWith is startStack with more settings (a host router, ...); it
+// returns the config it used, secret key included, so other processes can
+// join the same stack.
+func startStackWith(t *testing.T, cfg stack.Config) (*stack.Stack, stack.Config) {
 	t.Helper()
 	ctx := context.Background()
 	wd, _ := os.Getwd()
@@ -38,18 +40,15 @@ func startStackWith(t *testing.T, set func(*stack.Config)) *stack.Stack {
 	}
 	t.Cleanup(tmp.Stop)
 	control := testenv.NewControl(t)
-	cfg := stack.Config{
-		DatabaseURL: control.URL, TenantServerURL: testenv.ServerURL(t), SecretKey: secret.NewKey(),
-		TemporalHostPort: tmp.HostPort, Listen: "127.0.0.1:0", RunWorker: true,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	set(&cfg)
+	cfg.DatabaseURL, cfg.TenantServerURL, cfg.SecretKey = control.URL, testenv.ServerURL(t), secret.NewKey()
+	cfg.TemporalHostPort, cfg.Listen, cfg.RunWorker = tmp.HostPort, "127.0.0.1:0", true
+	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := stack.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
-	return s
+	return s, cfg
 }
 
 // api is a tiny JSON client for the tests.

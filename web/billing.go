@@ -41,8 +41,8 @@ func (s *Server) requireOperator(c *gin.Context) {
 	c.Next()
 }
 
-// usageView is one instance × module of the period so far.
-type usageView struct {
+// periodUsageView is one instance × module of the period so far.
+type periodUsageView struct {
 	InstanceID     string `json:"instance_id"`
 	Service        string `json:"service"`
 	Host           string `json:"host"`
@@ -106,7 +106,7 @@ func (s *Server) billingCurrent(c *gin.Context) {
 			running[[2]string{sp.InstanceID, sp.Module}] = true
 		}
 	}
-	var usage []usageView
+	var usage []periodUsageView
 	index := map[[2]string]int{}
 	add := func(l billing.Line, projected bool) {
 		if l.Kind != billing.KindModule {
@@ -117,7 +117,7 @@ func (s *Server) billingCurrent(c *gin.Context) {
 		if !ok {
 			i = len(usage)
 			index[k] = i
-			usage = append(usage, usageView{InstanceID: l.InstanceID, Service: l.Service, Host: hosts[l.InstanceID],
+			usage = append(usage, periodUsageView{InstanceID: l.InstanceID, Service: l.Service, Host: hosts[l.InstanceID],
 				Module: l.Module, Running: running[k]})
 		}
 		if projected {
