@@ -141,3 +141,31 @@ func TestEmptyPeriodGetsAZeroInvoice(t *testing.T) {
 	_, err = c.Acts.CloseBillingPeriod(ctx, activities.ClosePeriodInput{AccountID: uuid.NewString(), Period: march})
 	assertKind(t, apperr.KindNotFound, err)
 }
+
+func TestCreateDiscount(t *testing.T) {
+	c := testenv.NewControl(t)
+	acc, _ := billedInstance(t, c, "core", "search")
+	from := t0
+	ok := activities.DiscountInput{ID: uuid.NewString(), AccountID: acc, Name: "launch", Reason: "early customer",
+		PercentBP: 5000, Service: "forum", Module: "search", Periods: 1, ValidFrom: &from}
+	require.NoError(t, c.Acts.CreateDiscount(ctx, ok))
+	require.NoError(t, c.Acts.CreateDiscount(ctx, ok)) // a retry
+	assert.Equal(t, 1, count(t, c, `discounts WHERE account_id = $1`, acc))
+	inv := closePeriod(t, c, acc, march)
+	assert.Equal(t, int64(732), inv.DiscountMinor, "half of search: 732 h × 2 / 2")
+
+	for _, bad := range []activities.DiscountInput{
+		{AccountID: acc, Name: "x"},                                   // neither kind
+		{AccountID: acc, Name: "x", PercentBP: 100, AmountMinor: 5},   // both kinds
+		{AccountID: acc, Name: "x", PercentBP: 10001},                 // over 100 %
+		{AccountID: acc, Name: "", PercentBP: 100},                    // no name
+		{AccountID: acc, Name: "x", PercentBP: 100, Module: "search"}, // module without service
+		{AccountID: acc, Name: "x", PercentBP: 100, Service: "wiki"},  // no such service
+		{AccountID: acc, Name: "x", PercentBP: 100, Service: "forum", Module: "chat"},
+		{AccountID: "nope", Name: "x", PercentBP: 100},
+	} {
+		assertKind(t, apperr.KindInvalid, c.Acts.CreateDiscount(ctx, bad))
+	}
+	assertKind(t, apperr.KindNotFound, c.Acts.CreateDiscount(ctx, activities.DiscountInput{AccountID: uuid.NewString(), Name: "x", PercentBP: 1}))
+	assert.Equal(t, 1, count(t, c, `discounts`))
+}

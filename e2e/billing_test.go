@@ -116,6 +116,11 @@ func TestBillingOneMinutePeriods(t *testing.T) {
 	}
 	ada.must(http.StatusUnprocessableEntity, "GET", "/ops/billing/revenue?month=November", nil, nil)
 	ada.must(http.StatusOK, "GET", "/ops/billing/failures", nil, nil)
+	grant := map[string]any{"account_id": inv.Invoice.AccountID, "name": "goodwill", "reason": "sorry for the outage", "amount_minor": 500}
+	bob.must(http.StatusForbidden, "POST", "/ops/billing/discounts", grant, nil)
+	ada.must(http.StatusCreated, "POST", "/ops/billing/discounts", grant, nil)
+	ada.must(http.StatusUnprocessableEntity, "POST", "/ops/billing/discounts", map[string]any{
+		"account_id": inv.Invoice.AccountID, "name": "half", "percent_bp": 20000}, nil)
 
 	resetBeforeClose(t, s, ctx, inv.Invoice)
 }

@@ -29,6 +29,23 @@ func (s *Server) billingRoutes(me *gin.RouterGroup) {
 	ops := me.Group("/ops/billing", s.requireOperator)
 	ops.GET("/revenue", s.revenue)
 	ops.GET("/failures", s.closeFailures)
+	ops.POST("/discounts", s.grantDiscount)
+}
+
+// grantDiscount gives an account a discount (operators only); it applies
+// from the period that holds valid_from.
+func (s *Server) grantDiscount(c *gin.Context) {
+	var in activities.DiscountInput
+	if err := bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	in.ID, in.ActorID = uuid.NewString(), userOf(c).ID
+	if err := s.Checks.CreateDiscount(c.Request.Context(), in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"id": in.ID})
 }
 
 // requireOperator admits platform operators only: the users whose email
