@@ -21,7 +21,9 @@ import (
 
 // billingRoutes: what a client is billed and why; for platform operators,
 // revenue and the closes that failed.
-func (s *Server) billingRoutes(me *gin.RouterGroup) {
+func (s *Server) billingRoutes(api *gin.RouterGroup) {
+	me := api.Group("", s.requireUser)
+	me.PUT("/instances/:id/expiry", s.setExpiry)
 	me.GET("/billing/current", s.billingCurrent)
 	me.GET("/billing/invoices", s.listInvoices)
 	me.GET("/billing/invoices/:id", s.getInvoice)

@@ -26,10 +26,6 @@ type Server struct {
 	Checks *activities.Activities
 	Log    *slog.Logger
 	Clock  func() time.Time
-	// GracePeriod and SetupTimeout override the workflows' defaults (the
-	// dev stack and tests shorten them); zero keeps the default.
-	GracePeriod  time.Duration
-	SetupTimeout time.Duration
 	// BillingPeriod shortens billing periods; zero is calendar months.
 	BillingPeriod time.Duration
 	// Operators are the emails of platform operators (developer pages).
@@ -37,6 +33,10 @@ type Server struct {
 	// ExpiryWarning shortens how long before an instance's end the client
 	// is warned; zero keeps activities.ExpiryWarning.
 	ExpiryWarning time.Duration
+	// GracePeriod and SetupTimeout override the workflows' defaults (the
+	// dev stack and tests shorten them); zero keeps the default.
+	GracePeriod  time.Duration
+	SetupTimeout time.Duration
 }
 
 // Handler builds the router.
@@ -56,6 +56,7 @@ func (s *Server) Handler() http.Handler {
 	api.POST("/signup", s.signup)
 	api.POST("/login", s.login)
 	api.GET("/catalog", s.catalog)
+	s.billingRoutes(api)
 
 	me := api.Group("", s.requireUser)
 	me.POST("/logout", s.logout)
@@ -66,8 +67,6 @@ func (s *Server) Handler() http.Handler {
 	me.PUT("/instances/:id/modules", s.changeModules)
 	me.DELETE("/instances/:id", s.disableInstance)
 	me.POST("/instances/:id/enable", s.reenableInstance)
-	s.billingRoutes(me)
-	me.PUT("/instances/:id/expiry", s.setExpiry)
 
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path})

@@ -35,6 +35,10 @@ type Config struct {
 	TenantServerURL  string
 	SecretKey        string // base64 AES-256 key for tenant credentials
 	TemporalHostPort string
+	// BillingPeriod shortens billing periods (zero: calendar months in UTC).
+	BillingPeriod time.Duration
+	// Operators are the emails of platform operators.
+	Operators []string
 	// Listen is the web server's address ("127.0.0.1:0" picks a port);
 	// empty runs no web server.
 	Listen    string
@@ -42,11 +46,7 @@ type Config struct {
 	// GracePeriod and SetupTimeout shorten the workflows' defaults.
 	GracePeriod  time.Duration
 	SetupTimeout time.Duration
-	// BillingPeriod shortens billing periods (zero: calendar months in UTC).
-	BillingPeriod time.Duration
-	// Operators are the emails of platform operators.
-	Operators []string
-	Log       *slog.Logger
+	Log          *slog.Logger
 }
 
 // Stack is a running Tenantry.
