@@ -30,6 +30,13 @@ type Server struct {
 	Checks *activities.Activities
 	Log    *slog.Logger
 	Clock  func() time.Time
+	// BillingPeriod shortens billing periods; zero is calendar months.
+	BillingPeriod time.Duration
+	// Operators are the emails of platform operators (developer pages).
+	Operators []string
+	// ExpiryWarning shortens how long before an instance's end the client
+	// is warned; zero keeps activities.ExpiryWarning.
+	ExpiryWarning time.Duration
 	// GracePeriod and SetupTimeout override the workflows' defaults (the
 	// dev stack and tests shorten them); zero keeps the default.
 	GracePeriod  time.Duration
@@ -89,6 +96,7 @@ func (s *Server) Handler() http.Handler {
 	api.POST("/signup", s.signup)
 	api.POST("/login", s.login)
 	api.GET("/catalog", s.catalog)
+	s.billingRoutes(api)
 
 	me := api.Group("", s.requireUser)
 	read, manage := s.need(access.InstancesRead), s.need(access.InstancesManage)

@@ -68,7 +68,15 @@ func (s *Server) createAccount(ctx context.Context, req signupRequest) (workflow
 	if err != nil {
 		return in, res, err
 	}
-	return in, res, run.Get(ctx, &res)
+	if err := run.Get(ctx, &res); err != nil {
+		return in, res, err
+	}
+	// The account's billing cycle starts now. Should this fail, the account
+	// still exists: start-up and the billing API start missing cycles.
+	if err := workflows.StartBillingCycle(ctx, s.Temporal, res.AccountID, s.BillingPeriod, s.Clock()); err != nil {
+		s.Log.Error("start billing cycle", "account", res.AccountID, "err", err)
+	}
+	return in, res, nil
 }
 
 func signupInput(req signupRequest) (workflows.SignupInput, error) {

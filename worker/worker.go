@@ -3,6 +3,8 @@
 package worker
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -17,6 +19,12 @@ func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 		MaxConcurrentActivityExecutionSize:      64,
 		MaxConcurrentLocalActivityExecutionSize: 64,
 		MaxConcurrentWorkflowTaskExecutionSize:  64,
+		MaxConcurrentWorkflowTaskPollers:        8,
+		// A burst of period closes queues far more workflow tasks than the
+		// worker takes at once; a task that outwaits this timeout is moved
+		// to the normal queue, where the dev server left it a minute. A
+		// worker that goes away is noticed by the server without it.
+		StickyScheduleToStartTimeout: 5 * time.Minute,
 	})
 	workflows.Register(w)
 	w.RegisterActivity(acts)

@@ -12,4 +12,6 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(MigrateAndSeed)
 	r.RegisterWorkflow(ChangeModules)
 	r.RegisterWorkflow(DisableService)
+	r.RegisterWorkflow(BillingCycle)
+	r.RegisterWorkflow(InstanceExpiry)
 }

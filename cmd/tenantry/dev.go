@@ -89,6 +89,10 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	if cfg.SetupTimeout, err = envDuration("TENANTRY_SETUP_TIMEOUT"); err != nil {
 		return err
 	}
+	if cfg.BillingPeriod, err = envDuration("TENANTRY_BILLING_PERIOD"); err != nil {
+		return err
+	}
+	cfg.Operators = envList("TENANTRY_OPERATORS")
 
 	s, err := stack.Start(ctx, cfg)
 	if err != nil {

@@ -108,7 +108,11 @@ func configFromEnv(log *slog.Logger) (stack.Config, error) {
 	if cfg.GracePeriod, err = envDuration("TENANTRY_GRACE_PERIOD"); err != nil {
 		return cfg, err
 	}
-	cfg.SetupTimeout, err = envDuration("TENANTRY_SETUP_TIMEOUT")
+	if cfg.SetupTimeout, err = envDuration("TENANTRY_SETUP_TIMEOUT"); err != nil {
+		return cfg, err
+	}
+	cfg.Operators = envList("TENANTRY_OPERATORS")
+	cfg.BillingPeriod, err = envDuration("TENANTRY_BILLING_PERIOD")
 	return cfg, err
 }
 

@@ -36,6 +36,10 @@ type Config struct {
 	TenantServerURL  string
 	SecretKey        string // base64 AES-256 key for tenant credentials
 	TemporalHostPort string
+	// BillingPeriod shortens billing periods (zero: calendar months in UTC).
+	BillingPeriod time.Duration
+	// Operators are the emails of platform operators.
+	Operators []string
 	// Listen is the web server's address ("127.0.0.1:0" picks a port);
 	// empty runs no web server.
 	Listen    string
@@ -103,6 +107,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 }
 
 func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) error {
+	if err := s.Acts.ApplyCatalogPrices(ctx); err != nil {
+		return fmt.Errorf("apply catalog prices: %w", err)
+	}
 	if err := controldb.SyncCatalog(ctx, s.DB, s.Catalog); err != nil {
 		return fmt.Errorf("sync catalog: %w", err)
 	}
@@ -125,6 +132,9 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 		s.worker = worker.New(s.Temporal, s.Acts)
 		if err := s.worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
+		}
+		if err := s.ensureBillingCycles(ctx, cfg); err != nil {
+			return fmt.Errorf("billing cycles: %w", err)
 		}
 	}
 	if cfg.Listen != "" {
@@ -165,7 +175,8 @@ func (s *Stack) serve(cfg Config) error {
 		return fmt.Errorf("web server: %w", err)
 	}
 	s.web = &web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
-		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, SecureCookies: cfg.SecureCookies, TemporalUI: cfg.TemporalUI}
+		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, SecureCookies: cfg.SecureCookies, TemporalUI: cfg.TemporalUI,
+		BillingPeriod: cfg.BillingPeriod, Operators: cfg.Operators}
 	h := s.web.Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.URL = "http://" + l.Addr().String()

@@ -1,0 +1,407 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"tenantry/internal/apperr"
+	"tenantry/internal/billing"
+)
+
+// Querier is what reading billing facts needs: a pool or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// ClosePeriodInput names the period of an account to close.
+type ClosePeriodInput struct {
+	AccountID string
+	Period    billing.Period
+}
+
+// InvoiceSummary is what the BillingCycle keeps of an invoice: its id and
+// totals, never its lines (those live in the control database).
+type InvoiceSummary struct {
+	ID            string         `json:"id"`
+	AccountID     string         `json:"account_id"`
+	Period        billing.Period `json:"period"`
+	Currency      string         `json:"currency"`
+	SubtotalMinor int64          `json:"subtotal_minor"`
+	DiscountMinor int64          `json:"discount_minor"`
+	TotalMinor    int64          `json:"total_minor"`
+	Lines         int            `json:"lines"`
+	ClosedAt      time.Time      `json:"closed_at"`
+}
+
+// CloseBillingPeriod computes the account's invoice for the period from the
+// facts in the control database and stores it with its lines. It is
+// idempotent: when the invoice exists (a retry, a reset workflow, a
+// duplicate delivery) it returns that invoice and writes nothing. Every
+// account gets an invoice for every period it had a cycle for, a zero
+// invoice when nothing was used, so "exactly one" can be checked.
+// A failure is recorded for the developers' page; a success clears it.
+func (a *Activities) CloseBillingPeriod(ctx context.Context, in ClosePeriodInput) (InvoiceSummary, error) {
+	inv, err := a.closeBillingPeriod(ctx, in)
+	if err != nil && ctx.Err() == nil {
+		if _, ferr := a.DB.Exec(ctx, `
+			INSERT INTO billing_close_failures (account_id, period_start, error) VALUES ($1, $2, $3)
+			ON CONFLICT (account_id, period_start) DO UPDATE SET error = EXCLUDED.error,
+				attempts = billing_close_failures.attempts + 1, last_at = now()`,
+			in.AccountID, in.Period.Start, apperr.Message(err)); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+	}
+	return finish(inv, err)
+}
+
+func (a *Activities) closeBillingPeriod(ctx context.Context, in ClosePeriodInput) (InvoiceSummary, error) {
+	if _, err := uuid.Parse(in.AccountID); err != nil {
+		return InvoiceSummary{}, apperr.Invalid("account id %q is not a UUID", in.AccountID)
+	}
+	if !in.Period.End.After(in.Period.Start) {
+		return InvoiceSummary{}, apperr.Invalid("period %s → %s is empty", in.Period.Start, in.Period.End)
+	}
+	// Two round trips: whether it is closed already, with the facts, in one
+	// batch; then the invoice with its lines (one batch, so one implicit
+	// transaction: all or nothing).
+	var existing *InvoiceSummary
+	inv, err := computeInvoice(ctx, a.DB, in.AccountID, in.Period, func(b *pgx.Batch) {
+		b.Queue(InvoiceSelect+`WHERE i.account_id = $1 AND i.period_start = $2`, in.AccountID, in.Period.Start).
+			Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					s, err := ScanInvoice(rows)
+					if err != nil {
+						return err
+					}
+					existing = &s
+				}
+				return rows.Err()
+			})
+	})
+	if existing != nil {
+		return *existing, nil
+	}
+	if err != nil {
+		return InvoiceSummary{}, err
+	}
+	out := InvoiceSummary{ID: uuid.NewString(), AccountID: in.AccountID, Period: in.Period, Currency: inv.Currency,
+		SubtotalMinor: inv.SubtotalMinor, DiscountMinor: inv.DiscountMinor, TotalMinor: inv.TotalMinor, Lines: len(inv.Lines)}
+	n := len(inv.Lines)
+	var (
+		pos                         = make([]int32, n)
+		kind, service, module, expl = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		instance, discount          = make([]*string, n), make([]*string, n)
+		span                        = make([]*int64, n)
+		from, to                    = make([]*time.Time, n), make([]*time.Time, n)
+		quantity, rate, amount      = make([]int64, n), make([]int64, n), make([]int64, n)
+		text                        = func(s string) *string {
+			if s == "" {
+				return nil
+			}
+			return &s
+		}
+	)
+	for i, l := range inv.Lines {
+		pos[i], kind[i], service[i], module[i], expl[i] = int32(i+1), l.Kind, l.Service, l.Module, l.Explanation
+		instance[i], discount[i], from[i], to[i] = text(l.InstanceID), text(l.DiscountID), l.From, l.To
+		if l.SpanID != 0 {
+			id := l.SpanID
+			span[i] = &id
+		}
+		quantity[i], rate[i], amount[i] = l.Quantity, l.RateMinor, l.AmountMinor
+	}
+	inserted := false
+	b := &pgx.Batch{}
+	b.Queue(`
+		INSERT INTO invoices (id, account_id, period_start, period_end, currency, subtotal_minor, discount_minor, total_minor)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account_id, period_start) DO NOTHING RETURNING closed_at`,
+		out.ID, in.AccountID, in.Period.Start, in.Period.End, inv.Currency, inv.SubtotalMinor, inv.DiscountMinor, inv.TotalMinor).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				inserted = true
+				if err := rows.Scan(&out.ClosedAt); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		})
+	// Lines only for an invoice this close inserted (not a concurrent one's).
+	b.Queue(`
+		INSERT INTO invoice_lines (invoice_id, position, kind, instance_id, service, module, span_id, discount_id,
+			from_at, to_at, quantity, rate_minor, amount_minor, explanation)
+		SELECT $1, u.pos, u.kind, u.inst::uuid, u.svc, u.mod, u.span, u.disc::uuid, u.f, u.t, u.q, u.r, u.a, u.e
+		FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[],
+			$9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[])
+			AS u(pos, kind, inst, svc, mod, span, disc, f, t, q, r, a, e)
+		WHERE EXISTS (SELECT 1 FROM invoices WHERE id = $1)`,
+		out.ID, pos, kind, instance, service, module, span, discount, from, to, quantity, rate, amount, expl)
+	b.Queue(`DELETE FROM billing_close_failures WHERE account_id = $1 AND period_start = $2`, in.AccountID, in.Period.Start)
+	if err := a.DB.SendBatch(ctx, b).Close(); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.ConstraintName == "invoices_account_id_fkey" {
+			return InvoiceSummary{}, apperr.NotFound("account %s does not exist", in.AccountID)
+		}
+		return InvoiceSummary{}, err
+	}
+	if !inserted { // another close of the same period won the race: return its invoice
+		return invoiceByPeriod(ctx, a.DB, in.AccountID, in.Period.Start)
+	}
+	out.ClosedAt = out.ClosedAt.UTC()
+	return out, nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// InvoiceColumns and ScanInvoice read an invoice's summary.
+const invoiceColumns = `i.id, i.account_id, i.period_start, i.period_end, i.currency, i.subtotal_minor,
+	i.discount_minor, i.total_minor, (SELECT count(*) FROM invoice_lines l WHERE l.invoice_id = i.id), i.closed_at`
+
+// ScanInvoice reads one row of InvoiceSelect.
+func ScanInvoice(row pgx.Row) (InvoiceSummary, error) {
+	var s InvoiceSummary
+	err := row.Scan(&s.ID, &s.AccountID, &s.Period.Start, &s.Period.End, &s.Currency, &s.SubtotalMinor,
+		&s.DiscountMinor, &s.TotalMinor, &s.Lines, &s.ClosedAt)
+	s.Period.Start, s.Period.End, s.ClosedAt = s.Period.Start.UTC(), s.Period.End.UTC(), s.ClosedAt.UTC()
+	return s, err
+}
+
+// InvoiceSelect selects invoice summaries; add WHERE on alias i.
+const InvoiceSelect = `SELECT ` + invoiceColumns + ` FROM invoices i `
+
+func invoiceByPeriod(ctx context.Context, q Querier, accountID string, start time.Time) (InvoiceSummary, error) {
+	return ScanInvoice(q.QueryRow(ctx, InvoiceSelect+`WHERE i.account_id = $1 AND i.period_start = $2`, accountID, start))
+}
+
+// ComputeInvoice computes (without storing) the account's invoice for a
+// period from the control database: the spans overlapping it and the
+// discounts in effect. The close activity stores it; the API shows it for
+// the period so far.
+func ComputeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period) (billing.Invoice, error) {
+	return computeInvoice(ctx, q, accountID, p, nil)
+}
+
+// computeInvoice reads the facts in one round trip, with whatever else
+// queue adds to the batch first.
+func computeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period, queue func(*pgx.Batch)) (billing.Invoice, error) {
+	var spans []billing.Span
+	var discounts []billing.Discount
+	b := &pgx.Batch{}
+	if queue != nil {
+		queue(b)
+	}
+	b.Queue(spansSQL, accountID, p.Start, p.End).Query(func(rows pgx.Rows) (err error) {
+		spans, err = pgx.CollectRows(rows, scanSpan)
+		return err
+	})
+	b.Queue(discountsSQL, accountID, p.Start, p.End).Query(func(rows pgx.Rows) (err error) {
+		discounts, err = liveDiscounts(rows)
+		return err
+	})
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
+		return billing.Invoice{}, err
+	}
+	// Metered usage (host router, issue #4) joins here once it is recorded.
+	inv, err := billing.Compute(p, spans, nil, discounts)
+	if err != nil {
+		return billing.Invoice{}, apperr.Invalid("%s", err.Error())
+	}
+	return inv, nil
+}
+
+// PeriodSpans is every usage span of the account's instances overlapping p.
+func PeriodSpans(ctx context.Context, q Querier, accountID string, p billing.Period) ([]billing.Span, error) {
+	rows, err := q.Query(ctx, spansSQL, accountID, p.Start, p.End)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanSpan)
+}
+
+const spansSQL = `
+	SELECT s.id, s.instance_id, i.service, i.host, s.module, s.started_at, s.ended_at, s.hourly_rate_minor, s.currency
+	FROM usage_spans s JOIN instances i ON i.id = s.instance_id
+	WHERE i.account_id = $1 AND s.started_at < $3 AND (s.ended_at IS NULL OR s.ended_at > $2)`
+
+func scanSpan(r pgx.CollectableRow) (billing.Span, error) {
+	var s billing.Span
+	err := r.Scan(&s.ID, &s.InstanceID, &s.Service, &s.Host, &s.Module, &s.Start, &s.End, &s.HourlyRateMinor, &s.Currency)
+	return s, err
+}
+
+// discountsSQL selects the account's discounts in effect in p: valid at some
+// instant of p, and, when limited to a number of periods, applied in fewer
+// earlier periods than that (a period where a discount had nothing to take
+// off does not count).
+const discountsSQL = `
+		SELECT d.id, d.name, d.reason, d.kind, coalesce(d.percent_bp, 0), coalesce(d.amount_minor, 0),
+			coalesce(d.service, ''), coalesce(d.module, ''), d.valid_until, d.periods,
+			(SELECT count(DISTINCT l.invoice_id) FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+			 WHERE l.discount_id = d.id AND i.period_start < $2)
+		FROM discounts d
+		WHERE d.account_id = $1 AND d.valid_from < $3 AND (d.valid_until IS NULL OR d.valid_until > $2)
+		ORDER BY d.created_at, d.id`
+
+func liveDiscounts(rows pgx.Rows) ([]billing.Discount, error) {
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Discount, error) {
+		var d billing.Discount
+		var until *time.Time
+		var periods *int64
+		var used int64
+		if err := r.Scan(&d.ID, &d.Name, &d.Reason, &d.Kind, &d.PercentBP, &d.AmountMinor, &d.Service, &d.Module,
+			&until, &periods, &used); err != nil {
+			return d, err
+		}
+		switch {
+		case periods != nil && used >= *periods:
+			d.Kind = "" // used up
+		case periods != nil:
+			d.Validity = fmt.Sprintf("period %d of %d", used+1, *periods)
+		}
+		if until != nil && d.Kind != "" {
+			if d.Validity != "" {
+				d.Validity += ", "
+			}
+			d.Validity += "valid until " + until.UTC().Format("2 Jan 2006 15:04 UTC")
+		}
+		return d, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var live []billing.Discount
+	for _, d := range all {
+		if d.Kind != "" {
+			live = append(live, d)
+		}
+	}
+	return live, nil
+}
+
+// InvoiceLines reads an invoice's stored lines in order.
+func InvoiceLines(ctx context.Context, q Querier, invoiceID string) ([]billing.Line, error) {
+	rows, err := q.Query(ctx, `
+		SELECT kind, coalesce(instance_id::text, ''), service, module, coalesce(span_id, 0), coalesce(discount_id::text, ''),
+			from_at, to_at, quantity, rate_minor, amount_minor, explanation
+		FROM invoice_lines WHERE invoice_id = $1 ORDER BY position`, invoiceID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Line, error) {
+		var l billing.Line
+		err := r.Scan(&l.Kind, &l.InstanceID, &l.Service, &l.Module, &l.SpanID, &l.DiscountID, &l.From, &l.To,
+			&l.Quantity, &l.RateMinor, &l.AmountMinor, &l.Explanation)
+		if l.From != nil {
+			*l.From = l.From.UTC()
+		}
+		if l.To != nil {
+			*l.To = l.To.UTC()
+		}
+		return l, err
+	})
+}
+
+// PriceChangeInput sets a module's hourly price from an instant on.
+type PriceChangeInput struct {
+	Service          string
+	Module           string
+	HourlyPriceMinor int64
+	At               time.Time
+}
+
+// ApplyPriceChange records the new price and, in the same transaction,
+// closes every open span of that module at At and reopens it at At at the
+// new rate, so time before At stays billed at the old rate. At may not lie
+// in the future (a span cannot be closed ahead of time) nor before an open
+// span's start. A retry finds the price recorded and changes nothing.
+func (a *Activities) ApplyPriceChange(ctx context.Context, in PriceChangeInput) error {
+	if in.HourlyPriceMinor < 0 {
+		return apperr.ForTemporal(apperr.Invalid("a price cannot be negative"))
+	}
+	if in.At.After(a.Clock()) {
+		return apperr.ForTemporal(apperr.Invalid("a price change takes effect now or in the past, not at %s", in.At))
+	}
+	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
+		var currency string
+		err := tx.QueryRow(ctx, `SELECT currency FROM modules WHERE service = $1 AND name = $2 FOR UPDATE`,
+			in.Service, in.Module).Scan(&currency)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.NotFound("%s has no module %q", in.Service, in.Module)
+		}
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO module_prices (service, module, effective_at, hourly_price_minor, currency)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, in.Service, in.Module, in.At, in.HourlyPriceMinor, currency)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err // 0 rows: a retry
+		}
+		if _, err := tx.Exec(ctx, `UPDATE modules SET hourly_price_minor = $3 WHERE service = $1 AND name = $2`,
+			in.Service, in.Module, in.HourlyPriceMinor); err != nil {
+			return err
+		}
+		// Spans opened at or after At already run at the new price.
+		if _, err := tx.Exec(ctx, `
+			UPDATE usage_spans s SET hourly_rate_minor = $3 FROM instances i
+			WHERE i.id = s.instance_id AND i.service = $1 AND s.module = $2 AND s.started_at >= $4`,
+			in.Service, in.Module, in.HourlyPriceMinor, in.At); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `
+			UPDATE usage_spans s SET ended_at = $3 FROM instances i
+			WHERE i.id = s.instance_id AND i.service = $1 AND s.module = $2 AND s.ended_at IS NULL AND s.started_at < $3
+			RETURNING s.instance_id::text`, in.Service, in.Module, in.At)
+		if err != nil {
+			return err
+		}
+		reopen, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			INSERT INTO usage_spans (instance_id, module, started_at, hourly_rate_minor, currency)
+			SELECT unnest($1::uuid[]), $2, $3, $4, $5`, reopen, in.Module, in.At, in.HourlyPriceMinor, currency)
+		return err
+	}))
+}
+
+// ApplyCatalogPrices applies, from now, every module price of the code's
+// catalog that differs from the control database's: editing a price in a
+// manifest and restarting is a price change, with its spans split now.
+// It runs before the catalog is synced (which would overwrite the price).
+func (a *Activities) ApplyCatalogPrices(ctx context.Context) error {
+	now := a.Clock()
+	for _, name := range a.Catalog.Names() {
+		svc, _ := a.Catalog.Service(name)
+		for _, m := range svc.Modules {
+			var current int64
+			err := a.DB.QueryRow(ctx, `SELECT hourly_price_minor FROM modules WHERE service = $1 AND name = $2`,
+				svc.Name, m.Name).Scan(&current)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue // a new module: the sync adds it
+			}
+			if err != nil {
+				return err
+			}
+			if current != m.HourlyPriceMinor {
+				if err := a.ApplyPriceChange(ctx, PriceChangeInput{Service: svc.Name, Module: m.Name,
+					HourlyPriceMinor: m.HourlyPriceMinor, At: now}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

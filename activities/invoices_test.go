@@ -1,0 +1,171 @@
+package activities_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tenantry/activities"
+	"tenantry/internal/apperr"
+	"tenantry/internal/billing"
+	"tenantry/internal/billingtest"
+	"tenantry/internal/testenv"
+)
+
+var march = billing.MonthOf(t0)
+
+func billedInstance(t *testing.T, c *testenv.Control, modules ...string) (account, instanceID string) {
+	t.Helper()
+	acc, err := billingtest.Account(ctx, c.DB, "Acme")
+	require.NoError(t, err)
+	id, err := billingtest.Instance(ctx, c.DB, acc, "forum", "acme-"+uuid.NewString()[:6]+".localhost", modules, at(0))
+	require.NoError(t, err)
+	return acc, id
+}
+
+func closePeriod(t *testing.T, c *testenv.Control, acc string, p billing.Period) activities.InvoiceSummary {
+	t.Helper()
+	inv, err := c.Acts.CloseBillingPeriod(ctx, activities.ClosePeriodInput{AccountID: acc, Period: p})
+	require.NoError(t, err)
+	return inv
+}
+
+func TestCloseBillingPeriodIsIdempotent(t *testing.T) {
+	c := testenv.NewControl(t)
+	acc, inst := billedInstance(t, c, "core", "search")
+	// search removed after 10 h, moderation added at 20 h.
+	require.NoError(t, billingtest.Close(ctx, c.DB, inst, []string{"search"}, at(10)))
+	require.NoError(t, billingtest.Open(ctx, c.DB, inst, "forum", []string{"moderation"}, at(20)))
+
+	first := closePeriod(t, c, acc, march)
+	second := closePeriod(t, c, acc, march)
+	assert.Equal(t, first, second)
+	assert.Equal(t, 1, count(t, c, `invoices WHERE account_id = $1`, acc))
+	assert.Equal(t, 3, count(t, c, `invoice_lines WHERE invoice_id = $1`, first.ID))
+
+	// core 4/h from 1 Mar 12:00 to 1 Apr: 732 h → 2928; search 2/h × 10 h = 20;
+	// moderation 1/h × 712 h = 712.
+	assert.Equal(t, int64(2928+20+712), first.TotalMinor)
+	lines, err := activities.InvoiceLines(ctx, c.DB, first.ID)
+	require.NoError(t, err)
+	assert.Contains(t, lines[2].Explanation, "search module")
+	assert.Contains(t, lines[2].Explanation, "1 Mar 12:00 → 1 Mar 22:00 UTC · 10.00 h × 0.02/h = 0.20")
+}
+
+func TestCloseBillingPeriodConcurrentlyStoresOne(t *testing.T) {
+	c := testenv.NewControl(t)
+	acc, _ := billedInstance(t, c, "core")
+	results := make(chan activities.InvoiceSummary, 8)
+	for range 8 {
+		go func() {
+			inv, err := c.Acts.CloseBillingPeriod(ctx, activities.ClosePeriodInput{AccountID: acc, Period: march})
+			assert.NoError(t, err)
+			results <- inv
+		}()
+	}
+	ids := map[string]bool{}
+	for range 8 {
+		ids[(<-results).ID] = true
+	}
+	assert.Len(t, ids, 1)
+	assert.Equal(t, 1, count(t, c, `invoices WHERE account_id = $1`, acc))
+}
+
+func TestDiscountRunsOutAfterItsPeriods(t *testing.T) {
+	c := testenv.NewControl(t)
+	acc, _ := billedInstance(t, c, "core")
+	_, err := c.DB.Exec(ctx, `INSERT INTO discounts (id, account_id, name, reason, kind, percent_bp, periods, valid_from)
+		VALUES ($1, $2, 'welcome', 'first two months', 'percent', 5000, 2, $3)`, uuid.NewString(), acc, t0)
+	require.NoError(t, err)
+	p := march
+	var totals []int64
+	for range 3 {
+		inv := closePeriod(t, c, acc, p)
+		totals = append(totals, inv.DiscountMinor)
+		p = p.Next(0)
+	}
+	// March 732 h × 4 = 2928 → half off; April 720 h × 4 = 2880 → half off; May none.
+	assert.Equal(t, []int64{1464, 1440, 0}, totals)
+	inv := closePeriod(t, c, acc, march.Next(0))
+	lines, err := activities.InvoiceLines(ctx, c.DB, inv.ID)
+	require.NoError(t, err)
+	assert.Contains(t, lines[len(lines)-1].Explanation, `discount "welcome" on the whole account · first two months · period 2 of 2`)
+}
+
+func TestPriceChangeSplitsOpenSpans(t *testing.T) {
+	c := testenv.NewControl(t)
+	acc, inst := billedInstance(t, c, "core", "search")
+	c.Acts.Clock = func() time.Time { return at(1000) }
+	change := activities.PriceChangeInput{Service: "forum", Module: "search", HourlyPriceMinor: 10, At: at(100)}
+	require.NoError(t, c.Acts.ApplyPriceChange(ctx, change))
+	require.NoError(t, c.Acts.ApplyPriceChange(ctx, change)) // a retry changes nothing
+	ss := spans(t, c, inst)
+	assert.Len(t, ss, 3)
+	inv := closePeriod(t, c, acc, march)
+	// core 732 h × 4 + search 100 h × 2 + 632 h × 10.
+	assert.Equal(t, int64(2928+200+6320), inv.TotalMinor)
+
+	future := activities.PriceChangeInput{Service: "forum", Module: "search", HourlyPriceMinor: 1, At: at(2000)}
+	assertKind(t, apperr.KindInvalid, c.Acts.ApplyPriceChange(ctx, future))
+}
+
+func TestFailedCloseIsRecordedAndClearedOnSuccess(t *testing.T) {
+	c := testenv.NewControl(t)
+	acc, inst := billedInstance(t, c, "core")
+	// A span in another currency cannot share an invoice.
+	_, err := c.DB.Exec(ctx, `INSERT INTO usage_spans (instance_id, module, started_at, hourly_rate_minor, currency)
+		VALUES ($1, 'search', $2, 1, 'USD')`, inst, at(1))
+	require.NoError(t, err)
+	_, err = c.Acts.CloseBillingPeriod(ctx, activities.ClosePeriodInput{AccountID: acc, Period: march})
+	require.Error(t, err)
+	assert.Equal(t, 1, count(t, c, `billing_close_failures WHERE account_id = $1`, acc))
+	assert.Equal(t, 0, count(t, c, `invoices WHERE account_id = $1`, acc))
+
+	_, err = c.DB.Exec(ctx, `DELETE FROM usage_spans WHERE currency = 'USD'`)
+	require.NoError(t, err)
+	closePeriod(t, c, acc, march)
+	assert.Equal(t, 0, count(t, c, `billing_close_failures WHERE account_id = $1`, acc))
+}
+
+func TestEmptyPeriodGetsAZeroInvoice(t *testing.T) {
+	c := testenv.NewControl(t)
+	acc, err := billingtest.Account(ctx, c.DB, "Idle")
+	require.NoError(t, err)
+	inv := closePeriod(t, c, acc, march)
+	assert.Equal(t, int64(0), inv.TotalMinor)
+	assert.Equal(t, 0, inv.Lines)
+
+	_, err = c.Acts.CloseBillingPeriod(ctx, activities.ClosePeriodInput{AccountID: uuid.NewString(), Period: march})
+	assertKind(t, apperr.KindNotFound, err)
+}
+
+func TestCreateDiscount(t *testing.T) {
+	c := testenv.NewControl(t)
+	acc, _ := billedInstance(t, c, "core", "search")
+	from := t0
+	ok := activities.DiscountInput{ID: uuid.NewString(), AccountID: acc, Name: "launch", Reason: "early customer",
+		PercentBP: 5000, Service: "forum", Module: "search", Periods: 1, ValidFrom: &from}
+	require.NoError(t, c.Acts.CreateDiscount(ctx, ok))
+	require.NoError(t, c.Acts.CreateDiscount(ctx, ok)) // a retry
+	assert.Equal(t, 1, count(t, c, `discounts WHERE account_id = $1`, acc))
+	inv := closePeriod(t, c, acc, march)
+	assert.Equal(t, int64(732), inv.DiscountMinor, "half of search: 732 h × 2 / 2")
+
+	for _, bad := range []activities.DiscountInput{
+		{AccountID: acc, Name: "x"},                                   // neither kind
+		{AccountID: acc, Name: "x", PercentBP: 100, AmountMinor: 5},   // both kinds
+		{AccountID: acc, Name: "x", PercentBP: 10001},                 // over 100 %
+		{AccountID: acc, Name: "", PercentBP: 100},                    // no name
+		{AccountID: acc, Name: "x", PercentBP: 100, Module: "search"}, // module without service
+		{AccountID: acc, Name: "x", PercentBP: 100, Service: "wiki"},  // no such service
+		{AccountID: acc, Name: "x", PercentBP: 100, Service: "forum", Module: "chat"},
+		{AccountID: "nope", Name: "x", PercentBP: 100},
+	} {
+		assertKind(t, apperr.KindInvalid, c.Acts.CreateDiscount(ctx, bad))
+	}
+	assertKind(t, apperr.KindNotFound, c.Acts.CreateDiscount(ctx, activities.DiscountInput{AccountID: uuid.NewString(), Name: "x", PercentBP: 1}))
+	assert.Equal(t, 1, count(t, c, `discounts`))
+}

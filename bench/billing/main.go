@@ -1,0 +1,380 @@
+// Command billing measures how fast one billing period closes for many
+// accounts through the engine (a BillingCycle workflow per account on the
+// Temporal dev server, closing through the idempotent activity) beside the
+// floor: the same invoice totals computed by one direct SQL pass over the
+// control database, no Temporal, in the same run.
+//
+// Accounts, instances, module changes and discounts are written straight
+// into the control database (no tenant databases are provisioned).
+//
+// The last line is key=value pairs for tooling:
+//
+//	invoices_per_s=… floor_invoices_per_s=… ratio=<floor/engine> n=… mismatches=…
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"tenantry/internal/billing"
+	"tenantry/internal/billingtest"
+	"tenantry/internal/devstack"
+	"tenantry/internal/secret"
+	"tenantry/internal/stack"
+	"tenantry/workflows"
+)
+
+func main() {
+	n := flag.Int("n", 2000, "accounts whose period closes")
+	large := flag.Bool("large", false, "10,000 accounts (overrides -n)")
+	flag.BoolVar(&trace, "trace", false, "print how many invoices closed in each second after the boundary")
+	flag.Parse()
+	if *large {
+		*n = 10000
+	}
+	if err := run(*n); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+var trace bool
+
+// length is the benchmark's period; the boundary is placed a little after
+// every cycle has started.
+const length = time.Hour
+
+func run(n int) error {
+	ctx := context.Background()
+	b, err := start(ctx)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	s := b.s
+
+	// Room to start every cycle and let it reach its timer before the
+	// boundary, so the measurement holds the closes only.
+	startMargin := 10*time.Second + time.Duration(n)*15*time.Millisecond
+	boundary := time.Now().Add(startMargin).Truncate(time.Second)
+	period := billing.Period{Start: boundary.Add(-length), End: boundary}
+
+	t0 := time.Now()
+	accounts, err := seed(ctx, s, n, period)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seeded %d accounts (instances, module changes, discounts) in %s\n", n, time.Since(t0).Round(time.Millisecond))
+
+	t0 = time.Now()
+	if err := startCycles(ctx, s, accounts, period); err != nil {
+		return err
+	}
+	fmt.Printf("started %d BillingCycle workflows in %s; boundary in %s\n", n, time.Since(t0).Round(time.Millisecond),
+		time.Until(boundary).Round(time.Millisecond))
+	for {
+		// The last cycle started is about the last to reach its timer.
+		d, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.BillingCycleID(accounts[len(accounts)-1]), "")
+		if err != nil {
+			return err
+		}
+		if d.WorkflowExecutionInfo.HistoryLength >= 5 { // started, task scheduled/started/completed, timer started
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Printf("every cycle waits on its timer %s before the boundary\n", time.Until(boundary).Round(time.Millisecond))
+	if time.Now().After(boundary) {
+		return fmt.Errorf("the cycles reached their timers after the boundary: raise the start margin")
+	}
+
+	// Wait for every invoice of the period.
+	deadline := boundary.Add(10*time.Minute + time.Duration(n)*50*time.Millisecond)
+	var count int
+	for {
+		if err := s.DB.QueryRow(ctx, `SELECT count(*) FROM invoices WHERE period_start = $1`, period.Start).Scan(&count); err != nil {
+			return err
+		}
+		if count >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d invoices by %s", count, n, deadline)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var first, last time.Time
+	if err := s.DB.QueryRow(ctx, `SELECT min(closed_at), max(closed_at) FROM invoices WHERE period_start = $1`, period.Start).
+		Scan(&first, &last); err != nil {
+		return err
+	}
+	engine := last.Sub(boundary)
+	if trace {
+		rows, err := s.DB.Query(ctx, `SELECT floor(extract(epoch FROM closed_at - $2))::int, count(*) FROM invoices
+			WHERE period_start = $1 GROUP BY 1 ORDER BY 1`, period.Start, boundary)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var sec, k int
+			_ = rows.Scan(&sec, &k)
+			fmt.Printf("  +%3ds %5d invoices\n", sec, k)
+		}
+		rows.Close()
+		var lastAcc string
+		if err := s.DB.QueryRow(ctx, `SELECT account_id::text FROM invoices WHERE period_start = $1 ORDER BY closed_at DESC LIMIT 1`,
+			period.Start).Scan(&lastAcc); err != nil {
+			return err
+		}
+		showHistory(ctx, s, lastAcc, boundary)
+	}
+	engineRate := float64(n) / engine.Seconds()
+
+	// The floor: the same totals in one SQL pass, no Temporal.
+	t0 = time.Now()
+	floorTotals, err := floor(ctx, s, period)
+	if err != nil {
+		return err
+	}
+	floorDur := time.Since(t0)
+	floorRate := float64(n) / floorDur.Seconds()
+
+	engineTotals := map[string]int64{}
+	var sum int64
+	rows, err := s.DB.Query(ctx, `SELECT account_id::text, total_minor FROM invoices WHERE period_start = $1`, period.Start)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		var total int64
+		if err := rows.Scan(&id, &total); err != nil {
+			return err
+		}
+		engineTotals[id] = total
+		sum += total
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	mismatches := 0
+	for _, id := range accounts {
+		et, ok := engineTotals[id]
+		if ft := floorTotals[id]; !ok || et != ft {
+			mismatches++
+			if mismatches <= 5 {
+				fmt.Printf("  mismatch %s: engine %d, floor %d\n", id, et, ft)
+			}
+		}
+	}
+	var lines int
+	if err := s.DB.QueryRow(ctx, `SELECT count(*) FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE i.period_start = $1`,
+		period.Start).Scan(&lines); err != nil {
+		return err
+	}
+	fmt.Printf("one period closed for %d accounts (%d explained lines, total %s EUR)\n", n, lines, billing.Money(sum))
+	fmt.Printf("  %-44s first invoice +%s, last invoice +%s → %.1f invoices/s\n", "engine (BillingCycle workflows, dev server):",
+		first.Sub(boundary).Round(time.Millisecond), engine.Round(time.Millisecond), engineRate)
+	fmt.Printf("  %-44s %s → %.1f invoices/s (totals only)\n", "floor (one SQL pass, no Temporal):", floorDur.Round(time.Millisecond), floorRate)
+	fmt.Printf("invoices_per_s=%.1f floor_invoices_per_s=%.1f ratio=%.2f n=%d mismatches=%d\n",
+		engineRate, floorRate, floorRate/engineRate, n, mismatches)
+	return nil
+}
+
+// seed writes n accounts, each with one instance and a schedule of module
+// changes over the period: some modules removed, others added, some
+// instances disabled, one account in five with a 10 % discount.
+func seed(ctx context.Context, s *stack.Stack, n int, p billing.Period) ([]string, error) {
+	ids := make([]string, n)
+	at := func(frac float64) time.Time { return p.Start.Add(time.Duration(frac * float64(length))) }
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		for i := range n {
+			acc, err := billingtest.Account(ctx, tx, fmt.Sprintf("Bench %d", i))
+			if err != nil {
+				return err
+			}
+			ids[i] = acc
+			service, extra, later := "forum", "search", "moderation"
+			if i%2 == 1 {
+				service, extra, later = "store", "coupons", "inventory"
+			}
+			// Some instances started before the period, some in it.
+			begin := at(-0.5 + float64(i%7)/10)
+			inst, err := billingtest.Instance(ctx, tx, acc, service, fmt.Sprintf("b%d.bench.localhost", i),
+				[]string{"core", extra}, begin)
+			if err != nil {
+				return err
+			}
+			if i%3 == 0 { // a module removed mid-period
+				if err := billingtest.Close(ctx, tx, inst, []string{extra}, at(0.3+float64(i%5)/100)); err != nil {
+					return err
+				}
+			}
+			if i%4 == 0 { // a module added mid-period
+				if err := billingtest.Open(ctx, tx, inst, service, []string{later}, at(0.55)); err != nil {
+					return err
+				}
+			}
+			if i%10 == 9 { // disabled before the end
+				if err := billingtest.Close(ctx, tx, inst, []string{"core", extra, later}, at(0.8)); err != nil {
+					return err
+				}
+			}
+			if i%5 == 2 {
+				if _, err := tx.Exec(ctx, `INSERT INTO discounts (id, account_id, name, kind, percent_bp, valid_from)
+					VALUES ($1, $2, 'bench', 'percent', 1000, $3)`, uuid.NewString(), acc, p.Start.Add(-length)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
+
+func startCycles(ctx context.Context, s *stack.Stack, accounts []string, p billing.Period) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(accounts) {
+					return
+				}
+				if err := workflows.StartBillingCycleAt(ctx, s.Temporal, accounts[i], p, length); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// floor computes every account's total for the period in one SQL pass with
+// the documented rounding (see internal/billing): each span clipped to the
+// period in whole seconds, rounded half up per line, then account-wide
+// percentage discounts rounded half up and capped at the subtotal.
+func floor(ctx context.Context, s *stack.Stack, p billing.Period) (map[string]int64, error) {
+	rows, err := s.DB.Query(ctx, `
+		WITH clipped AS (
+			SELECT i.account_id, s.hourly_rate_minor AS rate,
+				date_trunc('second', greatest(s.started_at, $1)) AS f,
+				date_trunc('second', least(coalesce(s.ended_at, $2), $2)) AS t
+			FROM usage_spans s JOIN instances i ON i.id = s.instance_id
+			WHERE s.started_at < $2 AND (s.ended_at IS NULL OR s.ended_at > $1)),
+		sub AS (
+			SELECT account_id, sum((2 * extract(epoch FROM t - f)::bigint * rate + 3600) / 7200)::bigint AS subtotal
+			FROM clipped WHERE t > f GROUP BY account_id),
+		disc AS (
+			SELECT d.account_id, d.percent_bp FROM discounts d
+			WHERE d.kind = 'percent' AND d.service IS NULL AND d.valid_from < $2
+				AND (d.valid_until IS NULL OR d.valid_until > $1))
+		SELECT a.id::text, coalesce(sub.subtotal, 0)
+			- least(coalesce(sub.subtotal, 0), coalesce((2 * sub.subtotal * disc.percent_bp + 10000) / 20000, 0))
+		FROM accounts a LEFT JOIN sub ON sub.account_id = a.id LEFT JOIN disc ON disc.account_id = a.id`,
+		p.Start, p.End)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var total int64
+		if err := rows.Scan(&id, &total); err != nil {
+			return nil, err
+		}
+		out[id] = total
+	}
+	return out, rows.Err()
+}
+
+type bench struct {
+	pg    *devstack.Postgres
+	tmp   *devstack.Temporal
+	s     *stack.Stack
+	state string
+}
+
+func start(ctx context.Context) (*bench, error) {
+	b := &bench{}
+	var err error
+	if b.state, err = devstack.ScratchDir("tenantry-bench-"); err != nil {
+		return nil, err
+	}
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		if b.pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: b.state}); err != nil {
+			return nil, err
+		}
+		url = b.pg.AdminURL
+	}
+	wd, _ := os.Getwd()
+	if b.tmp, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)}); err != nil {
+		b.stop()
+		return nil, err
+	}
+	b.s, err = stack.Start(ctx, stack.Config{DatabaseURL: url, SecretKey: secret.NewKey(), TemporalHostPort: b.tmp.HostPort,
+		RunWorker: true, BillingPeriod: length,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))})
+	if err != nil {
+		b.stop()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *bench) stop() {
+	if b.s != nil {
+		b.s.Stop()
+	}
+	if b.tmp != nil {
+		b.tmp.Stop()
+	}
+	if b.pg != nil {
+		b.pg.Stop()
+	}
+	_ = os.RemoveAll(b.state)
+}
+
+// showHistory prints the event times of an account's first cycle run,
+// relative to the boundary: where a slow close spent its time.
+func showHistory(ctx context.Context, s *stack.Stack, account string, boundary time.Time) {
+	id := workflows.BillingCycleID(account)
+	d, err := s.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return
+	}
+	fmt.Println("  slowest close,", id, "first run:")
+	it := s.Temporal.GetWorkflowHistory(ctx, id, d.WorkflowExecutionInfo.GetFirstRunId(), false, 0)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return
+		}
+		fmt.Printf("    %+9.3fs %s\n", e.GetEventTime().AsTime().Sub(boundary).Seconds(), e.GetEventType())
+	}
+}
+
+// logLevel is Error unless BENCH_LOG=warn (to see retries and timeouts).
+func logLevel() slog.Level {
+	if os.Getenv("BENCH_LOG") == "warn" {
+		return slog.LevelWarn
+	}
+	return slog.LevelError
+}

@@ -1,0 +1,395 @@
+package web
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"tenantry/activities"
+	"tenantry/internal/access"
+	"tenantry/internal/apperr"
+	"tenantry/internal/billing"
+	"tenantry/workflows"
+)
+
+// billingRoutes: what a client is billed and why; for platform operators,
+// revenue and the closes that failed.
+func (s *Server) billingRoutes(api *gin.RouterGroup) {
+	me := api.Group("", s.requireUser)
+	manage, read := s.need(access.InstancesManage), s.need(access.BillingRead)
+	me.PUT("/instances/:id/expiry", manage, s.setExpiry)
+	me.GET("/billing/current", read, s.billingCurrent)
+	me.GET("/billing/invoices", read, s.listInvoices)
+	me.GET("/billing/invoices/:id", read, s.getInvoice)
+	me.GET("/billing/invoices/:id/csv", read, s.invoiceCSV)
+	ops := me.Group("/ops/billing", s.requireOperator)
+	ops.GET("/revenue", s.revenue)
+	ops.GET("/failures", s.closeFailures)
+	ops.POST("/discounts", s.grantDiscount)
+}
+
+// grantDiscount gives an account a discount (operators only); it applies
+// from the period that holds valid_from.
+func (s *Server) grantDiscount(c *gin.Context) {
+	var in activities.DiscountInput
+	if err := bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	in.ID, in.ActorID = uuid.NewString(), userOf(c).ID
+	if err := s.Checks.CreateDiscount(c.Request.Context(), in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"id": in.ID})
+}
+
+// requireOperator admits platform operators only: the users whose email
+// is in Operators (the permissions issue replaces this with roles).
+// An operator holds the platform's console.admin permission (the developer
+// role) or is listed in TENANTRY_OPERATORS.
+func (s *Server) requireOperator(c *gin.Context) {
+	if u := userOf(c); !u.can(access.ConsoleAdmin) && !slices.Contains(s.Operators, u.Email) {
+		s.fail(c, apperr.Forbidden("only platform operators may see this"))
+		return
+	}
+	c.Next()
+}
+
+// periodUsageView is one instance × module of the period so far.
+type periodUsageView struct {
+	InstanceID     string `json:"instance_id"`
+	Service        string `json:"service"`
+	Host           string `json:"host"`
+	Module         string `json:"module"`
+	Seconds        int64  `json:"seconds"`
+	SoFarMinor     int64  `json:"so_far_minor"`
+	ProjectedMinor int64  `json:"projected_minor"` // at period end if nothing changes
+	Running        bool   `json:"running"`
+}
+
+type expiryView struct {
+	InstanceID string    `json:"instance_id"`
+	Host       string    `json:"host"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Warning    string    `json:"warning"`
+}
+
+// billingCurrent is this period so far: per instance and module the running
+// total and the projection to the period end, both computed by the same
+// code that closes the period, plus the cycle's progress.
+func (s *Server) billingCurrent(c *gin.Context) {
+	ctx := c.Request.Context()
+	acc := userOf(c).AccountID
+	now := s.Clock().UTC().Truncate(time.Second)
+	// An account without a cycle (created before billing) gets one now.
+	if err := workflows.StartBillingCycle(ctx, s.Temporal, acc, s.BillingPeriod, now); err != nil {
+		s.fail(c, err)
+		return
+	}
+	var progress *workflows.BillingProgress
+	if v, err := s.Temporal.QueryWorkflow(ctx, workflows.BillingCycleID(acc), "", workflows.ProgressQuery); err == nil {
+		var p workflows.BillingProgress
+		if v.Get(&p) == nil {
+			progress = &p
+		}
+	}
+	period := billing.PeriodOf(now, s.BillingPeriod)
+	if progress != nil && progress.Status == workflows.StatusWaiting {
+		period = progress.Period // the cycle's own period (a benchmark may choose it)
+	}
+	soFar, err := activities.ComputeInvoice(ctx, s.DB, acc, billing.Period{Start: period.Start, End: latest(now, period.Start)})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	projected, err := activities.ComputeInvoice(ctx, s.DB, acc, period)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	spans, err := activities.PeriodSpans(ctx, s.DB, acc, period)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	hosts := map[string]string{}
+	running := map[[2]string]bool{}
+	for _, sp := range spans {
+		hosts[sp.InstanceID] = sp.Host
+		if sp.End == nil || sp.End.After(now) {
+			running[[2]string{sp.InstanceID, sp.Module}] = true
+		}
+	}
+	var usage []periodUsageView
+	index := map[[2]string]int{}
+	add := func(l billing.Line, projected bool) {
+		if l.Kind != billing.KindModule {
+			return
+		}
+		k := [2]string{l.InstanceID, l.Module}
+		i, ok := index[k]
+		if !ok {
+			i = len(usage)
+			index[k] = i
+			usage = append(usage, periodUsageView{InstanceID: l.InstanceID, Service: l.Service, Host: hosts[l.InstanceID],
+				Module: l.Module, Running: running[k]})
+		}
+		if projected {
+			usage[i].ProjectedMinor += l.AmountMinor
+		} else {
+			usage[i].Seconds += l.Quantity
+			usage[i].SoFarMinor += l.AmountMinor
+		}
+	}
+	for _, l := range soFar.Lines {
+		add(l, false)
+	}
+	for _, l := range projected.Lines {
+		add(l, true)
+	}
+	expiring, err := s.expiryWarnings(c, acc, now)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"period": period, "as_of": now, "currency": projected.Currency,
+		"so_far_minor": soFar.TotalMinor, "projected_minor": projected.TotalMinor,
+		"so_far_lines": soFar.Lines, "usage": usage, "cycle": progress, "expiring": expiring,
+	})
+}
+
+func (s *Server) expiryWarning() time.Duration {
+	if s.ExpiryWarning > 0 {
+		return s.ExpiryWarning
+	}
+	return activities.ExpiryWarning
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// expiryWarnings lists the account's live instances that end within a week
+// (or have already been warned).
+func (s *Server) expiryWarnings(c *gin.Context, acc string, now time.Time) ([]expiryView, error) {
+	rows, err := s.DB.Query(c.Request.Context(), `
+		SELECT id::text, host, expires_at FROM instances
+		WHERE account_id = $1 AND status IN ('ready', 'provisioning') AND expires_at IS NOT NULL
+			AND (expires_at < $2 OR expiry_warned_at IS NOT NULL)
+		ORDER BY expires_at`, acc, now.Add(s.expiryWarning()))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (expiryView, error) {
+		var v expiryView
+		err := r.Scan(&v.InstanceID, &v.Host, &v.ExpiresAt)
+		v.ExpiresAt = v.ExpiresAt.UTC()
+		v.Warning = fmt.Sprintf("%s ends at %s and will then be disabled unless renewed", v.Host,
+			v.ExpiresAt.Format("2 Jan 2006 15:04 UTC"))
+		return v, err
+	})
+}
+
+func (s *Server) listInvoices(c *gin.Context) {
+	rows, err := s.DB.Query(c.Request.Context(), activities.InvoiceSelect+
+		`WHERE i.account_id = $1 ORDER BY i.period_start DESC LIMIT 240`, userOf(c).AccountID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (activities.InvoiceSummary, error) {
+		return activities.ScanInvoice(r)
+	})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if list == nil {
+		list = []activities.InvoiceSummary{}
+	}
+	c.JSON(http.StatusOK, gin.H{"invoices": list})
+}
+
+// ownInvoice loads one of the caller's account's invoices with its lines;
+// another account's invoice is "not found".
+func (s *Server) ownInvoice(c *gin.Context) (activities.InvoiceSummary, []billing.Line, error) {
+	id := c.Param("id")
+	if _, err := uuid.Parse(id); err != nil {
+		return activities.InvoiceSummary{}, nil, apperr.NotFound("no invoice %s", id)
+	}
+	ctx := c.Request.Context()
+	inv, err := activities.ScanInvoice(s.DB.QueryRow(ctx, activities.InvoiceSelect+
+		`WHERE i.id = $1 AND i.account_id = $2`, id, userOf(c).AccountID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return inv, nil, apperr.NotFound("no invoice %s", id)
+	}
+	if err != nil {
+		return inv, nil, err
+	}
+	lines, err := activities.InvoiceLines(ctx, s.DB, id)
+	return inv, lines, err
+}
+
+func (s *Server) getInvoice(c *gin.Context) {
+	inv, lines, err := s.ownInvoice(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"invoice": inv, "lines": lines})
+}
+
+// invoiceCSV is the invoice as a spreadsheet: one row per line, amounts in
+// minor units and as decimals, then the totals.
+func (s *Server) invoiceCSV(c *gin.Context) {
+	inv, lines, err := s.ownInvoice(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="invoice-%s.csv"`, inv.Period.Start.Format("2006-01-02T1504")))
+	w := csv.NewWriter(c.Writer)
+	_ = w.Write([]string{"position", "kind", "service", "module", "instance_id", "from", "to", "quantity",
+		"rate_minor", "amount_minor", "amount", "currency", "explanation"})
+	stamp := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for i, l := range lines {
+		_ = w.Write([]string{strconv.Itoa(i + 1), l.Kind, l.Service, l.Module, l.InstanceID, stamp(l.From), stamp(l.To),
+			strconv.FormatInt(l.Quantity, 10), strconv.FormatInt(l.RateMinor, 10), strconv.FormatInt(l.AmountMinor, 10),
+			billing.Money(l.AmountMinor), inv.Currency, l.Explanation})
+	}
+	for _, t := range []struct {
+		name string
+		v    int64
+	}{{"subtotal", inv.SubtotalMinor}, {"discount", -inv.DiscountMinor}, {"total", inv.TotalMinor}} {
+		_ = w.Write([]string{"", t.name, "", "", "", "", "", "", "", strconv.FormatInt(t.v, 10), billing.Money(t.v), inv.Currency, ""})
+	}
+	w.Flush()
+}
+
+// revenue sums invoice lines per service and module for the invoices whose
+// period starts in [from, to) (default: the current calendar month).
+func (s *Server) revenue(c *gin.Context) {
+	from, to, err := periodQuery(c, s.Clock())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	rows, err := s.DB.Query(c.Request.Context(), `
+		SELECT l.service, l.module, l.kind, i.currency, count(DISTINCT i.account_id), sum(l.quantity), sum(l.amount_minor)
+		FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+		WHERE i.period_start >= $1 AND i.period_start < $2
+		GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, from, to)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	type revenueRow struct {
+		Service     string `json:"service"`
+		Module      string `json:"module"`
+		Kind        string `json:"kind"`
+		Currency    string `json:"currency"`
+		Accounts    int64  `json:"accounts"`
+		Quantity    int64  `json:"quantity"`
+		AmountMinor int64  `json:"amount_minor"`
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[revenueRow])
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var total int64
+	for _, r := range list {
+		total += r.AmountMinor
+	}
+	if list == nil {
+		list = []revenueRow{}
+	}
+	c.JSON(http.StatusOK, gin.H{"from": from, "to": to, "rows": list, "total_minor": total})
+}
+
+// periodQuery reads ?from=&to= (RFC 3339) or ?month=2026-11.
+func periodQuery(c *gin.Context, now time.Time) (time.Time, time.Time, error) {
+	if m := c.Query("month"); m != "" {
+		t, err := time.Parse("2006-01", m)
+		if err != nil {
+			return t, t, apperr.Invalid("month must look like 2026-11")
+		}
+		p := billing.MonthOf(t)
+		return p.Start, p.End, nil
+	}
+	p := billing.MonthOf(now)
+	from, to := p.Start, p.End
+	for _, q := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := c.Query(q.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return from, to, apperr.Invalid("%s must be an RFC 3339 instant like 2026-11-01T00:00:00Z", q.name)
+			}
+			*q.dst = t
+		}
+	}
+	if !to.After(from) {
+		return from, to, apperr.Invalid("to must be after from")
+	}
+	return from, to, nil
+}
+
+// closeFailures lists the accounts whose period close failed, why, and how
+// to retry.
+func (s *Server) closeFailures(c *gin.Context) {
+	rows, err := s.DB.Query(c.Request.Context(), `
+		SELECT f.account_id::text, a.name, f.period_start, f.error, f.attempts, f.last_at
+		FROM billing_close_failures f JOIN accounts a ON a.id = f.account_id ORDER BY f.last_at DESC LIMIT 500`)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	type failure struct {
+		AccountID   string    `json:"account_id"`
+		AccountName string    `json:"account_name"`
+		PeriodStart time.Time `json:"period_start"`
+		Error       string    `json:"error"`
+		Attempts    int       `json:"attempts"`
+		LastAt      time.Time `json:"last_at"`
+		WorkflowID  string    `json:"workflow_id"`
+		Retry       string    `json:"retry"`
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (failure, error) {
+		var f failure
+		err := r.Scan(&f.AccountID, &f.AccountName, &f.PeriodStart, &f.Error, &f.Attempts, &f.LastAt)
+		f.WorkflowID = workflows.BillingCycleID(f.AccountID)
+		f.Retry = "fix the cause, then: temporal workflow signal --workflow-id " + f.WorkflowID +
+			" --name " + workflows.RetryCloseSignal + " (the cycle also retries every hour)"
+		return f, err
+	})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if list == nil {
+		list = []failure{}
+	}
+	c.JSON(http.StatusOK, gin.H{"failures": list})
+}

@@ -1,0 +1,124 @@
+package workflows
+
+import (
+	"context"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
+
+	"tenantry/activities"
+	"tenantry/internal/apperr"
+	"tenantry/internal/billing"
+)
+
+// BillingCycleID is one cycle per account for the account's whole life.
+func BillingCycleID(accountID string) string { return "billing/" + accountID }
+
+// RetryCloseSignal asks a cycle whose close failed to try again now:
+//
+//	temporal workflow signal --workflow-id billing/<account> --name retry-close
+const RetryCloseSignal = "retry-close"
+
+// closeRetryEvery is how often a failed close is tried again on its own.
+const closeRetryEvery = time.Hour
+
+// BillingCycleInput is one period of an account's cycle. Length zero means
+// calendar months in UTC; the dev stack and tests shorten it.
+type BillingCycleInput struct {
+	AccountID string
+	Period    billing.Period
+	Length    time.Duration
+	// Carried across continue-as-new so the progress query can answer.
+	LastInvoice   *activities.InvoiceSummary
+	PeriodsClosed int
+}
+
+// BillingProgress is what the progress query of a cycle returns.
+type BillingProgress struct {
+	AccountID     string                     `json:"account_id"`
+	Period        billing.Period             `json:"period"`
+	NextClose     time.Time                  `json:"next_close"`
+	Status        Status                     `json:"status"` // waiting for the period end, running the close
+	LastInvoice   *activities.InvoiceSummary `json:"last_invoice,omitempty"`
+	PeriodsClosed int                        `json:"periods_closed"`
+	// Error is why the last close attempt failed, and Retry how to retry it.
+	Error string `json:"error,omitempty"`
+	Retry string `json:"retry,omitempty"`
+}
+
+// BillingCycle sleeps until its period ends, closes it (the invoice is
+// computed from the control database by an idempotent activity, never from
+// this workflow's state), then continues as new into the next period. A
+// close that keeps failing waits for the retry-close signal or an hour,
+// then tries again; the period is never skipped.
+func BillingCycle(ctx workflow.Context, in BillingCycleInput) error {
+	c := &cycle{in: in, p: BillingProgress{AccountID: in.AccountID, Period: in.Period, NextClose: in.Period.End,
+		Status: StatusWaiting, LastInvoice: in.LastInvoice, PeriodsClosed: in.PeriodsClosed}}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (BillingProgress, error) { return c.p, nil }); err != nil {
+		return err
+	}
+	if err := c.waitForEnd(ctx); err != nil {
+		return err
+	}
+	inv := c.close(ctx)
+	return workflow.NewContinueAsNewError(ctx, BillingCycle, BillingCycleInput{
+		AccountID: in.AccountID, Period: in.Period.Next(in.Length), Length: in.Length,
+		LastInvoice: &inv, PeriodsClosed: in.PeriodsClosed + 1,
+	})
+}
+
+type cycle struct {
+	in BillingCycleInput
+	p  BillingProgress
+}
+
+func (c *cycle) waitForEnd(ctx workflow.Context) error {
+	if d := c.in.Period.End.Sub(workflow.Now(ctx)); d > 0 {
+		return workflow.Sleep(ctx, d)
+	}
+	return nil
+}
+
+func (c *cycle) close(ctx workflow.Context) activities.InvoiceSummary {
+	retry := workflow.GetSignalChannel(ctx, RetryCloseSignal)
+	for {
+		c.p.Status = StatusRunning
+		var inv activities.InvoiceSummary
+		err := call(withDBSteps(ctx), acts.CloseBillingPeriod,
+			activities.ClosePeriodInput{AccountID: c.in.AccountID, Period: c.in.Period}, &inv)
+		if err == nil {
+			return inv
+		}
+		c.p.Status, c.p.Error = StatusFailed, apperr.Message(err)
+		c.p.Retry = "fix the cause, then: temporal workflow signal --workflow-id " + BillingCycleID(c.in.AccountID) +
+			" --name " + RetryCloseSignal + " (it also retries by itself every hour)"
+		timerCtx, cancel := workflow.WithCancel(ctx)
+		s := workflow.NewSelector(ctx)
+		s.AddReceive(retry, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(ctx, nil) })
+		s.AddFuture(workflow.NewTimer(timerCtx, closeRetryEvery), func(workflow.Future) {})
+		s.Select(ctx)
+		cancel()
+		c.p.Error, c.p.Retry = "", ""
+	}
+}
+
+// StartBillingCycle starts the account's cycle at the period that holds
+// now, or leaves the running one alone: signup calls it, and so do start-up
+// and the billing API for accounts that have none yet.
+func StartBillingCycle(ctx context.Context, c client.Client, accountID string, length time.Duration, now time.Time) error {
+	return StartBillingCycleAt(ctx, c, accountID, billing.PeriodOf(now, length), length)
+}
+
+// StartBillingCycleAt starts the account's cycle at a given period (the
+// benchmark picks its boundary), or leaves the running one alone.
+func StartBillingCycleAt(ctx context.Context, c client.Client, accountID string, p billing.Period, length time.Duration) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       BillingCycleID(accountID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    SearchAttributes(accountID, "", ""),
+	}, BillingCycle, BillingCycleInput{AccountID: accountID, Period: p, Length: length})
+	return err
+}

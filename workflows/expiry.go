@@ -1,0 +1,100 @@
+package workflows
+
+import (
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/workflow"
+
+	"tenantry/activities"
+)
+
+// ExpiryID names the watch over an instance's end.
+func ExpiryID(instanceID string) string { return "expiry/" + instanceID }
+
+// ExpiryChangedSignal wakes the watch when the end moves (a renewal, an
+// earlier end, no end).
+const ExpiryChangedSignal = "expiry-changed"
+
+// ExpiryInput watches one instance's end.
+type ExpiryInput struct {
+	InstanceID  string
+	Warning     time.Duration // zero: activities.ExpiryWarning
+	GracePeriod time.Duration // for the DisableService it starts
+}
+
+// ExpiryProgress is what the progress query of the watch returns.
+type ExpiryProgress struct {
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Warned    bool       `json:"warned"`
+	NextWake  time.Time  `json:"next_wake"`
+}
+
+// ExpiryResult says how the watch ended.
+type ExpiryResult struct {
+	Outcome string // "disabled", "no end", "not live"
+}
+
+// InstanceExpiry warns before an instance's end (in the timeline and the
+// API) and at the end disables it through DisableService unless it was
+// renewed. The end is read from the control database each time the watch
+// wakes, so a renewal needs only the signal (or not even that: the watch
+// re-reads before it disables).
+func InstanceExpiry(ctx workflow.Context, in ExpiryInput) (ExpiryResult, error) {
+	warning := in.Warning
+	if warning <= 0 {
+		warning = activities.ExpiryWarning
+	}
+	changed := workflow.GetSignalChannel(ctx, ExpiryChangedSignal)
+	var p ExpiryProgress
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (ExpiryProgress, error) { return p, nil }); err != nil {
+		return ExpiryResult{}, err
+	}
+	for {
+		var e activities.Expiry
+		if err := call(withDBSteps(ctx), acts.InstanceExpiry, activities.InstanceRef{InstanceID: in.InstanceID}, &e); err != nil {
+			return ExpiryResult{}, err
+		}
+		if e.Status != "ready" && e.Status != "provisioning" {
+			return ExpiryResult{Outcome: "not live"}, nil
+		}
+		if e.ExpiresAt == nil {
+			return ExpiryResult{Outcome: "no end"}, nil
+		}
+		now := workflow.Now(ctx)
+		end := *e.ExpiresAt
+		if !now.Before(end) {
+			return ExpiryResult{Outcome: "disabled"}, disableAtEnd(ctx, in, e)
+		}
+		wake := end
+		if !e.Warned {
+			if now.Before(end.Add(-warning)) {
+				wake = end.Add(-warning)
+			} else if err := call(withDBSteps(ctx), acts.WarnExpiry,
+				activities.WarnExpiryInput{InstanceID: in.InstanceID, ExpiresAt: end}, nil); err != nil {
+				return ExpiryResult{}, err
+			}
+		}
+		p = ExpiryProgress{ExpiresAt: &end, Warned: e.Warned || wake == end, NextWake: wake}
+		timerCtx, cancel := workflow.WithCancel(ctx)
+		s := workflow.NewSelector(ctx)
+		s.AddReceive(changed, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(ctx, nil) })
+		s.AddFuture(workflow.NewTimer(timerCtx, wake.Sub(now)), func(workflow.Future) {})
+		s.Select(ctx)
+		cancel()
+	}
+}
+
+// disableAtEnd starts the instance's DisableService and leaves it to its
+// grace period; an already running disable is fine.
+func disableAtEnd(ctx workflow.Context, in ExpiryInput, e activities.Expiry) error {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: DisableID(in.InstanceID), TaskQueue: TaskQueue,
+		TypedSearchAttributes: SearchAttributes(e.AccountID, e.Service, in.InstanceID),
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	child := workflow.ExecuteChildWorkflow(cctx, DisableService, DisableInput{
+		InstanceID: in.InstanceID, AccountID: e.AccountID, GracePeriod: in.GracePeriod})
+	var started workflow.Execution
+	return child.GetChildWorkflowExecution().Get(ctx, &started)
+}

@@ -1,0 +1,73 @@
+package workflows_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+
+	"go.temporal.io/sdk/workflow"
+
+	"tenantry/activities"
+	"tenantry/internal/billingtest"
+	"tenantry/internal/testenv"
+	"tenantry/workflows"
+)
+
+// TestInstanceExpiry: a trial ending in ten days is warned three days in
+// (a week before), renewed on day five to day twenty (warned again a week
+// before the new end), and disabled through DisableService at the end.
+func TestInstanceExpiry(t *testing.T) {
+	ctx := context.Background()
+	c := testenv.NewControl(t)
+	day := 24 * time.Hour
+	now := start
+	c.Acts.Clock = func() time.Time { return now }
+	acc, err := billingtest.Account(ctx, c.DB, "Trial")
+	require.NoError(t, err)
+	inst, err := billingtest.Instance(ctx, c.DB, acc, "forum", "trial.localhost", []string{"core"}, start)
+	require.NoError(t, err)
+	end := start.Add(10 * day)
+	require.NoError(t, c.Acts.SetInstanceExpiry(ctx, activities.SetExpiryInput{InstanceID: inst, ExpiresAt: &end}))
+
+	h := newHarness(t)
+	h.env.RegisterActivity(c.Acts)
+	var disabledAt time.Time
+	h.env.OnWorkflow(workflows.DisableService, mock.Anything, mock.Anything).Return(
+		func(_ workflow.Context, in workflows.DisableInput) (workflows.DisableResult, error) {
+			disabledAt = h.env.Now()
+			assert.Equal(t, inst, in.InstanceID)
+			assert.Equal(t, acc, in.AccountID)
+			return workflows.DisableResult{}, nil
+		})
+	warnings := func() int {
+		var n int
+		require.NoError(t, c.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'instance.expiry_warning' AND object_id = $1`, inst).Scan(&n))
+		return n
+	}
+	h.env.RegisterDelayedCallback(func() {
+		assert.Equal(t, 1, warnings(), "warned a week before the end")
+		now = h.env.Now()
+		renewed := start.Add(20 * day)
+		require.NoError(t, c.Acts.SetInstanceExpiry(ctx, activities.SetExpiryInput{InstanceID: inst, ExpiresAt: &renewed}))
+		h.env.SignalWorkflow(workflows.ExpiryChangedSignal, nil)
+	}, 5*day)
+	h.env.RegisterDelayedCallback(func() {
+		assert.Equal(t, 1, warnings(), "no warning for the renewed end yet")
+		v, err := h.env.QueryWorkflow(workflows.ProgressQuery)
+		require.NoError(t, err)
+		var p workflows.ExpiryProgress
+		require.NoError(t, v.Get(&p))
+		assert.Equal(t, start.Add(13*day), p.NextWake)
+	}, 12*day)
+	h.env.ExecuteWorkflow(workflows.InstanceExpiry, workflows.ExpiryInput{InstanceID: inst})
+	require.NoError(t, h.env.GetWorkflowError())
+	var res workflows.ExpiryResult
+	require.NoError(t, h.env.GetWorkflowResult(&res))
+	assert.Equal(t, "disabled", res.Outcome)
+	assert.Equal(t, start.Add(20*day), disabledAt.UTC())
+	assert.Equal(t, 2, warnings())
+}
