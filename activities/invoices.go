@@ -210,11 +210,18 @@ func computeInvoice(ctx context.Context, q Querier, accountID string, p billing.
 		discounts, err = liveDiscounts(rows)
 		return err
 	})
+	var metered []billing.Metered
+	b.Queue(meteredSQL, accountID, p.Start, p.End).Query(func(rows pgx.Rows) (err error) {
+		metered, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (m billing.Metered, err error) {
+			m.Metric = "requests"
+			return m, r.Scan(&m.InstanceID, &m.Service, &m.Host, &m.Requests, &m.Included, &m.PerThousandMinor, &m.Currency)
+		})
+		return err
+	})
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return billing.Invoice{}, err
 	}
-	// Metered usage (host router, issue #4) joins here once it is recorded.
-	inv, err := billing.Compute(p, spans, nil, discounts)
+	inv, err := billing.Compute(p, spans, metered, discounts)
 	if err != nil {
 		return billing.Invoice{}, apperr.Invalid("%s", err.Error())
 	}
@@ -229,6 +236,19 @@ func PeriodSpans(ctx context.Context, q Querier, accountID string, p billing.Per
 	}
 	return pgx.CollectRows(rows, scanSpan)
 }
+
+// meteredSQL sums the requests the host routers counted for each of the
+// account's instances in flush windows that start inside the period, at the
+// service's metered price.
+const meteredSQL = `
+	SELECT u.instance_id::text, i.service, i.host, sum(u.count)::bigint,
+		s.included_requests, s.requests_per_thousand_minor, s.currency
+	FROM usage_counts u
+	JOIN instances i ON i.id = u.instance_id
+	JOIN services s ON s.name = i.service
+	WHERE i.account_id = $1 AND u.metric = 'requests' AND u.window_start >= $2 AND u.window_start < $3
+	GROUP BY u.instance_id, i.service, i.host, s.included_requests, s.requests_per_thousand_minor, s.currency
+	ORDER BY i.host`
 
 const spansSQL = `
 	SELECT s.id, s.instance_id, i.service, i.host, s.module, s.started_at, s.ended_at, s.hourly_rate_minor, s.currency

@@ -36,10 +36,19 @@ type Service struct {
 	// Permissions are what the service lets a role do inside it, each
 	// "<service>.<action>".
 	Permissions []Permission `json:"permissions"`
+	// Metered prices the requests the host router counts (zero: free).
+	Metered MeteredPrice `json:"metered"`
 
 	// Migrations is a golang-migrate source folder; Seed is idempotent SQL.
 	Migrations fs.FS  `json:"-"`
 	Seed       string `json:"-"`
+}
+
+// MeteredPrice is a period's included request quota and the price per
+// thousand requests beyond it, in minor units.
+type MeteredPrice struct {
+	IncludedRequests int64 `json:"included_requests"`
+	PerThousandMinor int64 `json:"per_thousand_minor"`
 }
 
 // Version maps a released service version to the migration it needs.
@@ -133,6 +142,8 @@ func (s *Service) check() error {
 		return fmt.Errorf("currency %q: want an ISO 4217 code", s.Currency)
 	case len(s.Modules) == 0:
 		return fmt.Errorf("no modules")
+	case s.Metered.IncludedRequests < 0 || s.Metered.PerThousandMinor < 0:
+		return fmt.Errorf("metered prices must not be negative")
 	case len(s.Versions) == 0:
 		return fmt.Errorf("no versions")
 	}

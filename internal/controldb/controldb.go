@@ -54,10 +54,13 @@ func SyncCatalog(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog) 
 		for _, name := range cat.Names() {
 			s, _ := cat.Service(name)
 			if _, err := tx.Exec(ctx, `
-				INSERT INTO services (name, description, current_version) VALUES ($1, $2, $3)
+				INSERT INTO services (name, description, current_version, currency, included_requests, requests_per_thousand_minor)
+				VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description,
-					current_version = EXCLUDED.current_version, updated_at = now()`,
-				s.Name, s.Description, s.CurrentVersion); err != nil {
+					current_version = EXCLUDED.current_version, currency = EXCLUDED.currency,
+					included_requests = EXCLUDED.included_requests,
+					requests_per_thousand_minor = EXCLUDED.requests_per_thousand_minor, updated_at = now()`,
+				s.Name, s.Description, s.CurrentVersion, s.Currency, s.Metered.IncludedRequests, s.Metered.PerThousandMinor); err != nil {
 				return err
 			}
 			for _, v := range s.Versions {
