@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -83,23 +84,48 @@ type expiryView struct {
 	Warning    string    `json:"warning"`
 }
 
-// billingCurrent is this period so far: per instance and module the running
+// billingNow is this period so far: per instance and module the running
 // total and the projection to the period end, both computed by the same
-// code that closes the period, plus the cycle's progress.
+// code that closes the period, plus the cycle's progress. The API and the
+// console's billing page show it.
+type billingNow struct {
+	Period         billing.Period             `json:"period"`
+	AsOf           time.Time                  `json:"as_of"`
+	Currency       string                     `json:"currency"`
+	SoFarMinor     int64                      `json:"so_far_minor"`
+	ProjectedMinor int64                      `json:"projected_minor"`
+	SoFarLines     []billing.Line             `json:"so_far_lines"`
+	Usage          []periodUsageView          `json:"usage"`
+	Cycle          *workflows.BillingProgress `json:"cycle"`
+	Expiring       []expiryView               `json:"expiring"`
+}
+
 func (s *Server) billingCurrent(c *gin.Context) {
-	ctx := c.Request.Context()
-	acc := userOf(c).AccountID
-	now := s.Clock().UTC().Truncate(time.Second)
-	// An account without a cycle (created before billing) gets one now.
-	if err := workflows.StartBillingCycle(ctx, s.Temporal, acc, s.BillingPeriod, now); err != nil {
+	v, err := s.currentBilling(c)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	c.JSON(http.StatusOK, v)
+}
+
+// currentBilling computes the caller's account's period so far.
+func (s *Server) currentBilling(c *gin.Context) (billingNow, error) {
+	ctx := c.Request.Context()
+	acc := userOf(c).AccountID
+	now := s.Clock().UTC().Truncate(time.Second)
 	var progress *workflows.BillingProgress
-	if v, err := s.Temporal.QueryWorkflow(ctx, workflows.BillingCycleID(acc), "", workflows.ProgressQuery); err == nil {
-		var p workflows.BillingProgress
-		if v.Get(&p) == nil {
-			progress = &p
+	// Without Temporal (a console test) the period is the calendar's.
+	if s.Temporal != nil {
+		// An account without a cycle (created before billing) gets one now.
+		if err := workflows.StartBillingCycle(ctx, s.Temporal, acc, s.BillingPeriod, now); err != nil {
+			return billingNow{}, err
+		}
+		if v, err := s.Temporal.QueryWorkflow(ctx, workflows.BillingCycleID(acc), "", workflows.ProgressQuery); err == nil {
+			var p workflows.BillingProgress
+			if v.Get(&p) == nil {
+				progress = &p
+			}
 		}
 	}
 	period := billing.PeriodOf(now, s.BillingPeriod)
@@ -108,18 +134,15 @@ func (s *Server) billingCurrent(c *gin.Context) {
 	}
 	soFar, err := activities.ComputeInvoice(ctx, s.DB, acc, billing.Period{Start: period.Start, End: latest(now, period.Start)})
 	if err != nil {
-		s.fail(c, err)
-		return
+		return billingNow{}, err
 	}
 	projected, err := activities.ComputeInvoice(ctx, s.DB, acc, period)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return billingNow{}, err
 	}
 	spans, err := activities.PeriodSpans(ctx, s.DB, acc, period)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return billingNow{}, err
 	}
 	hosts := map[string]string{}
 	running := map[[2]string]bool{}
@@ -158,14 +181,11 @@ func (s *Server) billingCurrent(c *gin.Context) {
 	}
 	expiring, err := s.expiryWarnings(c, acc, now)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return billingNow{}, err
 	}
-	c.JSON(http.StatusOK, gin.H{
-		"period": period, "as_of": now, "currency": projected.Currency,
-		"so_far_minor": soFar.TotalMinor, "projected_minor": projected.TotalMinor,
-		"so_far_lines": soFar.Lines, "usage": usage, "cycle": progress, "expiring": expiring,
-	})
+	return billingNow{Period: period, AsOf: now, Currency: projected.Currency,
+		SoFarMinor: soFar.TotalMinor, ProjectedMinor: projected.TotalMinor,
+		SoFarLines: soFar.Lines, Usage: usage, Cycle: progress, Expiring: expiring}, nil
 }
 
 func (s *Server) expiryWarning() time.Duration {
@@ -204,23 +224,28 @@ func (s *Server) expiryWarnings(c *gin.Context, acc string, now time.Time) ([]ex
 }
 
 func (s *Server) listInvoices(c *gin.Context) {
-	rows, err := s.DB.Query(c.Request.Context(), activities.InvoiceSelect+
-		`WHERE i.account_id = $1 ORDER BY i.period_start DESC LIMIT 240`, userOf(c).AccountID)
+	list, err := s.accountInvoices(c.Request.Context(), userOf(c).AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	c.JSON(http.StatusOK, gin.H{"invoices": list})
+}
+
+// accountInvoices lists an account's invoices, the latest period first.
+func (s *Server) accountInvoices(ctx context.Context, acc string) ([]activities.InvoiceSummary, error) {
+	rows, err := s.DB.Query(ctx, activities.InvoiceSelect+
+		`WHERE i.account_id = $1 ORDER BY i.period_start DESC LIMIT 240`, acc)
+	if err != nil {
+		return nil, err
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (activities.InvoiceSummary, error) {
 		return activities.ScanInvoice(r)
 	})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	if list == nil {
 		list = []activities.InvoiceSummary{}
 	}
-	c.JSON(http.StatusOK, gin.H{"invoices": list})
+	return list, err
 }
 
 // ownInvoice loads one of the caller's account's invoices with its lines;
@@ -260,6 +285,12 @@ func (s *Server) invoiceCSV(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	writeInvoiceCSV(c, inv, lines)
+}
+
+// writeInvoiceCSV streams an invoice as CSV (the API's and the console's
+// download).
+func writeInvoiceCSV(c *gin.Context, inv activities.InvoiceSummary, lines []billing.Line) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="invoice-%s.csv"`, inv.Period.Start.Format("2006-01-02T1504")))
 	w := csv.NewWriter(c.Writer)

@@ -74,6 +74,7 @@ func (s *Server) consoleRoutes(r *gin.Engine) {
 	in.POST("/tokens/:token/revoke", s.revokeSubmit)
 	in.GET("/account/password", s.passwordPage)
 	in.POST("/account/password", s.passwordSubmit)
+	s.consoleBillingRoutes(in)
 	s.developerRoutes(in)
 }
 

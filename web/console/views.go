@@ -192,3 +192,38 @@ type DevService struct {
 }
 
 func joinComma(s []string) string { return strings.Join(s, ", ") }
+
+// Billing is the billing page: this period so far and the past invoices.
+type Billing struct {
+	// Period is the current period, e.g. "1 Nov 2026 00:00 → 1 Dec 2026 00:00 UTC".
+	Period, AsOf string
+	// SoFar is the running total; Projected the total at the period's end
+	// if nothing changes.
+	SoFar, Projected string
+	Usage            []BillingUsage
+	// Expiring warns of instances that end soon.
+	Expiring []string
+	Invoices []InvoiceRow
+}
+
+// BillingUsage is one instance × module of the period so far.
+type BillingUsage struct {
+	InstanceID, Service, Host, Module, Hours, SoFar, Projected string
+	Running                                                    bool
+}
+
+// InvoiceRow is one past invoice in the list.
+type InvoiceRow struct{ ID, Period, Total, Closed string }
+
+// Invoice is one invoice's page: its explained lines and totals.
+type Invoice struct {
+	ID, Period, Closed, Subtotal, Discount, Total, CSVURL string
+	HasDiscount                                           bool
+	Lines                                                 []InvoiceLine
+}
+
+// InvoiceLine is one line of an invoice with what it is and why it costs
+// what it does.
+type InvoiceLine struct{ Kind, What, Explanation, Amount string }
+
+func invoiceURL(id string) string { return "/billing/invoices/" + id }

@@ -1,0 +1,118 @@
+package web_test
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"tenantry/activities"
+	"tenantry/internal/billing"
+	"tenantry/internal/billingtest"
+	"tenantry/internal/secret"
+)
+
+// member adds a user of the given role to an existing account; it returns
+// the user's email.
+func (s *site) member(accountID, role string) string {
+	s.t.Helper()
+	email := uuid.NewString()[:8] + "@example.test"
+	if _, err := s.control.DB.Exec(context.Background(), `INSERT INTO users (id, account_id, email, name, password_hash, role)
+		VALUES ($1, $2, $3, 'Someone', $4, $5)`, uuid.NewString(), accountID, email, secret.HashPassword(password), role); err != nil {
+		s.t.Fatal(err)
+	}
+	return email
+}
+
+// billed gives a new account a forum that has run since the start of last
+// month, closes last month and returns the account and its invoice.
+func (s *site) billed() (string, activities.InvoiceSummary) {
+	s.t.Helper()
+	ctx := context.Background()
+	last := billing.MonthOf(billing.MonthOf(time.Now()).Start.Add(-time.Hour))
+	acc, err := billingtest.Account(ctx, s.control.DB, "Acme")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := billingtest.Instance(ctx, s.control.DB, acc, "forum", "acme-"+uuid.NewString()[:6]+".localhost",
+		[]string{"core", "search"}, last.Start); err != nil {
+		s.t.Fatal(err)
+	}
+	inv, err := s.control.Acts.CloseBillingPeriod(ctx, activities.ClosePeriodInput{AccountID: acc, Period: last})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return acc, inv
+}
+
+func TestBillingPagesShowThePeriodAndExplainedInvoices(t *testing.T) {
+	s := newSite(t)
+	acc, inv := s.billed()
+	b := s.browser()
+	b.login(s.member(acc, "owner"), password)
+
+	status, _, body := b.do("GET", "/billing", nil, nil)
+	if status != http.StatusOK {
+		t.Fatalf("/billing: %d", status)
+	}
+	for _, want := range []string{`href="/billing"`, "This period so far", "search", "Running total", "Projected at the period",
+		`href="/billing/invoices/` + inv.ID + `"`, "EUR "} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("/billing lacks %q", want)
+		}
+	}
+
+	lines, err := activities.InvoiceLines(context.Background(), s.control.DB, inv.ID)
+	if err != nil || len(lines) == 0 {
+		t.Fatalf("invoice lines: %v %d", err, len(lines))
+	}
+	status, _, body = b.do("GET", "/billing/invoices/"+inv.ID, nil, nil)
+	if status != http.StatusOK {
+		t.Fatalf("invoice page: %d", status)
+	}
+	for _, l := range lines {
+		if !strings.Contains(body, html.EscapeString(l.Explanation)) {
+			t.Fatalf("the invoice page lacks the explanation %q", l.Explanation)
+		}
+	}
+	for _, want := range []string{"Subtotal", "Total", billing.Money(inv.TotalMinor), "/billing/invoices/" + inv.ID + "/csv", "Download CSV"} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("the invoice page lacks %q", want)
+		}
+	}
+
+	status, _, body = b.do("GET", "/billing/invoices/"+inv.ID+"/csv", nil, nil)
+	if status != http.StatusOK || !strings.HasPrefix(body, "position,kind,") || !strings.Contains(body, "total,") {
+		t.Fatalf("CSV download: %d %q", status, body)
+	}
+}
+
+func TestBillingPagesNeedBillingReadAndTheOwnAccount(t *testing.T) {
+	s := newSite(t)
+	acc, inv := s.billed()
+
+	m := s.browser()
+	m.login(s.member(acc, "member"), password)
+	for _, path := range []string{"/billing", "/billing/invoices/" + inv.ID, "/billing/invoices/" + inv.ID + "/csv"} {
+		if status, _, _ := m.do("GET", path, nil, nil); status != http.StatusForbidden {
+			t.Fatalf("member %s: %d, want 403", path, status)
+		}
+	}
+
+	other, _ := s.user("owner")
+	o := s.browser()
+	o.login(other, password)
+	for _, path := range []string{"/billing/invoices/" + inv.ID, "/billing/invoices/" + inv.ID + "/csv", "/billing/invoices/not-an-id"} {
+		status, _, body := o.do("GET", path, nil, nil)
+		if status != http.StatusNotFound || !strings.Contains(body, "<html") {
+			t.Fatalf("another account's %s: %d, want the console's 404 page", path, status)
+		}
+	}
+	if status, _, _ := o.do("GET", "/billing", nil, nil); status != http.StatusOK {
+		t.Fatalf("another owner's /billing: %d", status)
+	}
+}
