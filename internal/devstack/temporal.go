@@ -91,6 +91,10 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		// One partition per task queue: with a handful of pollers, tasks
 		// and polls on different partitions otherwise meet only through
 		// forwarding, which now and then costs seconds.
+		// The dev server has one history shard; its persistence calls run
+		// one at a time by default. Four in flight lifts a burst of
+		// billing closes from ~90 to ~100 invoices/s (bench:billing).
+		"--dynamic-config-value", "history.shardIOConcurrency=4",
 		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
 		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 	}
