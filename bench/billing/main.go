@@ -25,10 +25,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"tenantry/internal/benchenv"
 	"tenantry/internal/billing"
 	"tenantry/internal/billingtest"
-	"tenantry/internal/devstack"
-	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 	"tenantry/workflows"
 )
@@ -55,12 +54,13 @@ const length = time.Hour
 
 func run(n int) error {
 	ctx := context.Background()
-	b, err := start(ctx)
+	env, err := benchenv.Start(ctx, stack.Config{RunWorker: true, BillingPeriod: length,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))}, true)
 	if err != nil {
 		return err
 	}
-	defer b.stop()
-	s := b.s
+	defer env.Stop()
+	s := env.Stack
 
 	// Room to start every cycle and let it reach its timer before the
 	// boundary, so the measurement holds the closes only.
@@ -302,54 +302,6 @@ func floor(ctx context.Context, s *stack.Stack, p billing.Period) (map[string]in
 		out[id] = total
 	}
 	return out, rows.Err()
-}
-
-type bench struct {
-	pg    *devstack.Postgres
-	tmp   *devstack.Temporal
-	s     *stack.Stack
-	state string
-}
-
-func start(ctx context.Context) (*bench, error) {
-	b := &bench{}
-	var err error
-	if b.state, err = devstack.ScratchDir("tenantry-bench-"); err != nil {
-		return nil, err
-	}
-	url := os.Getenv("DATABASE_URL")
-	if url == "" {
-		if b.pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: b.state}); err != nil {
-			return nil, err
-		}
-		url = b.pg.AdminURL
-	}
-	wd, _ := os.Getwd()
-	if b.tmp, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)}); err != nil {
-		b.stop()
-		return nil, err
-	}
-	b.s, err = stack.Start(ctx, stack.Config{DatabaseURL: url, SecretKey: secret.NewKey(), TemporalHostPort: b.tmp.HostPort,
-		RunWorker: true, BillingPeriod: length,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))})
-	if err != nil {
-		b.stop()
-		return nil, err
-	}
-	return b, nil
-}
-
-func (b *bench) stop() {
-	if b.s != nil {
-		b.s.Stop()
-	}
-	if b.tmp != nil {
-		b.tmp.Stop()
-	}
-	if b.pg != nil {
-		b.pg.Stop()
-	}
-	_ = os.RemoveAll(b.state)
 }
 
 // showHistory prints the event times of an account's first cycle run,

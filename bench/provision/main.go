@@ -20,8 +20,8 @@ import (
 	"github.com/google/uuid"
 
 	"tenantry/activities"
+	"tenantry/internal/benchenv"
 	"tenantry/internal/benchstat"
-	"tenantry/internal/devstack"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 	"tenantry/workflows"
@@ -116,38 +116,19 @@ func run(n, conc int) error {
 var trace bool
 
 type bench struct {
-	pg      *devstack.Postgres
-	tmp     *devstack.Temporal
+	env     *benchenv.Env
 	s       *stack.Stack
 	account string
 	setup   activities.Setup
-	state   string
 }
 
 func start(ctx context.Context) (*bench, error) {
-	b := &bench{}
-	var err error
-	if b.state, err = devstack.ScratchDir("tenantry-bench-"); err != nil {
-		return nil, err
-	}
-	url := os.Getenv("DATABASE_URL")
-	if url == "" {
-		if b.pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: b.state}); err != nil {
-			return nil, err
-		}
-		url = b.pg.AdminURL
-	}
-	wd, _ := os.Getwd()
-	if b.tmp, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)}); err != nil {
-		b.stop()
-		return nil, err
-	}
-	b.s, err = stack.Start(ctx, stack.Config{DatabaseURL: url, SecretKey: secret.NewKey(), TemporalHostPort: b.tmp.HostPort,
-		RunWorker: true, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	env, err := benchenv.Start(ctx, stack.Config{RunWorker: true,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}, true)
 	if err != nil {
-		b.stop()
 		return nil, err
 	}
+	b := &bench{env: env, s: env.Stack}
 	b.account = uuid.NewString()
 	user := uuid.NewString()
 	hash := secret.HashPassword("benchmark password")
@@ -160,18 +141,7 @@ func start(ctx context.Context) (*bench, error) {
 	return b, nil
 }
 
-func (b *bench) stop() {
-	if b.s != nil {
-		b.s.Stop()
-	}
-	if b.tmp != nil {
-		b.tmp.Stop()
-	}
-	if b.pg != nil {
-		b.pg.Stop()
-	}
-	_ = os.RemoveAll(b.state)
-}
+func (b *bench) stop() { b.env.Stop() }
 
 // engine enables one tenant through Temporal exactly as the API does
 // (update-with-start, setup sent up front) and waits for it to be ready.

@@ -31,8 +31,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenantry/activities"
+	"tenantry/internal/benchenv"
 	"tenantry/internal/benchstat"
-	"tenantry/internal/devstack"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 	"tenantry/web/router"
@@ -58,27 +58,15 @@ func main() {
 
 func run(n, conc, rounds int, round time.Duration) error {
 	ctx := context.Background()
-	state, err := devstack.ScratchDir("tenantry-bench-router-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(state)
-	url := os.Getenv("DATABASE_URL")
-	if url == "" {
-		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: state})
-		if err != nil {
-			return err
-		}
-		defer pg.Stop()
-		url = pg.AdminURL
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	// No worker, no API: only the control database and the activities.
-	s, err := stack.Start(ctx, stack.Config{DatabaseURL: url, SecretKey: secret.NewKey(), Log: log})
+	// No worker, no API, no Temporal: only the control database and the
+	// activities.
+	env, err := benchenv.Start(ctx, stack.Config{Log: log}, false)
 	if err != nil {
 		return err
 	}
-	defer s.Stop()
+	defer env.Stop()
+	s := env.Stack
 	id, err := provision(ctx, s.Acts)
 	if err != nil {
 		return err
