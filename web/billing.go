@@ -13,6 +13,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"tenantry/activities"
 	"tenantry/internal/access"
@@ -117,15 +120,12 @@ func (s *Server) currentBilling(c *gin.Context) (billingNow, error) {
 	var progress *workflows.BillingProgress
 	// Without Temporal (a console test) the period is the calendar's.
 	if s.Temporal != nil {
-		// An account without a cycle (created before billing) gets one now.
-		if err := workflows.StartBillingCycle(ctx, s.Temporal, acc, s.BillingPeriod, now); err != nil {
-			return billingNow{}, err
-		}
-		if v, err := s.Temporal.QueryWorkflow(ctx, workflows.BillingCycleID(acc), "", workflows.ProgressQuery); err == nil {
-			var p workflows.BillingProgress
-			if v.Get(&p) == nil {
-				progress = &p
-			}
+		// The period so far is computed from the database whatever the
+		// cycle answers; a worker that is down only hides its progress.
+		if p, err := s.cycleProgress(ctx, acc); err == nil {
+			progress = &p
+		} else {
+			s.Log.Warn("billing cycle progress", "account", acc, "err", err)
 		}
 	}
 	period := billing.PeriodOf(now, s.BillingPeriod)
@@ -186,6 +186,37 @@ func (s *Server) currentBilling(c *gin.Context) (billingNow, error) {
 	return billingNow{Period: period, AsOf: now, Currency: projected.Currency,
 		SoFarMinor: soFar.TotalMinor, ProjectedMinor: projected.TotalMinor,
 		SoFarLines: soFar.Lines, Usage: usage, Cycle: progress, Expiring: expiring}, nil
+}
+
+// cycleProgress asks the account's billing cycle where it stands. An
+// account whose cycle is missing or closed (its signup could not start it,
+// or someone terminated it) gets one now, from its first unbilled period.
+func (s *Server) cycleProgress(ctx context.Context, acc string) (workflows.BillingProgress, error) {
+	var p workflows.BillingProgress
+	query := func() (*client.QueryWorkflowWithOptionsResponse, error) {
+		return s.Temporal.QueryWorkflowWithOptions(ctx, &client.QueryWorkflowWithOptionsRequest{
+			WorkflowID: workflows.BillingCycleID(acc), QueryType: workflows.ProgressQuery,
+			QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_OPEN})
+	}
+	res, err := query()
+	var missing *serviceerror.NotFound
+	if errors.As(err, &missing) || (err == nil && res.QueryRejected != nil) {
+		periods, err := activities.UnbilledPeriods(ctx, s.DB, acc, s.BillingPeriod)
+		if err != nil {
+			return p, err
+		}
+		if err := workflows.StartBillingCycle(ctx, s.Temporal, acc, periods[acc], s.BillingPeriod); err != nil {
+			return p, err
+		}
+		res, err = query()
+	}
+	if err != nil {
+		return p, err
+	}
+	if res.QueryRejected != nil {
+		return p, fmt.Errorf("billing cycle of %s is %s", acc, res.QueryRejected.Status)
+	}
+	return p, res.QueryResult.Get(&p)
 }
 
 func (s *Server) expiryWarning() time.Duration {
