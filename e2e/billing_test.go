@@ -134,8 +134,16 @@ func TestBillingOneMinutePeriods(t *testing.T) {
 	ada.must(http.StatusUnprocessableEntity, "POST", "/ops/billing/discounts", map[string]any{
 		"account_id": inv.Invoice.AccountID, "name": "half", "percent_bp": 20000}, nil)
 
+	// Retrying a close signals the account's running cycle; bob's was
+	// terminated, so there is none until the billing API restarts it.
+	retry := "/ops/billing/failures/" + bobID + "/retry"
+	bob.must(http.StatusForbidden, "POST", retry, nil, nil)
+	ada.must(http.StatusNotFound, "POST", retry, nil, nil)
+	ada.must(http.StatusAccepted, "POST", "/ops/billing/failures/"+inv.Invoice.AccountID+"/retry", nil, nil)
+
 	resetBeforeClose(t, s, ctx, inv.Invoice)
 	catchUp(t, bob, billing.PeriodOf(bobSince, time.Minute), time.Now())
+	ada.must(http.StatusAccepted, "POST", retry, nil, nil)
 }
 
 // catchUp restarts a's terminated cycle through the billing API and

@@ -83,6 +83,10 @@ func (c *cycle) waitForEnd(ctx workflow.Context) error {
 
 func (c *cycle) close(ctx workflow.Context) activities.InvoiceSummary {
 	retry := workflow.GetSignalChannel(ctx, RetryCloseSignal)
+	// A retry asked for while nothing had failed has nothing to retry; left
+	// buffered it would skip the wait after a later failure.
+	for retry.ReceiveAsync(nil) {
+	}
 	for {
 		c.p.Status = StatusRunning
 		var inv activities.InvoiceSummary
