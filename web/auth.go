@@ -55,21 +55,24 @@ var dummyHash = secret.HashPassword("not a real password")
 // refusal says the same thing, so it never tells whether an account exists.
 func (s *Server) checkLogin(ctx context.Context, email, password, addr string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	if !s.logins.allow(email, addr) {
+	attempt, allowed, err := s.logins.begin(ctx, email, addr)
+	if err != nil {
+		return "", err
+	}
+	if !allowed {
 		return "", apperr.TooMany("too many failed logins: wait a few minutes, then try again")
 	}
 	var userID, hash string
-	err := s.DB.QueryRow(ctx, `SELECT id, password_hash FROM users WHERE email = $1`, email).Scan(&userID, &hash)
+	err = s.DB.QueryRow(ctx, `SELECT id, password_hash FROM users WHERE email = $1`, email).Scan(&userID, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		hash = dummyHash
 	} else if err != nil {
 		return "", err
 	}
 	if !secret.VerifyPassword(hash, password) || userID == "" {
-		s.logins.failed(email, addr)
-		return "", apperr.Unauthorized("wrong email or password")
+		return "", apperr.Unauthorized("wrong email or password") // the attempt stays counted
 	}
-	return userID, nil
+	return userID, attempt.succeeded(ctx)
 }
 
 type loginRequest struct {

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -223,6 +225,56 @@ func TestLoginIsRateLimitedPerAccountAndPerAddress(t *testing.T) {
 	}
 	if status, _ := b.login(other, password); status != http.StatusTooManyRequests {
 		t.Fatalf("login from an address with 20 failures: %d", status)
+	}
+}
+
+// The budget is shared by every web process: failures on one count on the
+// other, and a burst of parallel guesses gets no more than the budget.
+func TestLoginLimitIsSharedByWebProcesses(t *testing.T) {
+	s := newSite(t)
+	second := &site{t: t, url: process(t, s.control), control: s.control}
+	email, _ := s.user("owner")
+	login := func(on *site, pw string) int {
+		status, _ := on.browser().login(email, pw)
+		return status
+	}
+	for i := range 3 {
+		if status := login([]*site{s, second}[i%2], "wrong password here"); status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, status)
+		}
+	}
+	// A success is not a failure: it leaves the budget as it was.
+	if status := login(second, password); status != http.StatusSeeOther {
+		t.Fatalf("login with the right password: %d", status)
+	}
+	var wg sync.WaitGroup
+	var unauthorized, refused atomic.Int32
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch login([]*site{s, second}[i%2], "wrong password here") {
+			case http.StatusUnauthorized:
+				unauthorized.Add(1)
+			case http.StatusTooManyRequests:
+				refused.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	// Racing attempts may refuse each other, never admit more.
+	if unauthorized.Load() > 2 || unauthorized.Load()+refused.Load() != 6 {
+		t.Fatalf("6 parallel guesses with 2 left in the budget: %d checked, %d refused", unauthorized.Load(), refused.Load())
+	}
+	for range 2 - int(unauthorized.Load()) { // what the race left of the budget
+		if status := login(s, "wrong password here"); status != http.StatusUnauthorized {
+			t.Fatalf("a failure within the budget: %d", status)
+		}
+	}
+	for _, on := range []*site{s, second} {
+		if status := login(on, password); status != http.StatusTooManyRequests {
+			t.Fatalf("login on either process after 5 failures: %d", status)
+		}
 	}
 }
 

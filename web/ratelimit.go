@@ -1,57 +1,68 @@
 package web
 
 import (
-	"sync"
+	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // loginLimiter counts failed logins per account (email) and per address in
-// a sliding window. It lives in each web process: an attacker spread over
-// several processes gets at most that many times the budget.
+// a sliding window, in the control database, so every web process shares
+// the budget. An attempt is counted before its password is checked and
+// forgotten when it succeeds: a burst of parallel guesses cannot slip in
+// between a check and the record of its failure.
 type loginLimiter struct {
-	mu         sync.Mutex
+	db         *pgxpool.Pool
 	now        func() time.Time
 	window     time.Duration
 	perAccount int
 	perAddress int
-	failures   map[string][]time.Time
 }
 
-func newLoginLimiter(now func() time.Time) *loginLimiter {
-	return &loginLimiter{now: now, window: 15 * time.Minute, perAccount: 5, perAddress: 20,
-		failures: map[string][]time.Time{}}
+func newLoginLimiter(db *pgxpool.Pool, now func() time.Time) *loginLimiter {
+	return &loginLimiter{db: db, now: now, window: 15 * time.Minute, perAccount: 5, perAddress: 20}
 }
 
-// allow says whether a login for email from addr may be tried now.
-func (l *loginLimiter) allow(email, addr string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.recent("account:"+email) < l.perAccount && l.recent("address:"+addr) < l.perAddress
+// loginAttempt is one counted attempt; succeeded uncounts it.
+type loginAttempt struct {
+	l   *loginLimiter
+	ids []int64
 }
 
-// failed records a failed login.
-func (l *loginLimiter) failed(email, addr string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// begin counts an attempt for email from addr; allowed is false when the
+// account or the address already used its budget (the attempt is then not
+// counted, so refused tries do not extend a lockout).
+func (l *loginLimiter) begin(ctx context.Context, email, addr string) (a loginAttempt, allowed bool, err error) {
 	now := l.now()
-	for _, k := range []string{"account:" + email, "address:" + addr} {
-		l.recent(k)
-		l.failures[k] = append(l.failures[k], now)
+	account, address := "account:"+email, "address:"+addr
+	rows, err := l.db.Query(ctx, `INSERT INTO login_failures (key, at) VALUES ($1, $3), ($2, $3) RETURNING id`,
+		account, address, now)
+	if err != nil {
+		return a, false, err
 	}
+	a = loginAttempt{l: l}
+	if a.ids, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		return a, false, err
+	}
+	var perAccount, perAddress int
+	if err := l.db.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE key = $1), count(*) FILTER (WHERE key = $2)
+		FROM login_failures WHERE key IN ($1, $2) AND at > $3`, account, address, now.Add(-l.window)).
+		Scan(&perAccount, &perAddress); err != nil {
+		return a, false, err
+	}
+	if perAccount > l.perAccount || perAddress > l.perAddress {
+		return a, false, a.succeeded(ctx)
+	}
+	return a, true, nil
 }
 
-// recent drops failures older than the window and counts the rest.
-func (l *loginLimiter) recent(key string) int {
-	cut := l.now().Add(-l.window)
-	ts := l.failures[key]
-	i := 0
-	for i < len(ts) && !ts[i].After(cut) {
-		i++
-	}
-	if i == len(ts) {
-		delete(l.failures, key)
-		return 0
-	}
-	l.failures[key] = ts[i:]
-	return len(ts) - i
+// succeeded forgets the attempt (and, now and then, failures too old to
+// count for anyone).
+func (a loginAttempt) succeeded(ctx context.Context) error {
+	_, err := a.l.db.Exec(ctx, `DELETE FROM login_failures WHERE id = ANY($1) OR at <= $2`,
+		a.ids, a.l.now().Add(-a.l.window))
+	return err
 }

@@ -78,7 +78,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
-	s.logins = newLoginLimiter(s.Clock)
+	s.logins = newLoginLimiter(s.DB, s.Clock)
 	s.sessions = s.newSessions()
 	s.tokens = newTokenCache(s.DB, s.Clock, s.Log)
 	var ctx context.Context
