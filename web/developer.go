@@ -151,7 +151,7 @@ func (s *Server) devCatalogPage(c *gin.Context) {
 	for _, name := range s.Catalog.Names() {
 		svc, _ := s.Catalog.Service(name)
 		d := console.DevService{Name: svc.Name, Description: svc.Description, Current: svc.CurrentVersion,
-			Modules: moduleChoices(svc, nil)}
+			Modules: moduleChoices(svc, "", nil)}
 		for _, v := range svc.Versions {
 			d.Versions = append(d.Versions, fmt.Sprintf("%s (schema %d)", v.Version, v.SchemaVersion))
 		}
