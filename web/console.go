@@ -390,7 +390,7 @@ func (s *Server) instanceDetail(c *gin.Context) (console.InstanceDetail, error) 
 	}
 	v.Workflows = flows
 	price, cur := s.monthly(v.Service, v.Modules)
-	d := console.InstanceDetail{ID: v.ID, Service: v.Service, Version: v.Version, Status: v.Status, Host: v.Host,
+	d := console.InstanceDetail{ID: v.ID, Service: v.Service, Version: v.Version, Status: v.Status, Host: v.Host, Maintenance: v.Maintenance,
 		Monthly: monthlyWords(v.Status, price, cur), FailureReason: v.FailureReason, GracePeriod: graceWords(s.gracePeriod()),
 		Progress: s.progressView(v.ID, v.Workflows)}
 	d.Progress.ShownStatus = v.Status
@@ -406,7 +406,7 @@ func (s *Server) instanceDetail(c *gin.Context) (console.InstanceDetail, error) 
 	}
 	switch v.Status {
 	case "ready":
-		d.CanChange, d.CanDisable = !d.Progress.Live, !d.Progress.Live
+		d.CanChange, d.CanDisable = !d.Progress.Live && !v.Maintenance, !d.Progress.Live && !v.Maintenance
 		d.DataKeptUntil = s.Clock().Add(s.gracePeriod()).UTC().Format(time.RFC1123)
 	case "disabled":
 		d.CanReenable = true
