@@ -155,7 +155,7 @@ func (s *Server) devCatalogPage(c *gin.Context) {
 		for _, v := range svc.Versions {
 			line := fmt.Sprintf("%s (schema %d)", v.Version, v.SchemaVersion)
 			if v.Modules != nil {
-				line += " offering " + strings.Join(v.Modules, ", ")
+				line += " offers only " + strings.Join(v.Modules, " + ")
 			}
 			d.Versions = append(d.Versions, line)
 		}
