@@ -105,7 +105,16 @@ func (u *upgrade) run(ctx workflow.Context) error {
 				InstanceID: u.in.InstanceID, Version: u.in.Version,
 			}).Get(ctx, nil)
 		}},
-		{stepSwap, func() error { return call(db, acts.SwapVersion, swap, &u.plan) }},
+		{stepSwap, func() error {
+			var swapped activities.UpgradePlan
+			err := call(db, acts.SwapVersion, swap, &swapped)
+			// A swap re-run after its reply was lost finds the version
+			// already set: the plan checked before it still says what changed.
+			if err == nil && !swapped.Current {
+				u.plan = swapped
+			}
+			return err
+		}},
 		{stepUpgradeSettings, func() error {
 			return call(db, acts.WriteTenantModules, activities.TenantModulesInput{InstanceID: u.in.InstanceID, Modules: u.plan.Modules}, nil)
 		}},

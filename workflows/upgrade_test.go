@@ -137,3 +137,20 @@ func TestUpgradeToTheCurrentVersionDoesNothing(t *testing.T) {
 	assert.Equal(t, names(acts.CheckUpgrade), h.called())
 	assert.Equal(t, workflows.StepSkipped, step(t, h.progress(), "migrate").State)
 }
+
+func TestUpgradeKeepsThePlanWhenARerunSwapFindsItDone(t *testing.T) {
+	h := newHarness(t)
+	h.stub(acts.CheckUpgrade, upgradePlan, nil)
+	h.stub(acts.SetMaintenance, nil)
+	h.stub(acts.MigrateTenant, nil)
+	h.stub(acts.SwapVersion, activities.UpgradePlan{Service: "forum", FromVersion: "1.2.0", Version: "1.2.0",
+		Current: true, Modules: []string{"core", "search"}}, nil)
+	h.stub(acts.WriteTenantModules, nil)
+
+	h.env.ExecuteWorkflow(workflows.UpgradeInstance, upgradeInput())
+
+	require.NoError(t, h.env.GetWorkflowError())
+	var res activities.UpgradePlan
+	require.NoError(t, h.env.GetWorkflowResult(&res))
+	assert.Equal(t, upgradePlan, res, "the result still says what the upgrade changed")
+}
