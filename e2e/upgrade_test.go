@@ -123,6 +123,8 @@ func TestOperatorUpgradesAnInstance(t *testing.T) {
 		t.Fatalf("usage spans %v %v", spans, err)
 	}
 
+	recordHistories(t, s, map[string]string{"upgrade_instance": started.WorkflowID})
+
 	// The developers' instance page lists the upgrade with its commands.
 	page := consoleGet(t, s.URL, "lin@forum.test", "correct horse battery", "/dev/instances/"+inst.ID)
 	for _, want := range []string{started.WorkflowID, "go tool temporal workflow describe --workflow-id " + started.WorkflowID,
