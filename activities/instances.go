@@ -38,7 +38,8 @@ func (a *Activities) CheckEnable(ctx context.Context, in ReserveInstanceInput) (
 	if err != nil {
 		return ReserveInstanceResult{}, err
 	}
-	modules, err := svc.ResolveModules(in.Modules)
+	// A new instance runs the current version: it offers what may be chosen.
+	modules, err := svc.ResolveModules(svc.CurrentVersion, in.Modules)
 	if err != nil {
 		return ReserveInstanceResult{}, err
 	}

@@ -33,9 +33,11 @@ func (a *Activities) CheckModuleChange(ctx context.Context, in ModuleChangeInput
 }
 
 func (a *Activities) checkModuleChange(ctx context.Context, in ModuleChangeInput) (ModuleChange, error) {
-	var service, status string
+	var service, version, status string
 	var current []string
-	err := a.DB.QueryRow(ctx, `SELECT service, status, modules FROM instances WHERE id = $1`, in.InstanceID).Scan(&service, &status, &current)
+	var maintenance bool
+	err := a.DB.QueryRow(ctx, `SELECT service, version, status, modules, maintenance FROM instances WHERE id = $1`, in.InstanceID).
+		Scan(&service, &version, &status, &current, &maintenance)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ModuleChange{}, apperr.NotFound("instance %s does not exist", in.InstanceID)
 	}
@@ -45,11 +47,15 @@ func (a *Activities) checkModuleChange(ctx context.Context, in ModuleChangeInput
 	if status != "ready" {
 		return ModuleChange{}, apperr.Conflict("modules can only change while the instance is ready (it is %s)", status)
 	}
+	if maintenance {
+		return ModuleChange{}, apperr.Conflict("modules cannot change during maintenance (the instance is being upgraded): try again shortly")
+	}
 	svc, err := a.Catalog.Service(service)
 	if err != nil {
 		return ModuleChange{}, err
 	}
-	next, err := svc.ResolveModules(in.Modules)
+	// Only what the instance's version offers may be chosen.
+	next, err := svc.ResolveModules(version, in.Modules)
 	if err != nil {
 		return ModuleChange{}, err
 	}
@@ -76,10 +82,10 @@ func diffModules(current, next []string) ModuleChange {
 // instant, so no second is billed twice or lost.
 func (a *Activities) SwitchModules(ctx context.Context, in ModuleChangeInput) error {
 	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
-		var account, status string
+		var account, status, version string
 		var current []string
-		err := tx.QueryRow(ctx, `SELECT account_id, status, modules FROM instances WHERE id = $1 FOR UPDATE`, in.InstanceID).
-			Scan(&account, &status, &current)
+		err := tx.QueryRow(ctx, `SELECT account_id, status, version, modules FROM instances WHERE id = $1 FOR UPDATE`, in.InstanceID).
+			Scan(&account, &status, &version, &current)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.NotFound("instance %s does not exist", in.InstanceID)
 		}
@@ -95,6 +101,13 @@ func (a *Activities) SwitchModules(ctx context.Context, in ModuleChangeInput) er
 		// it must not be billed again. (An empty change is a retry.)
 		if status != "ready" && len(change.Added)+len(change.Removed) > 0 {
 			return apperr.Conflict("modules can only change while the instance is ready (it is %s)", status)
+		}
+		// Or upgraded to a version that no longer offers an added module:
+		// the row lock orders this against SwapVersion.
+		if dropped, err := svc.DroppedModules(change.Added, version); err != nil {
+			return err
+		} else if len(dropped) > 0 {
+			return apperr.Invalid("%s %s does not offer the module %q", svc.Name, version, dropped[0])
 		}
 		if len(change.Removed) > 0 {
 			if err := closeSpans(ctx, tx, in.InstanceID, change.Removed, in.At); err != nil {

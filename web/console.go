@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -236,14 +237,19 @@ func monthlyWords(status string, price int64, currency string) string {
 	return console.Money(price, currency)
 }
 
-// moduleChoices lists a service's modules as checkboxes, chosen ones checked.
-func moduleChoices(svc *catalog.Service, chosen []string) []console.Module {
+// moduleChoices lists the modules a version of a service offers as
+// checkboxes, chosen ones checked; an empty version lists every module.
+func moduleChoices(svc *catalog.Service, version string, chosen []string) []console.Module {
 	on := map[string]bool{}
 	for _, m := range chosen {
 		on[m] = true
 	}
+	offered, err := svc.OfferedModules(version)
 	out := make([]console.Module, 0, len(svc.Modules))
 	for _, m := range svc.Modules {
+		if version != "" && err == nil && !slices.Contains(offered, m.Name) {
+			continue
+		}
 		out = append(out, console.Module{Name: m.Name, Description: m.Description, Required: m.Required,
 			Checked: m.Required || on[m.Name], Monthly: console.Money(m.HourlyPriceMinor*hoursPerMonth, svc.Currency)})
 	}
@@ -268,7 +274,7 @@ func (s *Server) estimate(req enableRequest) string {
 	if err != nil {
 		return "choose a service"
 	}
-	mods, err := svc.ResolveModules(req.Modules)
+	mods, err := svc.ResolveModules(svc.CurrentVersion, req.Modules)
 	if err != nil {
 		return apperr.Message(err)
 	}
@@ -285,7 +291,7 @@ func (s *Server) enableForm(req enableRequest) console.EnableForm {
 			chosen = req.Modules
 		}
 		f.Services = append(f.Services, console.ServiceOption{Name: svc.Name, Description: svc.Description,
-			Version: svc.CurrentVersion, Modules: moduleChoices(svc, chosen)})
+			Version: svc.CurrentVersion, Modules: moduleChoices(svc, svc.CurrentVersion, chosen)})
 	}
 	if f.Service == "" && len(f.Services) > 0 {
 		f.Service = f.Services[0].Name
@@ -384,7 +390,7 @@ func (s *Server) instanceDetail(c *gin.Context) (console.InstanceDetail, error) 
 	}
 	v.Workflows = flows
 	price, cur := s.monthly(v.Service, v.Modules)
-	d := console.InstanceDetail{ID: v.ID, Service: v.Service, Version: v.Version, Status: v.Status, Host: v.Host,
+	d := console.InstanceDetail{ID: v.ID, Service: v.Service, Version: v.Version, Status: v.Status, Host: v.Host, Maintenance: v.Maintenance,
 		Monthly: monthlyWords(v.Status, price, cur), FailureReason: v.FailureReason, GracePeriod: graceWords(s.gracePeriod()),
 		Progress: s.progressView(v.ID, v.Workflows)}
 	d.Progress.ShownStatus = v.Status
@@ -393,14 +399,14 @@ func (s *Server) instanceDetail(c *gin.Context) (console.InstanceDetail, error) 
 		d.Progress.SetupURL, d.Progress.Live = "/instances/"+v.ID+"/setup", true
 	}
 	if svc, err := s.Catalog.Service(v.Service); err == nil {
-		d.Modules = moduleChoices(svc, v.Modules)
+		d.Modules = moduleChoices(svc, v.Version, v.Modules)
 	}
 	if !userOf(c).can(access.InstancesManage) {
 		return d, nil
 	}
 	switch v.Status {
 	case "ready":
-		d.CanChange, d.CanDisable = !d.Progress.Live, !d.Progress.Live
+		d.CanChange, d.CanDisable = !d.Progress.Live && !v.Maintenance, !d.Progress.Live && !v.Maintenance
 		d.DataKeptUntil = s.Clock().Add(s.gracePeriod()).UTC().Format(time.RFC1123)
 	case "disabled":
 		d.CanReenable = true

@@ -152,9 +152,13 @@ func (s *Server) devCatalogPage(c *gin.Context) {
 	for _, name := range s.Catalog.Names() {
 		svc, _ := s.Catalog.Service(name)
 		d := console.DevService{Name: svc.Name, Description: svc.Description, Current: svc.CurrentVersion,
-			Modules: moduleChoices(svc, nil)}
+			Modules: moduleChoices(svc, "", nil)}
 		for _, v := range svc.Versions {
-			d.Versions = append(d.Versions, fmt.Sprintf("%s (schema %d)", v.Version, v.SchemaVersion))
+			line := fmt.Sprintf("%s (schema %d)", v.Version, v.SchemaVersion)
+			if v.Modules != nil {
+				line += " offers only " + strings.Join(v.Modules, " + ")
+			}
+			d.Versions = append(d.Versions, line)
 		}
 		for _, p := range svc.Permissions {
 			d.Permissions = append(d.Permissions, p.Name+": "+p.Description)

@@ -20,11 +20,13 @@ import (
 
 // instanceView is an instance as the API shows it.
 type instanceView struct {
-	ID            string     `json:"id"`
-	Service       string     `json:"service"`
-	Version       string     `json:"version"`
-	Modules       []string   `json:"modules"`
-	Status        string     `json:"status"`
+	ID      string   `json:"id"`
+	Service string   `json:"service"`
+	Version string   `json:"version"`
+	Modules []string `json:"modules"`
+	Status  string   `json:"status"`
+	// Maintenance: the instance is being upgraded; its host answers 503.
+	Maintenance   bool       `json:"maintenance"`
 	Host          string     `json:"host"`
 	Routed        bool       `json:"routed"`
 	Database      string     `json:"database,omitempty"`
@@ -45,12 +47,12 @@ type workflowView struct {
 	Progress   *workflows.Progress `json:"progress,omitempty"`
 }
 
-const instanceColumns = `id, service, version, modules, status, host, host_registered_at IS NOT NULL,
+const instanceColumns = `id, service, version, modules, status, maintenance, host, host_registered_at IS NOT NULL,
 	coalesce(database_name, ''), coalesce(failure_reason, ''), disabled_at, delete_after, created_at`
 
 func scanInstance(row pgx.Row) (instanceView, error) {
 	var v instanceView
-	err := row.Scan(&v.ID, &v.Service, &v.Version, &v.Modules, &v.Status, &v.Host, &v.Routed,
+	err := row.Scan(&v.ID, &v.Service, &v.Version, &v.Modules, &v.Status, &v.Maintenance, &v.Host, &v.Routed,
 		&v.Database, &v.FailureReason, &v.DisabledAt, &v.DeleteAfter, &v.CreatedAt)
 	return v, err
 }

@@ -105,6 +105,9 @@ func (s *Server) startDisable(ctx context.Context, u currentUser, v instanceView
 	if v.Status != "ready" {
 		return 0, time.Time{}, apperr.Conflict("only a ready instance can be disabled (it is %s)", v.Status)
 	}
+	if v.Maintenance {
+		return 0, time.Time{}, apperr.Conflict("the instance is being upgraded: disable it once that is done")
+	}
 	grace := s.gracePeriod()
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: workflows.DisableID(v.ID), TaskQueue: workflows.TaskQueue,

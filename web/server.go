@@ -108,6 +108,8 @@ func (s *Server) Handler() http.Handler {
 	me.PUT("/instances/:id/modules", manage, s.changeModules)
 	me.DELETE("/instances/:id", manage, s.disableInstance)
 	me.POST("/instances/:id/enable", manage, s.reenableInstance)
+	// Operators move any account's instance to a newer service version.
+	me.POST("/instances/:id/upgrade", s.need(access.ConsoleAdmin), s.upgradeInstance)
 
 	s.consoleRoutes(r)
 	r.GET("/openapi.json", s.openAPIDocument)

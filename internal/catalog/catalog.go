@@ -51,10 +51,14 @@ type MeteredPrice struct {
 	PerThousandMinor int64 `json:"per_thousand_minor"`
 }
 
-// Version maps a released service version to the migration it needs.
+// Version maps a released service version to the migration it needs and
+// the modules it offers.
 type Version struct {
 	Version       string `json:"version"`
 	SchemaVersion uint   `json:"schema_version"`
+	// Modules a version offers; absent means every module of the service,
+	// so a version that retires a module simply leaves it out.
+	Modules []string `json:"modules,omitempty"`
 }
 
 // Module is a feature a client can enable, priced by the hour it is enabled.
@@ -151,20 +155,6 @@ func (s *Service) check() error {
 	if err != nil {
 		return err
 	}
-	seenV := map[string]bool{}
-	var prev uint
-	for _, v := range s.Versions {
-		if !versionRe.MatchString(v.Version) || seenV[v.Version] {
-			return fmt.Errorf("version %q: want a unique MAJOR.MINOR.PATCH", v.Version)
-		}
-		if v.SchemaVersion == 0 || v.SchemaVersion < prev || v.SchemaVersion > maxMigration {
-			return fmt.Errorf("version %s: schema_version %d must be ascending and have a migration", v.Version, v.SchemaVersion)
-		}
-		seenV[v.Version], prev = true, v.SchemaVersion
-	}
-	if !seenV[s.CurrentVersion] {
-		return fmt.Errorf("current_version %q is not among the versions", s.CurrentVersion)
-	}
 	seenM := map[string]bool{}
 	for _, m := range s.Modules {
 		if !nameRe.MatchString(m.Name) || seenM[m.Name] {
@@ -174,6 +164,27 @@ func (s *Service) check() error {
 			return fmt.Errorf("module %q: needs a description and a non-negative price", m.Name)
 		}
 		seenM[m.Name] = true
+	}
+	seenV := map[string]bool{}
+	var prev uint
+	for i, v := range s.Versions {
+		if !versionRe.MatchString(v.Version) || seenV[v.Version] {
+			return fmt.Errorf("version %q: want a unique MAJOR.MINOR.PATCH", v.Version)
+		}
+		// Upgrades only go forward, and "forward" is the list's order.
+		if i > 0 && CompareVersions(s.Versions[i-1].Version, v.Version) >= 0 {
+			return fmt.Errorf("version %s: versions must be listed oldest first", v.Version)
+		}
+		if v.SchemaVersion == 0 || v.SchemaVersion < prev || v.SchemaVersion > maxMigration {
+			return fmt.Errorf("version %s: schema_version %d must be ascending and have a migration", v.Version, v.SchemaVersion)
+		}
+		if err := s.checkVersionModules(v); err != nil {
+			return err
+		}
+		seenV[v.Version], prev = true, v.SchemaVersion
+	}
+	if !seenV[s.CurrentVersion] {
+		return fmt.Errorf("current_version %q is not among the versions", s.CurrentVersion)
 	}
 	seenP := map[string]bool{}
 	for _, p := range s.Permissions {
@@ -258,13 +269,22 @@ func (s *Service) Module(name string) (Module, bool) {
 	return Module{}, false
 }
 
-// ResolveModules checks a client's choice and returns it normalised: every
-// required module included, no duplicates, in manifest order.
-func (s *Service) ResolveModules(chosen []string) ([]string, error) {
+// ResolveModules checks a client's choice for an instance on version and
+// returns it normalised: every required module included, no duplicates, in
+// manifest order. A module the service has but the version does not offer
+// is refused like an unknown one.
+func (s *Service) ResolveModules(version string, chosen []string) ([]string, error) {
+	offered, err := s.OfferedModules(version)
+	if err != nil {
+		return nil, err
+	}
 	want := map[string]bool{}
 	for _, name := range chosen {
-		if _, ok := s.Module(name); !ok {
-			return nil, apperr.Invalid("%s has no module %q (offered: %s)", s.Name, name, strings.Join(s.moduleNames(), ", "))
+		if !slices.Contains(offered, name) {
+			if _, known := s.Module(name); known {
+				return nil, apperr.Invalid("%s %s does not offer the module %q (offered: %s)", s.Name, version, name, strings.Join(offered, ", "))
+			}
+			return nil, apperr.Invalid("%s has no module %q (offered: %s)", s.Name, name, strings.Join(offered, ", "))
 		}
 		want[name] = true
 	}
@@ -275,12 +295,4 @@ func (s *Service) ResolveModules(chosen []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func (s *Service) moduleNames() []string {
-	names := make([]string, len(s.Modules))
-	for i, m := range s.Modules {
-		names[i] = m.Name
-	}
-	return names
 }

@@ -175,12 +175,12 @@ func TestResolveModules(t *testing.T) {
 		{"manifest order, no duplicates", []string{"search", "history", "search", "core"}, []string{"core", "history", "search"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.ResolveModules(tc.chosen)
+			got, err := s.ResolveModules("1.1.0", tc.chosen)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 		})
 	}
-	_, err = s.ResolveModules([]string{"search", "payments"})
+	_, err = s.ResolveModules("1.1.0", []string{"search", "payments"})
 	assert.Equal(t, apperr.KindInvalid, apperr.KindOf(err))
 	assert.ErrorContains(t, err, `"payments"`)
 }

@@ -67,6 +67,8 @@ type EnableForm struct {
 type InstanceDetail struct {
 	ID, Service, Version, Status, Host, Monthly, FailureReason string
 	Modules                                                    []Module
+	// Maintenance: the instance is being upgraded to a new version.
+	Maintenance bool
 	// DataKeptUntil is set while the instance is disabled.
 	DataKeptUntil string
 	GracePeriod   string

@@ -1,0 +1,194 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"tenantry/activities"
+	"tenantry/internal/apperr"
+)
+
+// UpgradeInstanceID is one upgrade of an instance to one version; a
+// Rollout runs it as a child per instance.
+func UpgradeInstanceID(instanceID, version string) string {
+	return "upgrade/" + instanceID + "/" + version
+}
+
+// UpgradeInput names the instance, the version to move it to, and who asked.
+type UpgradeInput struct {
+	InstanceID string
+	AccountID  string
+	Service    string
+	ActorID    string
+	Version    string
+}
+
+// Upgrade steps, in order.
+const (
+	stepUpgradeValidate = "validate"
+	stepMaintenanceOn   = "maintenance_on"
+	stepUpgradeMigrate  = "migrate"
+	stepSwap            = "swap"
+	stepUpgradeSettings = "tenant_settings"
+	stepMaintenanceOff  = "maintenance_off"
+)
+
+// UpgradeInstance moves one instance to a newer version of its service:
+// validate → maintenance on (the routers answer 503) → migrate its database
+// (MigrateAndSeed child, no seed) → swap the version (dropped modules stop
+// being billed) → write the modules into the tenant → maintenance off. If a
+// step before the swap fails, maintenance is turned off and the instance
+// keeps the version it had; the failure fails the workflow for good, with
+// its reason in the progress. (Migrations that did apply stay applied: each
+// file is one transaction, so the database is never half-way through one.)
+func UpgradeInstance(ctx workflow.Context, in UpgradeInput) (activities.UpgradePlan, error) {
+	u := &upgrade{in: in}
+	var err error
+	u.t, err = newTracker(ctx,
+		stepDef{stepUpgradeValidate, "Check the instance is ready and the version newer"},
+		stepDef{stepMaintenanceOn, "Put the instance in maintenance"},
+		stepDef{stepUpgradeMigrate, "Migrate the database to " + in.Version},
+		stepDef{stepSwap, "Switch to " + in.Version + " and stop billing the modules it drops"},
+		stepDef{stepUpgradeSettings, "Write the modules into the instance's settings"},
+		stepDef{stepMaintenanceOff, "End maintenance"},
+	)
+	if err != nil {
+		return activities.UpgradePlan{}, err
+	}
+	if err := u.run(ctx); err != nil {
+		return u.plan, err
+	}
+	u.t.finish(StatusCompleted)
+	return u.plan, nil
+}
+
+type upgrade struct {
+	in   UpgradeInput
+	t    *tracker
+	plan activities.UpgradePlan
+	// inMaintenance: maintenance was (maybe) turned on and must end.
+	inMaintenance bool
+}
+
+func (u *upgrade) run(ctx workflow.Context) error {
+	db := withDBSteps(ctx)
+	check := activities.UpgradeInput{InstanceID: u.in.InstanceID, ActorID: u.in.ActorID, Version: u.in.Version}
+	if err := u.t.run(ctx, stepUpgradeValidate, func() error { return call(db, acts.CheckUpgrade, check, &u.plan) }); err != nil {
+		return u.fail(ctx, err)
+	}
+	if u.plan.Current {
+		// Already there (a repeated request): nothing to drain or migrate.
+		for _, s := range []string{stepMaintenanceOn, stepUpgradeMigrate, stepSwap, stepUpgradeSettings, stepMaintenanceOff} {
+			u.t.set(ctx, s, StepSkipped)
+		}
+		return nil
+	}
+	// Taken once, so a retried swap closes the spans at the same instant.
+	swap := check
+	swap.At = workflow.Now(ctx).UTC()
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{stepMaintenanceOn, func() error {
+			u.inMaintenance = true
+			return call(db, acts.SetMaintenance, activities.MaintenanceInput{InstanceID: u.in.InstanceID, On: true}, nil)
+		}},
+		{stepUpgradeMigrate, func() error {
+			cctx := childOptions(ctx, MigrateAndSeedID(u.in.InstanceID, u.in.Version), u.in.AccountID, u.plan.Service, u.in.InstanceID)
+			return workflow.ExecuteChildWorkflow(cctx, MigrateAndSeed, MigrateAndSeedInput{
+				InstanceID: u.in.InstanceID, Version: u.in.Version,
+			}).Get(ctx, nil)
+		}},
+		{stepSwap, func() error {
+			var swapped activities.UpgradePlan
+			err := call(db, acts.SwapVersion, swap, &swapped)
+			// A swap re-run after its reply was lost finds the version
+			// already set: the plan checked before it still says what changed.
+			if err == nil && !swapped.Current {
+				u.plan = swapped
+			}
+			return err
+		}},
+		{stepUpgradeSettings, func() error {
+			return call(db, acts.WriteTenantModules, activities.TenantModulesInput{InstanceID: u.in.InstanceID, Modules: u.plan.Modules}, nil)
+		}},
+		{stepMaintenanceOff, func() error { return u.endMaintenance(ctx) }},
+	}
+	for _, st := range steps {
+		if err := u.t.run(ctx, st.name, st.fn); err != nil {
+			return u.fail(ctx, err)
+		}
+	}
+	return nil
+}
+
+// endMaintenance runs on a disconnected context so that it also runs when
+// the upgrade is cancelled.
+func (u *upgrade) endMaintenance(ctx workflow.Context) error {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	err := call(withDBSteps(dctx), acts.SetMaintenance, activities.MaintenanceInput{InstanceID: u.in.InstanceID, On: false}, nil)
+	if err == nil {
+		u.inMaintenance = false
+	}
+	return err
+}
+
+// fail ends maintenance if this upgrade may have begun it, records why in
+// the progress, and returns a final error an operator can read.
+func (u *upgrade) fail(ctx workflow.Context, cause error) error {
+	reason := operatorReason(cause)
+	var failed string
+	for _, s := range u.t.p.Steps {
+		if s.State == StepFailed {
+			failed = s.Name
+		}
+	}
+	u.t.step(failed).Error = reason
+	if u.inMaintenance && failed != stepMaintenanceOff {
+		if err := u.t.run(ctx, stepMaintenanceOff, func() error { return u.endMaintenance(ctx) }); err != nil {
+			u.t.step(stepMaintenanceOff).Error = operatorReason(err)
+			reason += " (and maintenance could not be ended: " + operatorReason(err) + ")"
+		}
+	}
+	switch failed {
+	case stepMaintenanceOn, stepUpgradeMigrate, stepSwap:
+		reason = failed + " failed: " + reason + "; the instance stays on " + u.plan.FromVersion
+	}
+	err := temporal.NewNonRetryableApplicationError(reason, string(apperr.KindOf(cause)), cause)
+	u.t.fail(ctx, err)
+	u.t.p.Error = reason // also when the cause is internal: operators read it
+	return err
+}
+
+// operatorReason is the cause an operator needs: the innermost application
+// error's message (a migration's SQL error, say), which a client would only
+// see as "internal error". Only operators start and watch upgrades.
+func operatorReason(err error) string {
+	msg := apperr.Message(err)
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if app, ok := e.(*temporal.ApplicationError); ok && app.Message() != "" {
+			msg = app.Message()
+		}
+	}
+	return msg
+}
+
+// StartUpgrade starts an instance's upgrade to a version; an upgrade to the
+// same version that is still running is a conflict.
+func StartUpgrade(ctx context.Context, c client.Client, in UpgradeInput) (string, error) {
+	id := UpgradeInstanceID(in.InstanceID, in.Version)
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes:    SearchAttributes(in.AccountID, in.Service, in.InstanceID),
+	}, UpgradeInstance, in)
+	return id, err
+}
