@@ -14,4 +14,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(DisableService)
 	r.RegisterWorkflow(BillingCycle)
 	r.RegisterWorkflow(InstanceExpiry)
+	r.RegisterWorkflow(PriceChange)
 }

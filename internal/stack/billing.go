@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"tenantry/activities"
 	"tenantry/workflows"
 )
 
@@ -43,5 +44,20 @@ func (s *Stack) ensureBillingCycles(ctx context.Context, cfg Config) error {
 		}()
 	}
 	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// ensurePriceChanges starts the PriceChange workflow of every scheduled
+// change not applied nor cancelled; running ones are left alone.
+func (s *Stack) ensurePriceChanges(ctx context.Context) error {
+	pending, err := activities.PriceSchedule(ctx, s.DB, true)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range pending {
+		errs = append(errs, workflows.StartPriceChange(ctx, s.Temporal,
+			workflows.PriceChangeInput{Service: p.Service, Module: p.Module, EffectiveAt: p.EffectiveAt}))
+	}
 	return errors.Join(errs...)
 }
