@@ -41,16 +41,19 @@ func (a *Activities) instanceService(ctx context.Context, tx pgx.Tx, instanceID 
 	return a.Catalog.Service(service)
 }
 
+// openSpans opens each module's span at the rate the control database
+// holds for it at the moment (a scheduled price change that took effect is
+// there before the code's catalog is redeployed).
 func openSpans(ctx context.Context, tx pgx.Tx, svc *catalog.Service, instanceID string, modules []string, at time.Time) error {
 	for _, name := range modules {
-		m, ok := svc.Module(name)
-		if !ok {
+		if _, ok := svc.Module(name); !ok {
 			return apperr.Invalid("%s has no module %q", svc.Name, name)
 		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO usage_spans (instance_id, module, started_at, hourly_rate_minor, currency)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-			instanceID, name, at, m.HourlyPriceMinor, svc.Currency); err != nil {
+			SELECT $1, name, $3, hourly_price_minor, currency FROM modules WHERE service = $4 AND name = $2
+			ON CONFLICT DO NOTHING`,
+			instanceID, name, at, svc.Name); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,17 @@ func TestBillingOneMinutePeriods(t *testing.T) {
 	ctx := context.Background()
 	ada := signupAndLogin(t, s.URL, "ada@acme.test")
 	bob := signupAndLogin(t, s.URL, "bob@bobs.test")
+	// Bob's cycle is terminated by hand; the billing API restarts it from
+	// his first unbilled period, so the periods it missed get invoices too.
+	var bobID string
+	var bobSince time.Time
+	if err := s.DB.QueryRow(ctx, `SELECT a.id::text, a.created_at FROM accounts a JOIN users u ON u.account_id = a.id
+		WHERE u.email = 'bob@bobs.test'`).Scan(&bobID, &bobSince); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Temporal.TerminateWorkflow(ctx, workflows.BillingCycleID(bobID), "", "test: a lost cycle"); err != nil {
+		t.Fatal(err)
+	}
 
 	var inst instance
 	ada.must(http.StatusCreated, "POST", "/instances", map[string]any{
@@ -122,7 +134,42 @@ func TestBillingOneMinutePeriods(t *testing.T) {
 	ada.must(http.StatusUnprocessableEntity, "POST", "/ops/billing/discounts", map[string]any{
 		"account_id": inv.Invoice.AccountID, "name": "half", "percent_bp": 20000}, nil)
 
+	// Retrying a close signals the account's running cycle; bob's was
+	// terminated, so there is none until the billing API restarts it.
+	retry := "/ops/billing/failures/" + bobID + "/retry"
+	bob.must(http.StatusForbidden, "POST", retry, nil, nil)
+	ada.must(http.StatusNotFound, "POST", retry, nil, nil)
+	ada.must(http.StatusAccepted, "POST", "/ops/billing/failures/"+inv.Invoice.AccountID+"/retry", nil, nil)
+
 	resetBeforeClose(t, s, ctx, inv.Invoice)
+	catchUp(t, bob, billing.PeriodOf(bobSince, time.Minute), time.Now())
+	ada.must(http.StatusAccepted, "POST", retry, nil, nil)
+}
+
+// catchUp restarts a's terminated cycle through the billing API and
+// waits until its invoices run without a gap from first to past until.
+func catchUp(t *testing.T, a *api, first billing.Period, until time.Time) {
+	t.Helper()
+	a.must(http.StatusOK, "GET", "/billing/current", nil, nil)
+	var periods []billing.Period
+	eventually(t, 30*time.Second, "the restarted cycle to close the periods it missed", func() bool {
+		var list struct{ Invoices []activities.InvoiceSummary }
+		a.must(http.StatusOK, "GET", "/billing/invoices", nil, &list)
+		periods = periods[:0]
+		for _, i := range list.Invoices {
+			periods = append(periods, i.Period)
+		}
+		slices.SortFunc(periods, func(x, y billing.Period) int { return x.Start.Compare(y.Start) })
+		return len(periods) > 0 && !periods[len(periods)-1].End.Before(until.Truncate(time.Minute))
+	})
+	if !periods[0].Start.Equal(first.Start) {
+		t.Fatalf("first invoice for %s, want %s", periods[0].Start, first.Start)
+	}
+	for i := 1; i < len(periods); i++ {
+		if !periods[i].Start.Equal(periods[i-1].End) {
+			t.Fatalf("no invoice between %s and %s", periods[i-1].End, periods[i].Start)
+		}
+	}
 }
 
 // resetBeforeClose resets the run that closed inv's period to its first

@@ -13,6 +13,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"tenantry/activities"
 	"tenantry/internal/access"
@@ -33,7 +36,8 @@ func (s *Server) billingRoutes(api *gin.RouterGroup) {
 	me.GET("/billing/invoices/:id/csv", read, s.invoiceCSV)
 	ops := me.Group("/ops/billing", s.requireOperator)
 	ops.GET("/revenue", s.revenue)
-	ops.GET("/failures", s.closeFailures)
+	ops.GET("/failures", s.listCloseFailures)
+	ops.POST("/failures/:account/retry", s.retryCloseNow)
 	ops.POST("/discounts", s.grantDiscount)
 }
 
@@ -117,15 +121,12 @@ func (s *Server) currentBilling(c *gin.Context) (billingNow, error) {
 	var progress *workflows.BillingProgress
 	// Without Temporal (a console test) the period is the calendar's.
 	if s.Temporal != nil {
-		// An account without a cycle (created before billing) gets one now.
-		if err := workflows.StartBillingCycle(ctx, s.Temporal, acc, s.BillingPeriod, now); err != nil {
-			return billingNow{}, err
-		}
-		if v, err := s.Temporal.QueryWorkflow(ctx, workflows.BillingCycleID(acc), "", workflows.ProgressQuery); err == nil {
-			var p workflows.BillingProgress
-			if v.Get(&p) == nil {
-				progress = &p
-			}
+		// The period so far is computed from the database whatever the
+		// cycle answers; a worker that is down only hides its progress.
+		if p, err := s.cycleProgress(ctx, acc); err == nil {
+			progress = &p
+		} else {
+			s.Log.Warn("billing cycle progress", "account", acc, "err", err)
 		}
 	}
 	period := billing.PeriodOf(now, s.BillingPeriod)
@@ -186,6 +187,37 @@ func (s *Server) currentBilling(c *gin.Context) (billingNow, error) {
 	return billingNow{Period: period, AsOf: now, Currency: projected.Currency,
 		SoFarMinor: soFar.TotalMinor, ProjectedMinor: projected.TotalMinor,
 		SoFarLines: soFar.Lines, Usage: usage, Cycle: progress, Expiring: expiring}, nil
+}
+
+// cycleProgress asks the account's billing cycle where it stands. An
+// account whose cycle is missing or closed (its signup could not start it,
+// or someone terminated it) gets one now, from its first unbilled period.
+func (s *Server) cycleProgress(ctx context.Context, acc string) (workflows.BillingProgress, error) {
+	var p workflows.BillingProgress
+	query := func() (*client.QueryWorkflowWithOptionsResponse, error) {
+		return s.Temporal.QueryWorkflowWithOptions(ctx, &client.QueryWorkflowWithOptionsRequest{
+			WorkflowID: workflows.BillingCycleID(acc), QueryType: workflows.ProgressQuery,
+			QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_OPEN})
+	}
+	res, err := query()
+	var missing *serviceerror.NotFound
+	if errors.As(err, &missing) || (err == nil && res.QueryRejected != nil) {
+		periods, err := activities.UnbilledPeriods(ctx, s.DB, acc, s.BillingPeriod)
+		if err != nil {
+			return p, err
+		}
+		if err := workflows.StartBillingCycle(ctx, s.Temporal, acc, periods[acc], s.BillingPeriod); err != nil {
+			return p, err
+		}
+		res, err = query()
+	}
+	if err != nil {
+		return p, err
+	}
+	if res.QueryRejected != nil {
+		return p, fmt.Errorf("billing cycle of %s is %s", acc, res.QueryRejected.Status)
+	}
+	return p, res.QueryResult.Get(&p)
 }
 
 func (s *Server) expiryWarning() time.Duration {
@@ -314,113 +346,4 @@ func writeInvoiceCSV(c *gin.Context, inv activities.InvoiceSummary, lines []bill
 		_ = w.Write([]string{"", t.name, "", "", "", "", "", "", "", strconv.FormatInt(t.v, 10), billing.Money(t.v), inv.Currency, ""})
 	}
 	w.Flush()
-}
-
-// revenue sums invoice lines per service and module for the invoices whose
-// period starts in [from, to) (default: the current calendar month).
-func (s *Server) revenue(c *gin.Context) {
-	from, to, err := periodQuery(c, s.Clock())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	rows, err := s.DB.Query(c.Request.Context(), `
-		SELECT l.service, l.module, l.kind, i.currency, count(DISTINCT i.account_id), sum(l.quantity), sum(l.amount_minor)
-		FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
-		WHERE i.period_start >= $1 AND i.period_start < $2
-		GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, from, to)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	type revenueRow struct {
-		Service     string `json:"service"`
-		Module      string `json:"module"`
-		Kind        string `json:"kind"`
-		Currency    string `json:"currency"`
-		Accounts    int64  `json:"accounts"`
-		Quantity    int64  `json:"quantity"`
-		AmountMinor int64  `json:"amount_minor"`
-	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[revenueRow])
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	var total int64
-	for _, r := range list {
-		total += r.AmountMinor
-	}
-	if list == nil {
-		list = []revenueRow{}
-	}
-	c.JSON(http.StatusOK, gin.H{"from": from, "to": to, "rows": list, "total_minor": total})
-}
-
-// periodQuery reads ?from=&to= (RFC 3339) or ?month=2026-11.
-func periodQuery(c *gin.Context, now time.Time) (time.Time, time.Time, error) {
-	if m := c.Query("month"); m != "" {
-		t, err := time.Parse("2006-01", m)
-		if err != nil {
-			return t, t, apperr.Invalid("month must look like 2026-11")
-		}
-		p := billing.MonthOf(t)
-		return p.Start, p.End, nil
-	}
-	p := billing.MonthOf(now)
-	from, to := p.Start, p.End
-	for _, q := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &from}, {"to", &to}} {
-		if v := c.Query(q.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return from, to, apperr.Invalid("%s must be an RFC 3339 instant like 2026-11-01T00:00:00Z", q.name)
-			}
-			*q.dst = t
-		}
-	}
-	if !to.After(from) {
-		return from, to, apperr.Invalid("to must be after from")
-	}
-	return from, to, nil
-}
-
-// closeFailures lists the accounts whose period close failed, why, and how
-// to retry.
-func (s *Server) closeFailures(c *gin.Context) {
-	rows, err := s.DB.Query(c.Request.Context(), `
-		SELECT f.account_id::text, a.name, f.period_start, f.error, f.attempts, f.last_at
-		FROM billing_close_failures f JOIN accounts a ON a.id = f.account_id ORDER BY f.last_at DESC LIMIT 500`)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	type failure struct {
-		AccountID   string    `json:"account_id"`
-		AccountName string    `json:"account_name"`
-		PeriodStart time.Time `json:"period_start"`
-		Error       string    `json:"error"`
-		Attempts    int       `json:"attempts"`
-		LastAt      time.Time `json:"last_at"`
-		WorkflowID  string    `json:"workflow_id"`
-		Retry       string    `json:"retry"`
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (failure, error) {
-		var f failure
-		err := r.Scan(&f.AccountID, &f.AccountName, &f.PeriodStart, &f.Error, &f.Attempts, &f.LastAt)
-		f.WorkflowID = workflows.BillingCycleID(f.AccountID)
-		f.Retry = "fix the cause, then: temporal workflow signal --workflow-id " + f.WorkflowID +
-			" --name " + workflows.RetryCloseSignal + " (the cycle also retries every hour)"
-		return f, err
-	})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if list == nil {
-		list = []failure{}
-	}
-	c.JSON(http.StatusOK, gin.H{"failures": list})
 }

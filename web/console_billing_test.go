@@ -4,6 +4,7 @@ import (
 	"context"
 	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,51 @@ func TestBillingPagesNeedBillingReadAndTheOwnAccount(t *testing.T) {
 	}
 	if status, _, _ := o.do("GET", "/billing", nil, nil); status != http.StatusOK {
 		t.Fatalf("another owner's /billing: %d", status)
+	}
+}
+
+func TestDeveloperBillingPageShowsRevenueAndFailedCloses(t *testing.T) {
+	s := newSite(t)
+	acc, inv := s.billed()
+	if _, err := s.control.DB.Exec(context.Background(), `INSERT INTO billing_close_failures (account_id, period_start, error)
+		VALUES ($1, $2, 'the control database was read-only')`, acc, inv.Period.End); err != nil {
+		t.Fatal(err)
+	}
+	dev := s.browser()
+	devEmail, _ := s.user("developer")
+	dev.login(devEmail, password)
+	month := inv.Period.Start.Format("2006-01")
+	status, _, body := dev.do("GET", "/dev/billing?month="+month, nil, nil)
+	if status != http.StatusOK {
+		t.Fatalf("/dev/billing: %d", status)
+	}
+	for _, want := range []string{`value="` + month + `"`, "<td>forum</td><td>search</td><td>module</td>",
+		"Total EUR " + billing.Money(inv.TotalMinor), "the control database was read-only",
+		"workflow signal --workflow-id billing/" + acc + " --name retry-close",
+		`action="/dev/billing/failures/` + acc + `/retry"`} {
+		if !strings.Contains(body, html.EscapeString(want)) && !strings.Contains(body, want) {
+			t.Fatalf("/dev/billing lacks %q", want)
+		}
+	}
+	// Another month has no revenue; a malformed one is refused.
+	if _, _, body := dev.do("GET", "/dev/billing?month=2001-01", nil, nil); !strings.Contains(body, "No invoice lines") {
+		t.Fatal("revenue shown for a month without invoices")
+	}
+	for path, want := range map[string]int{"/dev/billing?month=November": http.StatusUnprocessableEntity} {
+		if status, _, _ := dev.do("GET", path, nil, nil); status != want {
+			t.Fatalf("%s: %d, want %d", path, status, want)
+		}
+	}
+	if status, _, _ := dev.do("POST", "/dev/billing/failures/not-an-account/retry", url.Values{}, nil); status != http.StatusUnprocessableEntity {
+		t.Fatalf("retry for a malformed account: %d", status)
+	}
+
+	owner := s.browser()
+	owner.login(s.member(acc, "owner"), password)
+	if status, _, _ := owner.do("GET", "/dev/billing", nil, nil); status != http.StatusForbidden {
+		t.Fatalf("an account owner reached /dev/billing: %d", status)
+	}
+	if status, _, _ := owner.do("POST", "/dev/billing/failures/"+acc+"/retry", url.Values{}, nil); status != http.StatusForbidden {
+		t.Fatalf("an account owner retried a close: %d", status)
 	}
 }

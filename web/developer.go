@@ -31,6 +31,7 @@ func (s *Server) developerRoutes(in *gin.RouterGroup) {
 	dev.GET("/instances/:id", s.devInstancePage)
 	dev.GET("/problems", s.devProblemsPage)
 	dev.GET("/catalog", s.devCatalogPage)
+	s.devBillingRoutes(dev)
 }
 
 func (s *Server) devInstancesPage(c *gin.Context) {

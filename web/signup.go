@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"tenantry/internal/apperr"
+	"tenantry/internal/billing"
 	"tenantry/internal/secret"
 	"tenantry/internal/validate"
 	"tenantry/workflows"
@@ -73,7 +74,8 @@ func (s *Server) createAccount(ctx context.Context, req signupRequest) (workflow
 	}
 	// The account's billing cycle starts now. Should this fail, the account
 	// still exists: start-up and the billing API start missing cycles.
-	if err := workflows.StartBillingCycle(ctx, s.Temporal, res.AccountID, s.BillingPeriod, s.Clock()); err != nil {
+	if err := workflows.StartBillingCycle(ctx, s.Temporal, res.AccountID,
+		billing.PeriodOf(s.Clock(), s.BillingPeriod), s.BillingPeriod); err != nil {
 		s.Log.Error("start billing cycle", "account", res.AccountID, "err", err)
 	}
 	return in, res, nil

@@ -83,6 +83,10 @@ func (c *cycle) waitForEnd(ctx workflow.Context) error {
 
 func (c *cycle) close(ctx workflow.Context) activities.InvoiceSummary {
 	retry := workflow.GetSignalChannel(ctx, RetryCloseSignal)
+	// A retry asked for while nothing had failed has nothing to retry; left
+	// buffered it would skip the wait after a later failure.
+	for retry.ReceiveAsync(nil) {
+	}
 	for {
 		c.p.Status = StatusRunning
 		var inv activities.InvoiceSummary
@@ -104,16 +108,11 @@ func (c *cycle) close(ctx workflow.Context) activities.InvoiceSummary {
 	}
 }
 
-// StartBillingCycle starts the account's cycle at the period that holds
-// now, or leaves the running one alone: signup calls it, and so do start-up
-// and the billing API for accounts that have none yet.
-func StartBillingCycle(ctx context.Context, c client.Client, accountID string, length time.Duration, now time.Time) error {
-	return StartBillingCycleAt(ctx, c, accountID, billing.PeriodOf(now, length), length)
-}
-
-// StartBillingCycleAt starts the account's cycle at a given period (the
-// benchmark picks its boundary), or leaves the running one alone.
-func StartBillingCycleAt(ctx context.Context, c client.Client, accountID string, p billing.Period, length time.Duration) error {
+// StartBillingCycle starts the account's cycle at period p, or leaves the
+// running one alone. Signup starts it at the period that holds now;
+// start-up and the billing API start a missing one at the account's first
+// unbilled period (activities.UnbilledPeriods), so it catches up.
+func StartBillingCycle(ctx context.Context, c client.Client, accountID string, p billing.Period, length time.Duration) error {
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       BillingCycleID(accountID),
 		TaskQueue:                TaskQueue,

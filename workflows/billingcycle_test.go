@@ -175,6 +175,30 @@ func TestBillingCycleRetriesAFailedClose(t *testing.T) {
 	assert.Less(t, h.env.Now().Sub(p.End), time.Hour, "the signal retried at once, not after the hourly timer")
 }
 
+// TestBillingCycleIgnoresARetryBeforeAFailure: a retry asked for while the
+// cycle waited (nothing had failed) does not cut short the wait after a
+// later failure.
+func TestBillingCycleIgnoresARetryBeforeAFailure(t *testing.T) {
+	h := newHarness(t)
+	p := billing.MonthOf(start)
+	fails := 1
+	h.env.OnActivity(acts.CloseBillingPeriod, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ClosePeriodInput) (activities.InvoiceSummary, error) {
+			h.record("CloseBillingPeriod", in)
+			if fails > 0 {
+				fails--
+				return activities.InvoiceSummary{}, apperr.ForTemporal(apperr.Invalid("an invoice holds one currency"))
+			}
+			return activities.InvoiceSummary{ID: "inv1", AccountID: accountID, Period: p}, nil
+		})
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(workflows.RetryCloseSignal, nil) }, time.Hour)
+	h.env.ExecuteWorkflow(workflows.BillingCycle, workflows.BillingCycleInput{AccountID: accountID, Period: p})
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can))
+	assert.Len(t, h.called(), 2)
+	assert.GreaterOrEqual(t, h.env.Now().Sub(p.End), time.Hour, "the second attempt waited for the hourly timer")
+}
+
 func billingProgress(t *testing.T, h *harness) workflows.BillingProgress {
 	v, err := h.env.QueryWorkflow(workflows.ProgressQuery)
 	require.NoError(t, err)

@@ -254,7 +254,7 @@ func startCycles(ctx context.Context, s *stack.Stack, accounts []string, p billi
 				if i >= len(accounts) {
 					return
 				}
-				if err := workflows.StartBillingCycleAt(ctx, s.Temporal, accounts[i], p, length); err != nil {
+				if err := workflows.StartBillingCycle(ctx, s.Temporal, accounts[i], p, length); err != nil {
 					errs <- err
 					return
 				}

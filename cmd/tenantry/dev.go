@@ -35,7 +35,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 		Listen: envOr("TENANTRY_LISTEN", "127.0.0.1:8080"), RunWorker: true,
 		RouterListen: envOr("TENANTRY_ROUTER_LISTEN", defaultRouterListen)}
 	if cfg.DatabaseURL == "" {
-		fmt.Println("Starting PostgreSQL (state in .state/pgdata) ...")
+		fmt.Printf("Starting PostgreSQL (state in %s) ...\n", filepath.Join(state, "pgdata"))
 		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: state, Durable: true, Log: pgLog})
 		if err != nil {
 			return err

@@ -51,6 +51,15 @@ func PeriodOf(t time.Time, length time.Duration) Period {
 	return Period{Start: start, End: start.Add(length)}
 }
 
+// PeriodFrom is the period that starts at start and ends where the period
+// holding start ends: the next period after an invoice, which is a whole
+// one unless the period length was changed in between.
+func PeriodFrom(start time.Time, length time.Duration) Period {
+	p := PeriodOf(start, length)
+	p.Start = start.UTC()
+	return p
+}
+
 // Next is the period that follows p.
 func (p Period) Next(length time.Duration) Period {
 	if length <= 0 {

@@ -4,39 +4,32 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"tenantry/activities"
 	"tenantry/workflows"
 )
 
 // ensureBillingCycles starts the cycle of every account that has none (an
-// account created before billing existed, or whose signup could not start
-// it); running cycles are left alone.
+// account created before billing existed, whose signup could not start it,
+// or whose cycle was terminated) at its first unbilled period, so the
+// periods it missed are closed too; running cycles are left alone.
 func (s *Stack) ensureBillingCycles(ctx context.Context, cfg Config) error {
-	rows, err := s.DB.Query(ctx, `SELECT id::text FROM accounts`)
+	periods, err := activities.UnbilledPeriods(ctx, s.DB, "", cfg.BillingPeriod)
 	if err != nil {
 		return err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	now := time.Now()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 		sem  = make(chan struct{}, 16)
 	)
-	for _, id := range ids {
+	for id, p := range periods {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := workflows.StartBillingCycle(ctx, s.Temporal, id, cfg.BillingPeriod, now); err != nil {
+			if err := workflows.StartBillingCycle(ctx, s.Temporal, id, p, cfg.BillingPeriod); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
