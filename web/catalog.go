@@ -26,6 +26,7 @@ type catalogService struct {
 
 func (s *Server) catalog(c *gin.Context) {
 	out := []catalogService{}
+	now := s.Clock() // prices in effect now: a scheduled change counts from its instant
 	for _, name := range s.Catalog.Names() {
 		svc, _ := s.Catalog.Service(name)
 		cs := catalogService{Name: svc.Name, Description: svc.Description, Currency: svc.Currency, CurrentVersion: svc.CurrentVersion}
@@ -33,8 +34,9 @@ func (s *Server) catalog(c *gin.Context) {
 			cs.Versions = append(cs.Versions, v.Version)
 		}
 		for _, m := range svc.Modules {
+			price, _ := m.PriceAt(now)
 			cs.Modules = append(cs.Modules, catalogModule{Name: m.Name, Description: m.Description, Required: m.Required,
-				HourlyPriceMinor: m.HourlyPriceMinor, MonthlyPriceMinor: m.HourlyPriceMinor * hoursPerMonth})
+				HourlyPriceMinor: price, MonthlyPriceMinor: price * hoursPerMonth})
 		}
 		out = append(out, cs)
 	}

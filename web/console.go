@@ -194,9 +194,11 @@ func (s *Server) monthly(service string, modules []string) (int64, string) {
 		return 0, ""
 	}
 	var sum int64
+	now := s.Clock()
 	for _, name := range modules {
 		if m, ok := svc.Module(name); ok {
-			sum += m.HourlyPriceMinor * hoursPerMonth
+			price, _ := m.PriceAt(now)
+			sum += price * hoursPerMonth
 		}
 	}
 	return sum, svc.Currency
@@ -237,15 +239,18 @@ func monthlyWords(status string, price int64, currency string) string {
 }
 
 // moduleChoices lists a service's modules as checkboxes, chosen ones checked.
-func moduleChoices(svc *catalog.Service, chosen []string) []console.Module {
+// moduleChoices prices each module at the price in effect now (a
+// scheduled change counts from its instant).
+func moduleChoices(svc *catalog.Service, chosen []string, now time.Time) []console.Module {
 	on := map[string]bool{}
 	for _, m := range chosen {
 		on[m] = true
 	}
 	out := make([]console.Module, 0, len(svc.Modules))
 	for _, m := range svc.Modules {
+		price, _ := m.PriceAt(now)
 		out = append(out, console.Module{Name: m.Name, Description: m.Description, Required: m.Required,
-			Checked: m.Required || on[m.Name], Monthly: console.Money(m.HourlyPriceMinor*hoursPerMonth, svc.Currency)})
+			Checked: m.Required || on[m.Name], Monthly: console.Money(price*hoursPerMonth, svc.Currency)})
 	}
 	return out
 }
@@ -285,7 +290,7 @@ func (s *Server) enableForm(req enableRequest) console.EnableForm {
 			chosen = req.Modules
 		}
 		f.Services = append(f.Services, console.ServiceOption{Name: svc.Name, Description: svc.Description,
-			Version: svc.CurrentVersion, Modules: moduleChoices(svc, chosen)})
+			Version: svc.CurrentVersion, Modules: moduleChoices(svc, chosen, s.Clock())})
 	}
 	if f.Service == "" && len(f.Services) > 0 {
 		f.Service = f.Services[0].Name
@@ -393,7 +398,7 @@ func (s *Server) instanceDetail(c *gin.Context) (console.InstanceDetail, error) 
 		d.Progress.SetupURL, d.Progress.Live = "/instances/"+v.ID+"/setup", true
 	}
 	if svc, err := s.Catalog.Service(v.Service); err == nil {
-		d.Modules = moduleChoices(svc, v.Modules)
+		d.Modules = moduleChoices(svc, v.Modules, s.Clock())
 	}
 	if !userOf(c).can(access.InstancesManage) {
 		return d, nil
