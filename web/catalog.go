@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"tenantry/activities"
 )
 
 type catalogModule struct {
@@ -41,4 +43,27 @@ func (s *Server) catalog(c *gin.Context) {
 		out = append(out, cs)
 	}
 	c.JSON(http.StatusOK, gin.H{"services": out})
+}
+
+// scheduledPrice is a price change of the schedule with its workflow.
+type scheduledPrice struct {
+	activities.ScheduledPrice
+	WorkflowID string `json:"workflow_id"`
+	Describe   string `json:"describe"`
+}
+
+// catalogPrices lists every scheduled price change (scheduled, applied or
+// cancelled) for the developers, like their catalog page.
+func (s *Server) catalogPrices(c *gin.Context) {
+	all, err := activities.PriceSchedule(c.Request.Context(), s.DB, false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]scheduledPrice, len(all))
+	for i, p := range all {
+		d := devPrice(p)
+		out[i] = scheduledPrice{ScheduledPrice: p, WorkflowID: d.WorkflowID, Describe: d.Describe}
+	}
+	c.JSON(http.StatusOK, gin.H{"prices": out})
 }

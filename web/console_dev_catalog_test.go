@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"testing"
@@ -53,4 +54,25 @@ func TestDevCatalogShowsPriceSchedule(t *testing.T) {
 	assert.Contains(t, body, "price/forum/search/"+past.Format(time.RFC3339))
 	assert.Contains(t, body, "cancelled at ")
 	assert.Contains(t, body, "price/forum/search/2099-01-01T00:00:00Z")
+
+	// The same in the JSON API, for developers only.
+	bearer := http.Header{"Authorization": {"Bearer " + apiToken(t, s, email)}}
+	status, _, body = b.do("GET", "/api/catalog/prices", nil, bearer)
+	require.Equal(t, http.StatusOK, status, body)
+	var got struct {
+		Prices []struct {
+			Module      string    `json:"module"`
+			EffectiveAt time.Time `json:"effective_at"`
+			Status      string    `json:"status"`
+			WorkflowID  string    `json:"workflow_id"`
+			Describe    string    `json:"describe"`
+		} `json:"prices"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &got))
+	require.Len(t, got.Prices, 3)
+	assert.Equal(t, []string{"applied", "scheduled", "cancelled"},
+		[]string{got.Prices[0].Status, got.Prices[1].Status, got.Prices[2].Status})
+	assert.Equal(t, "price/forum/search/2098-01-01T00:00:00Z", got.Prices[1].WorkflowID)
+	owner, _ := s.user("owner")
+	assert.Equal(t, http.StatusForbidden, bearerStatus(t, s.url, "GET", "/api/catalog/prices", apiToken(t, s, owner)))
 }
