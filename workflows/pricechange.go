@@ -71,13 +71,12 @@ func PriceChange(ctx workflow.Context, in PriceChangeInput) (activities.Schedule
 // running one alone. A closed one is started again only when start-up
 // finds its row still scheduled: a change cancelled, then put back in the
 // manifest (an applied or cancelled row is never started).
-func StartPriceChange(ctx context.Context, c client.Client, in PriceChangeInput) error {
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+func StartPriceChange(ctx context.Context, c client.Client, in PriceChangeInput) (client.WorkflowRun, error) {
+	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       PriceChangeID(in.Service, in.Module, in.EffectiveAt),
 		TaskQueue:                TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:    SearchAttributes("", in.Service, ""),
 	}, PriceChange, in)
-	return err
 }

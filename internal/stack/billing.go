@@ -49,8 +49,9 @@ func (s *Stack) ensurePriceChanges(ctx context.Context) error {
 	}
 	var errs []error
 	for _, p := range pending {
-		errs = append(errs, workflows.StartPriceChange(ctx, s.Temporal,
-			workflows.PriceChangeInput{Service: p.Service, Module: p.Module, EffectiveAt: p.EffectiveAt}))
+		_, err := workflows.StartPriceChange(ctx, s.Temporal,
+			workflows.PriceChangeInput{Service: p.Service, Module: p.Module, EffectiveAt: p.EffectiveAt})
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
