@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"tenantry/activities"
 )
 
 type catalogModule struct {
@@ -26,6 +28,7 @@ type catalogService struct {
 
 func (s *Server) catalog(c *gin.Context) {
 	out := []catalogService{}
+	now := s.Clock() // prices in effect now: a scheduled change counts from its instant
 	for _, name := range s.Catalog.Names() {
 		svc, _ := s.Catalog.Service(name)
 		cs := catalogService{Name: svc.Name, Description: svc.Description, Currency: svc.Currency, CurrentVersion: svc.CurrentVersion}
@@ -33,10 +36,34 @@ func (s *Server) catalog(c *gin.Context) {
 			cs.Versions = append(cs.Versions, v.Version)
 		}
 		for _, m := range svc.Modules {
+			price, _ := m.PriceAt(now)
 			cs.Modules = append(cs.Modules, catalogModule{Name: m.Name, Description: m.Description, Required: m.Required,
-				HourlyPriceMinor: m.HourlyPriceMinor, MonthlyPriceMinor: m.HourlyPriceMinor * hoursPerMonth})
+				HourlyPriceMinor: price, MonthlyPriceMinor: price * hoursPerMonth})
 		}
 		out = append(out, cs)
 	}
 	c.JSON(http.StatusOK, gin.H{"services": out})
+}
+
+// scheduledPrice is a price change of the schedule with its workflow.
+type scheduledPrice struct {
+	activities.ScheduledPrice
+	WorkflowID string `json:"workflow_id"`
+	Describe   string `json:"describe"`
+}
+
+// catalogPrices lists every scheduled price change (scheduled, applied or
+// cancelled) for the developers, like their catalog page.
+func (s *Server) catalogPrices(c *gin.Context) {
+	all, err := activities.PriceSchedule(c.Request.Context(), s.DB, false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]scheduledPrice, len(all))
+	for i, p := range all {
+		d := devPrice(p)
+		out[i] = scheduledPrice{ScheduledPrice: p, WorkflowID: d.WorkflowID, Describe: d.Describe}
+	}
+	c.JSON(http.StatusOK, gin.H{"prices": out})
 }

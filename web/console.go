@@ -195,9 +195,11 @@ func (s *Server) monthly(service string, modules []string) (int64, string) {
 		return 0, ""
 	}
 	var sum int64
+	now := s.Clock()
 	for _, name := range modules {
 		if m, ok := svc.Module(name); ok {
-			sum += m.HourlyPriceMinor * hoursPerMonth
+			price, _ := m.PriceAt(now)
+			sum += price * hoursPerMonth
 		}
 	}
 	return sum, svc.Currency
@@ -238,8 +240,10 @@ func monthlyWords(status string, price int64, currency string) string {
 }
 
 // moduleChoices lists the modules a version of a service offers as
-// checkboxes, chosen ones checked; an empty version lists every module.
-func moduleChoices(svc *catalog.Service, version string, chosen []string) []console.Module {
+// checkboxes, chosen ones checked, each at the price in effect now (a
+// scheduled change counts from its instant); an empty version lists every
+// module.
+func moduleChoices(svc *catalog.Service, version string, chosen []string, now time.Time) []console.Module {
 	on := map[string]bool{}
 	for _, m := range chosen {
 		on[m] = true
@@ -250,8 +254,9 @@ func moduleChoices(svc *catalog.Service, version string, chosen []string) []cons
 		if version != "" && err == nil && !slices.Contains(offered, m.Name) {
 			continue
 		}
+		price, _ := m.PriceAt(now)
 		out = append(out, console.Module{Name: m.Name, Description: m.Description, Required: m.Required,
-			Checked: m.Required || on[m.Name], Monthly: console.Money(m.HourlyPriceMinor*hoursPerMonth, svc.Currency)})
+			Checked: m.Required || on[m.Name], Monthly: console.Money(price*hoursPerMonth, svc.Currency)})
 	}
 	return out
 }
@@ -291,7 +296,7 @@ func (s *Server) enableForm(req enableRequest) console.EnableForm {
 			chosen = req.Modules
 		}
 		f.Services = append(f.Services, console.ServiceOption{Name: svc.Name, Description: svc.Description,
-			Version: svc.CurrentVersion, Modules: moduleChoices(svc, svc.CurrentVersion, chosen)})
+			Version: svc.CurrentVersion, Modules: moduleChoices(svc, svc.CurrentVersion, chosen, s.Clock())})
 	}
 	if f.Service == "" && len(f.Services) > 0 {
 		f.Service = f.Services[0].Name
@@ -399,7 +404,7 @@ func (s *Server) instanceDetail(c *gin.Context) (console.InstanceDetail, error) 
 		d.Progress.SetupURL, d.Progress.Live = "/instances/"+v.ID+"/setup", true
 	}
 	if svc, err := s.Catalog.Service(v.Service); err == nil {
-		d.Modules = moduleChoices(svc, v.Version, v.Modules)
+		d.Modules = moduleChoices(svc, v.Version, v.Modules, s.Clock())
 	}
 	if !userOf(c).can(access.InstancesManage) {
 		return d, nil

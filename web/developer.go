@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"tenantry/activities"
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/web/console"
@@ -148,11 +149,16 @@ func (s *Server) devProblemsPage(c *gin.Context) {
 }
 
 func (s *Server) devCatalogPage(c *gin.Context) {
+	schedule, err := activities.PriceSchedule(c.Request.Context(), s.DB, false)
+	if err != nil {
+		s.consoleFail(c, err)
+		return
+	}
 	var out []console.DevService
 	for _, name := range s.Catalog.Names() {
 		svc, _ := s.Catalog.Service(name)
 		d := console.DevService{Name: svc.Name, Description: svc.Description, Current: svc.CurrentVersion,
-			Modules: moduleChoices(svc, "", nil)}
+			Modules: moduleChoices(svc, "", nil, s.Clock())}
 		for _, v := range svc.Versions {
 			line := fmt.Sprintf("%s (schema %d)", v.Version, v.SchemaVersion)
 			if v.Modules != nil {
@@ -163,7 +169,27 @@ func (s *Server) devCatalogPage(c *gin.Context) {
 		for _, p := range svc.Permissions {
 			d.Permissions = append(d.Permissions, p.Name+": "+p.Description)
 		}
+		for _, p := range schedule {
+			if p.Service == svc.Name {
+				d.Prices = append(d.Prices, devPrice(p))
+			}
+		}
 		out = append(out, d)
 	}
 	s.render(c, http.StatusOK, console.DevCatalogPage(s.page(c, "Service catalog"), out))
+}
+
+// devPrice shows one scheduled price change with its workflow.
+func devPrice(p activities.ScheduledPrice) console.DevPrice {
+	id := workflows.PriceChangeID(p.Service, p.Module, p.EffectiveAt)
+	d := console.DevPrice{Module: p.Module, From: p.EffectiveAt.Format("2 Jan 2006 15:04 UTC"),
+		Price: console.Money(p.HourlyPriceMinor, p.Currency) + "/h", Status: p.Status, Shown: p.Status, WorkflowID: id,
+		Describe: "go tool temporal workflow describe --workflow-id " + id}
+	switch {
+	case p.AppliedAt != nil:
+		d.Shown = "applied at " + p.AppliedAt.Format(time.DateTime) + " UTC"
+	case p.CancelledAt != nil:
+		d.Shown = "cancelled at " + p.CancelledAt.Format(time.DateTime) + " UTC"
+	}
+	return d
 }

@@ -101,6 +101,7 @@ func (s *Server) Handler() http.Handler {
 	me := api.Group("", s.requireUser)
 	read, manage := s.need(access.InstancesRead), s.need(access.InstancesManage)
 	me.POST("/logout", s.logout)
+	me.GET("/catalog/prices", s.need(access.ConsoleAdmin), s.catalogPrices)
 	me.GET("/instances", read, s.listInstances)
 	me.POST("/instances", manage, s.enableInstance)
 	me.GET("/instances/:id", read, s.getInstance)

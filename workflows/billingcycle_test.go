@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
 	"tenantry/internal/billingtest"
+	"tenantry/internal/catalog"
 	"tenantry/internal/testenv"
 	"tenantry/workflows"
 )
@@ -87,12 +89,30 @@ func TestBillingCycleOverMonths(t *testing.T) {
 			require.NoError(t, billingtest.Close(ctx, c.DB, inst, []string{"search"}, now))
 		},
 	})
+	// From 15 Apr core costs 6 instead of 4 per hour, scheduled in the
+	// manifest; its PriceChange applies it a little late, at 15 Apr 06:00.
+	priceChange := time.Date(2025, 4, 15, 0, 0, 0, 0, time.UTC)
+	c.Acts.Catalog, err = billingtest.Prices("forum", "core", 4, catalog.PriceChange{EffectiveAt: "2025-04-15T00:00:00Z", HourlyPriceMinor: 6})
+	require.NoError(t, err)
+	require.NoError(t, c.Acts.SyncPriceSchedule(ctx))
 	april := runPeriod(t, c.Acts, march, march.Period.Start, map[time.Duration]func(time.Time){
-		14 * day: func(now time.Time) { // 15 Apr: core 4 → 6 per hour
-			require.NoError(t, c.Acts.ApplyPriceChange(ctx, activities.PriceChangeInput{
-				Service: "forum", Module: "core", HourlyPriceMinor: 6, At: now}))
+		14*day + 6*time.Hour: func(time.Time) {
+			_, err := c.Acts.ApplyScheduledPrice(ctx, activities.ScheduledPriceInput{Service: "forum", Module: "core", EffectiveAt: priceChange})
+			require.NoError(t, err)
 		},
 	})
+	lines, err := activities.InvoiceLines(ctx, c.DB, april.LastInvoice.ID)
+	require.NoError(t, err)
+	var core []string
+	for _, l := range lines {
+		if l.Module == "core" {
+			core = append(core, fmt.Sprintf("%s → %s at %d", l.From.Format(time.RFC3339), l.To.Format(time.RFC3339), l.RateMinor))
+		}
+	}
+	assert.Equal(t, []string{
+		"2025-04-01T00:00:00Z → 2025-04-15T00:00:00Z at 4",
+		"2025-04-15T00:00:00Z → 2025-05-01T00:00:00Z at 6",
+	}, core, "two lines at the two rates, split at the change's instant")
 	may := runPeriod(t, c.Acts, april, april.Period.Start, map[time.Duration]func(time.Time){
 		9 * day: func(now time.Time) { // 10 May
 			require.NoError(t, c.Acts.DisableInstance(ctx, activities.DisableInput{InstanceID: inst, At: now, DeleteAfter: now.Add(day)}))

@@ -15,4 +15,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(BillingCycle)
 	r.RegisterWorkflow(InstanceExpiry)
 	r.RegisterWorkflow(UpgradeInstance)
+	r.RegisterWorkflow(PriceChange)
 }

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
@@ -62,11 +63,46 @@ type Version struct {
 }
 
 // Module is a feature a client can enable, priced by the hour it is enabled.
+//
+// HourlyPriceMinor is the price until the first of PriceChanges; the price
+// in effect at an instant t is the last change effective at or before t
+// (see PriceAt). Editing HourlyPriceMinor is a change from the next start
+// on; a scheduled change applies from its own instant, even when the worker
+// is down then and applies it late.
 type Module struct {
-	Name             string `json:"name"`
-	Description      string `json:"description"`
-	Required         bool   `json:"required,omitempty"`
+	Name             string        `json:"name"`
+	Description      string        `json:"description"`
+	Required         bool          `json:"required,omitempty"`
+	HourlyPriceMinor int64         `json:"hourly_price_minor"`
+	PriceChanges     []PriceChange `json:"price_changes,omitempty"`
+}
+
+// PriceChange is a scheduled price: from EffectiveAt (UTC, RFC 3339) on the
+// module costs HourlyPriceMinor in the service's currency. A change removed
+// from the manifest before its instant is cancelled; one edited before its
+// instant applies the edited price.
+type PriceChange struct {
+	EffectiveAt      string `json:"effective_at"`
 	HourlyPriceMinor int64  `json:"hourly_price_minor"`
+}
+
+// Effective is the change's instant; check has made sure it parses.
+func (c PriceChange) Effective() time.Time {
+	t, _ := time.Parse(time.RFC3339, c.EffectiveAt)
+	return t.UTC()
+}
+
+// PriceAt is the module's price in effect at t, and the scheduled change it
+// comes from (nil when it is the base price).
+func (m Module) PriceAt(t time.Time) (int64, *PriceChange) {
+	price, from := m.HourlyPriceMinor, (*PriceChange)(nil)
+	for i, c := range m.PriceChanges {
+		if c.Effective().After(t) {
+			break
+		}
+		price, from = c.HourlyPriceMinor, &m.PriceChanges[i]
+	}
+	return price, from
 }
 
 // Permission is one action a service offers to grant.
@@ -163,6 +199,9 @@ func (s *Service) check() error {
 		if strings.TrimSpace(m.Description) == "" || m.HourlyPriceMinor < 0 {
 			return fmt.Errorf("module %q: needs a description and a non-negative price", m.Name)
 		}
+		if err := checkPriceChanges(m.PriceChanges); err != nil {
+			return fmt.Errorf("module %q: %w", m.Name, err)
+		}
 		seenM[m.Name] = true
 	}
 	seenV := map[string]bool{}
@@ -198,6 +237,27 @@ func (s *Service) check() error {
 	}
 	if strings.TrimSpace(s.Seed) == "" {
 		return fmt.Errorf("seed.sql is empty")
+	}
+	return nil
+}
+
+// checkPriceChanges demands UTC RFC 3339 instants (written with Z, so the
+// instant reads the same in the manifest, the database and the workflow id),
+// strictly increasing, and non-negative prices.
+func checkPriceChanges(changes []PriceChange) error {
+	var prev time.Time
+	for i, c := range changes {
+		t, err := time.Parse(time.RFC3339, c.EffectiveAt)
+		if err != nil || !strings.HasSuffix(c.EffectiveAt, "Z") || t.Format(time.RFC3339) != c.EffectiveAt {
+			return fmt.Errorf("price change %d: effective_at %q: want a UTC RFC 3339 instant like 2027-01-01T00:00:00Z", i+1, c.EffectiveAt)
+		}
+		if i > 0 && !t.After(prev) {
+			return fmt.Errorf("price change %d: effective_at %s must be after %s", i+1, c.EffectiveAt, changes[i-1].EffectiveAt)
+		}
+		if c.HourlyPriceMinor < 0 {
+			return fmt.Errorf("price change %d: a price must not be negative", i+1)
+		}
+		prev = t
 	}
 	return nil
 }

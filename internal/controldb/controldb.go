@@ -5,6 +5,7 @@ package controldb
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -49,7 +50,13 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // SyncCatalog writes the code's catalog into the control database, so
 // instances and usage spans can refer to services, versions and modules.
 // Nothing is deleted: running instances may still use an older version.
+// A new module starts at the price its manifest says is in effect now; an
+// existing module's price is left alone: a price changes only through
+// activities.ApplyPriceChange's logic (ApplyCatalogPrices for an edited base
+// price, the PriceChange workflow for a scheduled one), which splits the
+// spans at the change's instant.
 func SyncCatalog(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog) error {
+	now := time.Now()
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for _, name := range cat.Names() {
 			s, _ := cat.Service(name)
@@ -76,13 +83,17 @@ func SyncCatalog(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog) 
 					INSERT INTO modules (service, name, description, required, hourly_price_minor, currency)
 					VALUES ($1, $2, $3, $4, $5, $6)
 					ON CONFLICT (service, name) DO UPDATE SET description = EXCLUDED.description,
-						required = EXCLUDED.required, hourly_price_minor = EXCLUDED.hourly_price_minor,
-						currency = EXCLUDED.currency`,
-					s.Name, m.Name, m.Description, m.Required, m.HourlyPriceMinor, s.Currency); err != nil {
+						required = EXCLUDED.required, currency = EXCLUDED.currency`,
+					s.Name, m.Name, m.Description, m.Required, price(m, now), s.Currency); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	})
+}
+
+func price(m catalog.Module, now time.Time) int64 {
+	p, _ := m.PriceAt(now)
+	return p
 }

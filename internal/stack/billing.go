@@ -39,3 +39,19 @@ func (s *Stack) ensureBillingCycles(ctx context.Context, cfg Config) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// ensurePriceChanges starts the PriceChange workflow of every scheduled
+// change not applied nor cancelled; running ones are left alone.
+func (s *Stack) ensurePriceChanges(ctx context.Context) error {
+	pending, err := activities.PriceSchedule(ctx, s.DB, true)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range pending {
+		_, err := workflows.StartPriceChange(ctx, s.Temporal,
+			workflows.PriceChangeInput{Service: p.Service, Module: p.Module, EffectiveAt: p.EffectiveAt})
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

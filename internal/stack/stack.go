@@ -107,11 +107,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 }
 
 func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) error {
-	if err := s.Acts.ApplyCatalogPrices(ctx); err != nil {
-		return fmt.Errorf("apply catalog prices: %w", err)
-	}
 	if err := controldb.SyncCatalog(ctx, s.DB, s.Catalog); err != nil {
 		return fmt.Errorf("sync catalog: %w", err)
+	}
+	// The schedule first: an edited base price is told apart from a
+	// scheduled change by the schedule's rows.
+	if err := s.Acts.SyncPriceSchedule(ctx); err != nil {
+		return fmt.Errorf("sync price schedule: %w", err)
+	}
+	if err := s.Acts.ApplyCatalogPrices(ctx); err != nil {
+		return fmt.Errorf("apply catalog prices: %w", err)
 	}
 	server := cfg.TenantServerURL
 	if server == "" {
@@ -135,6 +140,9 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 		}
 		if err := s.ensureBillingCycles(ctx, cfg); err != nil {
 			return fmt.Errorf("billing cycles: %w", err)
+		}
+		if err := s.ensurePriceChanges(ctx); err != nil {
+			return fmt.Errorf("price changes: %w", err)
 		}
 	}
 	if cfg.Listen != "" {

@@ -191,6 +191,13 @@ type DevService struct {
 	Name, Description, Current string
 	Versions, Permissions      []string
 	Modules                    []Module
+	Prices                     []DevPrice
+}
+
+// DevPrice is one scheduled price change of a module: Status is scheduled,
+// applied or cancelled, Shown says it with its time.
+type DevPrice struct {
+	Module, From, Price, Status, Shown, WorkflowID, Describe string
 }
 
 func joinComma(s []string) string { return strings.Join(s, ", ") }
