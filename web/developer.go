@@ -87,7 +87,7 @@ func (s *Server) devWorkflows(ctx context.Context, query string) ([]console.DevW
 			w.Closed = e.GetCloseTime().AsTime().UTC().Format(time.DateTime)
 		}
 		if e.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-			if p, err := s.progress(ctx, id); err == nil {
+			if p, err := s.runProgress(ctx, id, run, e.GetCloseTime() != nil); err == nil {
 				w.Progress, w.Reason = string(p.Status), p.Error
 			}
 		}

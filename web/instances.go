@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -100,35 +101,35 @@ func (s *Server) getInstance(c *gin.Context) {
 	c.JSON(http.StatusOK, v)
 }
 
-// instanceWorkflows asks each of the instance's workflows for its progress;
-// one that never ran is left out.
+// instanceWorkflows asks each of the instance's workflows, at once, for
+// its progress; one that never ran is left out, one that does not answer
+// is listed without progress.
 func (s *Server) instanceWorkflows(ctx context.Context, id string) []workflowView {
-	var out []workflowView
-	for _, w := range []workflowView{
+	all := []workflowView{
 		{Kind: "enable", WorkflowID: workflows.EnableID(id)},
 		{Kind: "change_modules", WorkflowID: workflows.ChangeModulesID(id)},
 		{Kind: "disable", WorkflowID: workflows.DisableID(id)},
-	} {
-		p, err := s.progress(ctx, w.WorkflowID)
-		var notFound *serviceerror.NotFound
-		if errors.As(err, &notFound) {
-			continue
+	}
+	ran := make([]bool, len(all))
+	var wg sync.WaitGroup
+	for i := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, found, err := s.latestProgress(ctx, all[i].WorkflowID)
+			var notFound *serviceerror.NotFound
+			ran[i] = found || !errors.As(err, &notFound)
+			all[i].Progress = p
+		}()
+	}
+	wg.Wait()
+	var out []workflowView
+	for i, w := range all {
+		if ran[i] {
+			out = append(out, w)
 		}
-		if err == nil {
-			w.Progress = &p
-		}
-		out = append(out, w)
 	}
 	return out
-}
-
-func (s *Server) progress(ctx context.Context, workflowID string) (workflows.Progress, error) {
-	var p workflows.Progress
-	v, err := s.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.ProgressQuery)
-	if err != nil {
-		return p, err
-	}
-	return p, v.Get(&p)
 }
 
 type setupRequest struct {

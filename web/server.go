@@ -55,6 +55,7 @@ type Server struct {
 	logins   *loginLimiter
 	sessions *scs.SessionManager
 	tokens   *tokenCache
+	closed   closedRuns
 	stop     context.CancelFunc
 	engine   *gin.Engine
 }
