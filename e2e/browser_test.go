@@ -208,6 +208,9 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.WaitVisible(`//h2[text()="Stuck"]`, chromedp.BySearch),
 		chromedp.Navigate(s.URL+"/dev/catalog"),
 		chromedp.WaitVisible(`//li[starts-with(text(), "forum.moderate")]`, chromedp.BySearch),
+		chromedp.Click(`//a[text()="Billing"][starts-with(@href, "/dev")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//h2[text()="Failed closes"]`, chromedp.BySearch),
+		shot("15-dev-billing"),
 	)
 	for _, want := range []string{"database/", "migrate/", "modules/", "disable/", "go tool temporal workflow describe --workflow-id enable/", "--type FirstWorkflowTask"} {
 		if !strings.Contains(text, want) {

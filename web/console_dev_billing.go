@@ -57,7 +57,7 @@ func (s *Server) devBillingPage(c *gin.Context) {
 			Period: f.PeriodStart.UTC().Format("2 Jan 2006 15:04 UTC"), Error: f.Error, Attempts: f.Attempts,
 			LastAt: f.LastAt.UTC().Format(time.DateTime), WorkflowID: f.WorkflowID, Retry: f.Retry})
 	}
-	s.render(c, 200, console.DevBillingPage(s.page(c, "Billing"), v))
+	s.render(c, 200, console.DevBillingPage(s.page(c, "Billing of every account"), v))
 }
 
 func (s *Server) devRetryClose(c *gin.Context) {
