@@ -63,15 +63,22 @@ func (a *Activities) MigrateTenant(ctx context.Context, in MigrateInput) error {
 }
 
 func (a *Activities) migrateTenant(ctx context.Context, in MigrateInput) error {
-	cfg, svc, err := TenantConfig(ctx, a, in.InstanceID)
-	if err != nil {
-		return err
-	}
-	v, err := svc.Version(in.Version)
+	cfg, svc, v, err := tenantAtVersion(ctx, a, in.InstanceID, in.Version)
 	if err != nil {
 		return err
 	}
 	return migrator.Migrate(cfg, svc.Migrations, v.SchemaVersion)
+}
+
+// tenantAtVersion is how to reach an instance's tenant database and the
+// catalog's entry for one version of its service.
+func tenantAtVersion(ctx context.Context, a *Activities, instanceID, version string) (*pgx.ConnConfig, *catalog.Service, catalog.Version, error) {
+	cfg, svc, err := TenantConfig(ctx, a, instanceID)
+	if err != nil {
+		return nil, nil, catalog.Version{}, err
+	}
+	v, err := svc.Version(version)
+	return cfg, svc, v, err
 }
 
 // Setup is what the client enters on the setup page. The admin password

@@ -138,11 +138,7 @@ func (a *Activities) swapVersion(ctx context.Context, in UpgradeInput) (UpgradeP
 // checkTenantSchema demands that the tenant database holds, cleanly, at
 // least the schema the target version runs on.
 func (a *Activities) checkTenantSchema(ctx context.Context, in UpgradeInput) error {
-	cfg, svc, err := TenantConfig(ctx, a, in.InstanceID)
-	if err != nil {
-		return err
-	}
-	v, err := svc.Version(in.Version)
+	cfg, svc, v, err := tenantAtVersion(ctx, a, in.InstanceID, in.Version)
 	if err != nil {
 		return err
 	}
