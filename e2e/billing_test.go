@@ -201,6 +201,7 @@ func resetBeforeClose(t *testing.T, s *stack.Stack, ctx context.Context, inv act
 	if runID == "" {
 		t.Fatalf("no closed run of %s for period %s", id, inv.Period.Start)
 	}
+	recordRun(t, s, "billing_cycle", id, runID)
 	var finish int64
 	hist := s.Temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for hist.HasNext() && finish == 0 {

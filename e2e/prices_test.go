@@ -58,4 +58,5 @@ func TestScheduledPriceChangeOnTheDevServer(t *testing.T) {
 	pending, err := activities.PriceSchedule(ctx, s.DB, true)
 	require.NoError(t, err)
 	assert.Empty(t, pending, "start-up starts nothing more for an applied change")
+	recordHistories(t, s, map[string]string{"price_change": first.GetID()})
 }

@@ -15,7 +15,7 @@ import (
 // recordEnv names the variable that makes the journey save its workflows'
 // histories as the replay tests' fixtures:
 //
-//	TENANTRY_RECORD_HISTORIES=1 go test ./e2e -run 'TestClientJourney|TestOperatorUpgradesAnInstance'
+//	TENANTRY_RECORD_HISTORIES=1 go test ./e2e -run 'TestClientJourney|TestOperatorUpgradesAnInstance|TestScheduledPriceChangeOnTheDevServer|TestBillingOneMinutePeriods'
 const recordEnv = "TENANTRY_RECORD_HISTORIES"
 
 // recordHistories writes each workflow's history to
@@ -26,25 +26,35 @@ func recordHistories(t *testing.T, s *stack.Stack, byName map[string]string) {
 	if os.Getenv(recordEnv) == "" {
 		return
 	}
-	ctx := context.Background()
 	for name, id := range byName {
-		h := &history.History{}
-		it := s.Temporal.GetWorkflowHistory(ctx, id, "", false, 0)
-		for it.HasNext() {
-			e, err := it.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			h.Events = append(h.Events, e)
-		}
-		raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+		recordRun(t, s, name, id, "")
+	}
+}
+
+// recordRun writes one run's history (the latest when runID is empty) as
+// workflows/testdata/<name>.json, when recordEnv is set.
+func recordRun(t *testing.T, s *stack.Stack, name, id, runID string) {
+	t.Helper()
+	if os.Getenv(recordEnv) == "" {
+		return
+	}
+	ctx := context.Background()
+	h := &history.History{}
+	it := s.Temporal.GetWorkflowHistory(ctx, id, runID, false, 0)
+	for it.HasNext() {
+		e, err := it.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
-		file := filepath.Join("..", "workflows", "testdata", name+".json")
-		if err := os.WriteFile(file, raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("recorded %s → %s", id, file)
+		h.Events = append(h.Events, e)
 	}
+	raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join("..", "workflows", "testdata", name+".json")
+	if err := os.WriteFile(file, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded %s → %s", id, file)
 }
