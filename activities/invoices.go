@@ -85,7 +85,7 @@ func (a *Activities) closeBillingPeriod(ctx context.Context, in ClosePeriodInput
 				}
 				return rows.Err()
 			})
-	})
+	}, nil)
 	if existing != nil {
 		return *existing, nil
 	}
@@ -190,12 +190,42 @@ func invoiceByPeriod(ctx context.Context, q Querier, accountID string, start tim
 // discounts in effect. The close activity stores it; the API shows it for
 // the period so far.
 func ComputeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period) (billing.Invoice, error) {
-	return computeInvoice(ctx, q, accountID, p, nil)
+	return computeInvoice(ctx, q, accountID, p, nil, nil)
 }
 
+// ProjectInvoice is the invoice the period will have at its end if nothing
+// changes but the price changes already scheduled: open spans run to the
+// end, at each scheduled price from its instant. It also returns those
+// changes, the ones of modules the account has running.
+func ProjectInvoice(ctx context.Context, q Querier, accountID string, p billing.Period) (billing.Invoice, []billing.PriceChange, error) {
+	var changes []billing.PriceChange
+	inv, err := computeInvoice(ctx, q, accountID, p, func(b *pgx.Batch) {
+		b.Queue(pendingChangesSQL, accountID, p.End).Query(func(rows pgx.Rows) (err error) {
+			changes, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (c billing.PriceChange, err error) {
+				err = r.Scan(&c.Service, &c.Module, &c.At, &c.HourlyRateMinor, &c.Currency)
+				c.At = c.At.UTC()
+				return c, err
+			})
+			return err
+		})
+	}, func(spans []billing.Span) []billing.Span { return billing.WithPriceChanges(spans, changes) })
+	return inv, changes, err
+}
+
+// pendingChangesSQL: the scheduled, not yet applied price changes before
+// the period's end of the modules the account has running.
+const pendingChangesSQL = `
+	SELECT p.service, p.module, p.effective_at, p.hourly_price_minor, p.currency FROM price_schedule p
+	WHERE p.status = 'scheduled' AND p.effective_at < $2 AND EXISTS (
+		SELECT 1 FROM usage_spans s JOIN instances i ON i.id = s.instance_id
+		WHERE i.account_id = $1 AND i.service = p.service AND s.module = p.module AND s.ended_at IS NULL)
+	ORDER BY p.effective_at, p.service, p.module`
+
 // computeInvoice reads the facts in one round trip, with whatever else
-// queue adds to the batch first.
-func computeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period, queue func(*pgx.Batch)) (billing.Invoice, error) {
+// queue adds to the batch first; reprice, when set, turns the spans read
+// into the spans to bill (a projection's scheduled prices).
+func computeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period, queue func(*pgx.Batch),
+	reprice func([]billing.Span) []billing.Span) (billing.Invoice, error) {
 	var spans []billing.Span
 	var discounts []billing.Discount
 	b := &pgx.Batch{}
@@ -220,6 +250,9 @@ func computeInvoice(ctx context.Context, q Querier, accountID string, p billing.
 	})
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return billing.Invoice{}, err
+	}
+	if reprice != nil {
+		spans = reprice(spans)
 	}
 	inv, err := billing.Compute(p, spans, metered, discounts)
 	if err != nil {

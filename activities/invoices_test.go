@@ -169,3 +169,30 @@ func TestCreateDiscount(t *testing.T) {
 	assertKind(t, apperr.KindNotFound, c.Acts.CreateDiscount(ctx, activities.DiscountInput{AccountID: uuid.NewString(), Name: "x", PercentBP: 1}))
 	assert.Equal(t, 1, count(t, c, `discounts`))
 }
+
+func TestProjectionCountsScheduledPriceChanges(t *testing.T) {
+	c := testenv.NewControl(t)
+	acc, _ := billedInstance(t, c, "core", "search")
+	// search: 0.02/h now, 0.05/h from 11 Mar 12:00 (scheduled, not applied);
+	// moderation, which the account does not run, changes too.
+	for _, row := range []struct {
+		module string
+		at     time.Time
+		price  int64
+	}{{"search", at(240), 5}, {"moderation", at(240), 9}, {"search", at(24 * 40), 7}} {
+		_, err := c.DB.Exec(ctx, `INSERT INTO price_schedule (service, module, effective_at, hourly_price_minor, currency)
+			VALUES ('forum', $1, $2, $3, 'EUR')`, row.module, row.at, row.price)
+		require.NoError(t, err)
+	}
+	inv, changes, err := activities.ProjectInvoice(ctx, c.DB, acc, march)
+	require.NoError(t, err)
+	require.Len(t, changes, 1, "only changes of running modules before the period ends")
+	assert.Equal(t, "search", changes[0].Module)
+	assert.Equal(t, at(240), changes[0].At)
+	// core 4/h × 732 h; search 2/h × 240 h, then 5/h × 492 h.
+	assert.Equal(t, int64(4*732+2*240+5*492), inv.TotalMinor)
+
+	plain, err := activities.ComputeInvoice(ctx, c.DB, acc, march)
+	require.NoError(t, err)
+	assert.Equal(t, int64(4*732+2*732), plain.TotalMinor, "an invoice bills the spans as they are")
+}

@@ -102,6 +102,14 @@ type billingNow struct {
 	Usage          []periodUsageView          `json:"usage"`
 	Cycle          *workflows.BillingProgress `json:"cycle"`
 	Expiring       []expiryView               `json:"expiring"`
+	// PriceChanges are the scheduled changes of modules the account runs
+	// that take effect before the period ends; the projection counts them.
+	PriceChanges []priceChangeView `json:"price_changes"`
+}
+
+type priceChangeView struct {
+	billing.PriceChange
+	Notice string `json:"notice"`
 }
 
 func (s *Server) billingCurrent(c *gin.Context) {
@@ -133,13 +141,23 @@ func (s *Server) currentBilling(c *gin.Context) (billingNow, error) {
 	if progress != nil && progress.Status == workflows.StatusWaiting {
 		period = progress.Period // the cycle's own period (a benchmark may choose it)
 	}
-	soFar, err := activities.ComputeInvoice(ctx, s.DB, acc, billing.Period{Start: period.Start, End: latest(now, period.Start)})
+	// A scheduled change that is due but not applied yet (its workflow is
+	// about to) is counted already, as the close will.
+	soFar, _, err := activities.ProjectInvoice(ctx, s.DB, acc, billing.Period{Start: period.Start, End: latest(now, period.Start)})
 	if err != nil {
 		return billingNow{}, err
 	}
-	projected, err := activities.ComputeInvoice(ctx, s.DB, acc, period)
+	projected, changes, err := activities.ProjectInvoice(ctx, s.DB, acc, period)
 	if err != nil {
 		return billingNow{}, err
+	}
+	priceChanges := []priceChangeView{}
+	for _, pc := range changes {
+		if pc.At.After(now) {
+			priceChanges = append(priceChanges, priceChangeView{PriceChange: pc, Notice: fmt.Sprintf(
+				"%s · %s module: %s %s/h from %s (counted in the projection)",
+				pc.Service, pc.Module, billing.Money(pc.HourlyRateMinor), pc.Currency, pc.At.Format("2 Jan 2006 15:04 UTC"))})
+		}
 	}
 	spans, err := activities.PeriodSpans(ctx, s.DB, acc, period)
 	if err != nil {
@@ -186,7 +204,7 @@ func (s *Server) currentBilling(c *gin.Context) (billingNow, error) {
 	}
 	return billingNow{Period: period, AsOf: now, Currency: projected.Currency,
 		SoFarMinor: soFar.TotalMinor, ProjectedMinor: projected.TotalMinor,
-		SoFarLines: soFar.Lines, Usage: usage, Cycle: progress, Expiring: expiring}, nil
+		SoFarLines: soFar.Lines, Usage: usage, Cycle: progress, Expiring: expiring, PriceChanges: priceChanges}, nil
 }
 
 // cycleProgress asks the account's billing cycle where it stands. An

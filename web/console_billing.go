@@ -46,7 +46,10 @@ func (s *Server) billingPage(c *gin.Context) {
 			SoFar: console.Money(u.SoFarMinor, now.Currency), Projected: console.Money(u.ProjectedMinor, now.Currency)})
 	}
 	for _, e := range now.Expiring {
-		b.Expiring = append(b.Expiring, e.Warning)
+		b.Notices = append(b.Notices, e.Warning)
+	}
+	for _, pc := range now.PriceChanges {
+		b.Notices = append(b.Notices, pc.Notice)
 	}
 	for _, inv := range invoices {
 		b.Invoices = append(b.Invoices, console.InvoiceRow{ID: inv.ID, Period: periodWords(inv.Period),

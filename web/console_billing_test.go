@@ -163,3 +163,22 @@ func TestDeveloperBillingPageShowsRevenueAndFailedCloses(t *testing.T) {
 		t.Fatalf("an account owner retried a close: %d", status)
 	}
 }
+
+func TestBillingPageAnnouncesScheduledPriceChanges(t *testing.T) {
+	s := newSite(t)
+	acc, _ := s.billed()
+	now := time.Now().UTC()
+	month := billing.MonthOf(now)
+	at := now.Add(month.End.Sub(now) / 2).Truncate(time.Second)
+	if _, err := s.control.DB.Exec(context.Background(), `INSERT INTO price_schedule (service, module, effective_at, hourly_price_minor, currency)
+		VALUES ('forum', 'search', $1, 9, 'EUR')`, at); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	b.login(s.member(acc, "owner"), password)
+	_, _, body := b.do("GET", "/billing", nil, nil)
+	want := "forum · search module: 0.09 EUR/h from " + at.Format("2 Jan 2006 15:04 UTC") + " (counted in the projection)"
+	if !strings.Contains(body, html.EscapeString(want)) {
+		t.Fatalf("/billing lacks the notice %q", want)
+	}
+}

@@ -210,8 +210,8 @@ type Billing struct {
 	// if nothing changes.
 	SoFar, Projected string
 	Usage            []BillingUsage
-	// Expiring warns of instances that end soon.
-	Expiring []string
+	// Notices warn of instances that end soon and of scheduled price changes.
+	Notices  []string
 	Invoices []InvoiceRow
 }
 
