@@ -73,7 +73,7 @@ func (a *Activities) closeBillingPeriod(ctx context.Context, in ClosePeriodInput
 	// batch; then the invoice with its lines (one batch, so one implicit
 	// transaction: all or nothing).
 	var existing *InvoiceSummary
-	inv, err := computeInvoice(ctx, a.DB, in.AccountID, in.Period, func(b *pgx.Batch) {
+	inv, _, err := computeInvoice(ctx, a.DB, in.AccountID, in.Period, func(b *pgx.Batch) {
 		b.Queue(InvoiceSelect+`WHERE i.account_id = $1 AND i.period_start = $2`, in.AccountID, in.Period.Start).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
@@ -85,7 +85,7 @@ func (a *Activities) closeBillingPeriod(ctx context.Context, in ClosePeriodInput
 				}
 				return rows.Err()
 			})
-	}, nil)
+	})
 	if existing != nil {
 		return *existing, nil
 	}
@@ -186,54 +186,46 @@ func invoiceByPeriod(ctx context.Context, q Querier, accountID string, start tim
 }
 
 // ComputeInvoice computes (without storing) the account's invoice for a
-// period from the control database: the spans overlapping it and the
-// discounts in effect. The close activity stores it; the API shows it for
-// the period so far.
-func ComputeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period) (billing.Invoice, error) {
-	return computeInvoice(ctx, q, accountID, p, nil, nil)
-}
-
-// ProjectInvoice is the invoice the period will have at its end if nothing
-// changes but the price changes already scheduled: open spans run to the
-// end, at each scheduled price from its instant. It also returns those
-// changes, the ones of modules the account has running.
-func ProjectInvoice(ctx context.Context, q Querier, accountID string, p billing.Period) (billing.Invoice, []billing.PriceChange, error) {
-	var changes []billing.PriceChange
-	inv, err := computeInvoice(ctx, q, accountID, p, func(b *pgx.Batch) {
-		b.Queue(pendingChangesSQL, accountID, p.End).Query(func(rows pgx.Rows) (err error) {
-			changes, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (c billing.PriceChange, err error) {
-				err = r.Scan(&c.Service, &c.Module, &c.At, &c.HourlyRateMinor, &c.Currency)
-				c.At = c.At.UTC()
-				return c, err
-			})
-			return err
-		})
-	}, func(spans []billing.Span) []billing.Span { return billing.WithPriceChanges(spans, changes) })
-	return inv, changes, err
+// period from the control database: the spans overlapping it, the counted
+// requests and the discounts in effect. A price change scheduled before the
+// period's end counts from its instant even while its workflow has not
+// applied it yet (a worker that was down), so the close bills it, and the
+// API's projection to the period's end shows it. The changes it counted
+// come back with the invoice.
+func ComputeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period) (billing.Invoice, []billing.PriceChange, error) {
+	return computeInvoice(ctx, q, accountID, p, nil)
 }
 
 // pendingChangesSQL: the scheduled, not yet applied price changes before
-// the period's end of the modules the account has running.
+// the period's end of modules the account used at or after their instant.
 const pendingChangesSQL = `
 	SELECT p.service, p.module, p.effective_at, p.hourly_price_minor, p.currency FROM price_schedule p
 	WHERE p.status = 'scheduled' AND p.effective_at < $2 AND EXISTS (
 		SELECT 1 FROM usage_spans s JOIN instances i ON i.id = s.instance_id
-		WHERE i.account_id = $1 AND i.service = p.service AND s.module = p.module AND s.ended_at IS NULL)
+		WHERE i.account_id = $1 AND i.service = p.service AND s.module = p.module
+			AND (s.ended_at IS NULL OR s.ended_at > p.effective_at))
 	ORDER BY p.effective_at, p.service, p.module`
 
 // computeInvoice reads the facts in one round trip, with whatever else
-// queue adds to the batch first; reprice, when set, turns the spans read
-// into the spans to bill (a projection's scheduled prices).
-func computeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period, queue func(*pgx.Batch),
-	reprice func([]billing.Span) []billing.Span) (billing.Invoice, error) {
+// queue adds to the batch first.
+func computeInvoice(ctx context.Context, q Querier, accountID string, p billing.Period, queue func(*pgx.Batch)) (billing.Invoice, []billing.PriceChange, error) {
 	var spans []billing.Span
 	var discounts []billing.Discount
+	var changes []billing.PriceChange
 	b := &pgx.Batch{}
 	if queue != nil {
 		queue(b)
 	}
 	b.Queue(spansSQL, accountID, p.Start, p.End).Query(func(rows pgx.Rows) (err error) {
 		spans, err = pgx.CollectRows(rows, scanSpan)
+		return err
+	})
+	b.Queue(pendingChangesSQL, accountID, p.End).Query(func(rows pgx.Rows) (err error) {
+		changes, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (c billing.PriceChange, err error) {
+			err = r.Scan(&c.Service, &c.Module, &c.At, &c.HourlyRateMinor, &c.Currency)
+			c.At = c.At.UTC()
+			return c, err
+		})
 		return err
 	})
 	b.Queue(discountsSQL, accountID, p.Start, p.End).Query(func(rows pgx.Rows) (err error) {
@@ -249,16 +241,13 @@ func computeInvoice(ctx context.Context, q Querier, accountID string, p billing.
 		return err
 	})
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
-		return billing.Invoice{}, err
+		return billing.Invoice{}, nil, err
 	}
-	if reprice != nil {
-		spans = reprice(spans)
-	}
-	inv, err := billing.Compute(p, spans, metered, discounts)
+	inv, err := billing.Compute(p, billing.WithPriceChanges(spans, changes), metered, discounts)
 	if err != nil {
-		return billing.Invoice{}, apperr.Invalid("%s", err.Error())
+		return billing.Invoice{}, nil, apperr.Invalid("%s", err.Error())
 	}
-	return inv, nil
+	return inv, changes, nil
 }
 
 // PeriodSpans is every usage span of the account's instances overlapping p.

@@ -170,11 +170,14 @@ func TestCreateDiscount(t *testing.T) {
 	assert.Equal(t, 1, count(t, c, `discounts`))
 }
 
-func TestProjectionCountsScheduledPriceChanges(t *testing.T) {
+// A price change its workflow has not applied yet (a worker that was down
+// at its instant) is billed from its instant all the same, by the close and
+// by the API's projection; once it applies, the facts say the same.
+func TestInvoicesCountScheduledPriceChangesNotAppliedYet(t *testing.T) {
 	c := testenv.NewControl(t)
 	acc, _ := billedInstance(t, c, "core", "search")
-	// search: 0.02/h now, 0.05/h from 11 Mar 12:00 (scheduled, not applied);
-	// moderation, which the account does not run, changes too.
+	// search: 0.02/h, 0.05/h from 11 Mar 12:00 (due, not applied); the
+	// change in April and moderation's (not used) do not count for March.
 	for _, row := range []struct {
 		module string
 		at     time.Time
@@ -184,15 +187,20 @@ func TestProjectionCountsScheduledPriceChanges(t *testing.T) {
 			VALUES ('forum', $1, $2, $3, 'EUR')`, row.module, row.at, row.price)
 		require.NoError(t, err)
 	}
-	inv, changes, err := activities.ProjectInvoice(ctx, c.DB, acc, march)
+	inv, changes, err := activities.ComputeInvoice(ctx, c.DB, acc, march)
 	require.NoError(t, err)
-	require.Len(t, changes, 1, "only changes of running modules before the period ends")
+	require.Len(t, changes, 1)
 	assert.Equal(t, "search", changes[0].Module)
 	assert.Equal(t, at(240), changes[0].At)
 	// core 4/h × 732 h; search 2/h × 240 h, then 5/h × 492 h.
-	assert.Equal(t, int64(4*732+2*240+5*492), inv.TotalMinor)
+	want := int64(4*732 + 2*240 + 5*492)
+	assert.Equal(t, want, inv.TotalMinor)
+	assert.Equal(t, want, closePeriod(t, c, acc, march).TotalMinor)
 
-	plain, err := activities.ComputeInvoice(ctx, c.DB, acc, march)
+	_, err = c.Acts.ApplyScheduledPrice(ctx, activities.ScheduledPriceInput{Service: "forum", Module: "search", EffectiveAt: at(240)})
 	require.NoError(t, err)
-	assert.Equal(t, int64(4*732+2*732), plain.TotalMinor, "an invoice bills the spans as they are")
+	after, changes, err := activities.ComputeInvoice(ctx, c.DB, acc, march)
+	require.NoError(t, err)
+	assert.Empty(t, changes, "applied: the spans hold it now")
+	assert.Equal(t, want, after.TotalMinor)
 }

@@ -143,11 +143,11 @@ func (s *Server) currentBilling(c *gin.Context) (billingNow, error) {
 	}
 	// A scheduled change that is due but not applied yet (its workflow is
 	// about to) is counted already, as the close will.
-	soFar, _, err := activities.ProjectInvoice(ctx, s.DB, acc, billing.Period{Start: period.Start, End: latest(now, period.Start)})
+	soFar, _, err := activities.ComputeInvoice(ctx, s.DB, acc, billing.Period{Start: period.Start, End: latest(now, period.Start)})
 	if err != nil {
 		return billingNow{}, err
 	}
-	projected, changes, err := activities.ProjectInvoice(ctx, s.DB, acc, period)
+	projected, changes, err := activities.ComputeInvoice(ctx, s.DB, acc, period)
 	if err != nil {
 		return billingNow{}, err
 	}

@@ -15,11 +15,13 @@ type PriceChange struct {
 	Currency        string    `json:"currency"`
 }
 
-// WithPriceChanges is spans as they will be once the scheduled changes
-// apply: every open span is cut at each change of its module after it
-// starts and goes on at the new rate, so a projection to the period's end
-// bills the time after a change at its price. Closed spans are final and
-// left as they are.
+// WithPriceChanges is spans as they will be once the scheduled (not yet
+// applied) changes apply: as ApplyPriceChange will do, a span of the module
+// that runs across a change's instant is cut there and goes on at the new
+// rate, and a span that starts at or after it takes the new rate. The
+// close bills a change its workflow has not applied yet (a worker that was
+// down) this way, and a projection to the period's end counts the changes
+// ahead.
 func WithPriceChanges(spans []Span, changes []PriceChange) []Span {
 	if len(changes) == 0 {
 		return spans
@@ -27,19 +29,18 @@ func WithPriceChanges(spans []Span, changes []PriceChange) []Span {
 	changes = slices.SortedFunc(slices.Values(changes), func(a, b PriceChange) int { return a.At.Compare(b.At) })
 	out := make([]Span, 0, len(spans))
 	for _, s := range spans {
-		if s.End != nil {
-			out = append(out, s)
-			continue
-		}
 		for _, c := range changes {
-			if c.Service != s.Service || c.Module != s.Module || !c.At.After(s.Start) {
+			if c.Service != s.Service || c.Module != s.Module || (s.End != nil && !s.End.After(c.At)) {
 				continue
 			}
-			cut := c.At
-			before := s
-			before.End = &cut
-			out = append(out, before)
-			s.Start, s.HourlyRateMinor, s.Currency = c.At, c.HourlyRateMinor, c.Currency
+			if c.At.After(s.Start) {
+				cut := c.At
+				before := s
+				before.End = &cut
+				out = append(out, before)
+				s.Start = c.At
+			}
+			s.HourlyRateMinor, s.Currency = c.HourlyRateMinor, c.Currency
 		}
 		out = append(out, s)
 	}
