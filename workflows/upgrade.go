@@ -43,8 +43,10 @@ const (
 // (MigrateAndSeed child, no seed) → swap the version (dropped modules stop
 // being billed) → write the modules into the tenant → maintenance off. If a
 // step before the swap fails, maintenance is turned off and the instance
-// keeps the version it had; the failure fails the workflow for good, with
-// its reason in the progress. (Migrations that did apply stay applied: each
+// keeps the version it had; if the swap fails, the database is migrated
+// already and the instance stays in maintenance for an operator to finish
+// it. Either failure fails the workflow for good, with its reason in the
+// progress. (Migrations that did apply stay applied: each
 // file is one transaction, so the database is never half-way through one.)
 func UpgradeInstance(ctx workflow.Context, in UpgradeInput) (activities.UpgradePlan, error) {
 	u := &upgrade{in: in}
@@ -150,6 +152,18 @@ func (u *upgrade) fail(ctx workflow.Context, cause error) error {
 		}
 	}
 	u.t.step(failed).Error = reason
+	if failed == stepSwap {
+		// The database is migrated already: the old version's code may not
+		// run on it (forum 1.2.0 renames a table), so the instance stays in
+		// maintenance until an operator finishes the swap.
+		reason = "swap failed: " + reason + "; the database is migrated to " + u.in.Version + " but the instance still runs " +
+			u.plan.FromVersion + ", so it stays in maintenance: fix the cause, then go tool temporal workflow reset --workflow-id " +
+			UpgradeInstanceID(u.in.InstanceID, u.in.Version) + " --type LastWorkflowTask --reason retry-swap"
+		err := temporal.NewNonRetryableApplicationError(reason, string(apperr.KindOf(cause)), cause)
+		u.t.fail(ctx, err)
+		u.t.p.Error = reason
+		return err
+	}
 	if u.inMaintenance && failed != stepMaintenanceOff {
 		if err := u.t.run(ctx, stepMaintenanceOff, func() error { return u.endMaintenance(ctx) }); err != nil {
 			u.t.step(stepMaintenanceOff).Error = operatorReason(err)
@@ -157,7 +171,7 @@ func (u *upgrade) fail(ctx workflow.Context, cause error) error {
 		}
 	}
 	switch failed {
-	case stepMaintenanceOn, stepUpgradeMigrate, stepSwap:
+	case stepMaintenanceOn, stepUpgradeMigrate:
 		reason = failed + " failed: " + reason + "; the instance stays on " + u.plan.FromVersion
 	}
 	err := temporal.NewNonRetryableApplicationError(reason, string(apperr.KindOf(cause)), cause)

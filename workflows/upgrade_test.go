@@ -111,6 +111,28 @@ func TestUpgradeMigrationFailureEndsMaintenanceWithoutSwapping(t *testing.T) {
 	}
 }
 
+// A swap that fails after the migration keeps the instance in maintenance:
+// its database is ahead of the version it runs.
+func TestUpgradeSwapFailureKeepsMaintenance(t *testing.T) {
+	h := newHarness(t)
+	h.failAt(acts.SwapVersion, domainErr(apperr.Conflict("the instance's database is dirty")))
+	h.stubUpgrade()
+
+	h.env.ExecuteWorkflow(workflows.UpgradeInstance, upgradeInput())
+
+	require.True(t, h.env.IsWorkflowCompleted())
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &app))
+	assert.True(t, app.NonRetryable())
+	assert.Contains(t, app.Message(), "swap failed: the instance's database is dirty; the database is migrated to 1.2.0 but the instance still runs 1.1.0, so it stays in maintenance")
+	assert.Contains(t, app.Message(), "workflow reset --workflow-id upgrade/"+instanceID+"/1.2.0")
+	assert.Equal(t, []bool{true}, h.maintenance(), "maintenance stays on")
+	assert.NotContains(t, h.called(), activityName(acts.WriteTenantModules))
+	p := h.progress()
+	assert.Equal(t, workflows.StatusFailed, p.Status)
+	assert.Equal(t, workflows.StepFailed, states(p)["swap"])
+}
+
 func TestUpgradeRefusedTouchesNothing(t *testing.T) {
 	h := newHarness(t)
 	const msg = "forum 1.0.0 is older than the instance's 1.1.0: downgrades are not supported"
