@@ -81,8 +81,7 @@ func (s *Server) closeFailures(ctx context.Context) ([]closeFailure, error) {
 		var f closeFailure
 		err := r.Scan(&f.AccountID, &f.AccountName, &f.PeriodStart, &f.Error, &f.Attempts, &f.LastAt)
 		f.WorkflowID = workflows.BillingCycleID(f.AccountID)
-		f.Retry = "fix the cause, then: go tool temporal workflow signal --workflow-id " + f.WorkflowID +
-			" --name " + workflows.RetryCloseSignal + " (the cycle also retries every hour)"
+		f.Retry = workflows.RetryCloseAdvice(f.AccountID)
 		return f, err
 	})
 	if list == nil {

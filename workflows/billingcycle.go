@@ -24,6 +24,13 @@ const RetryCloseSignal = "retry-close"
 // closeRetryEvery is how often a failed close is tried again on its own.
 const closeRetryEvery = time.Hour
 
+// RetryCloseAdvice tells an operator how to retry an account's failed
+// close: the cycle's progress and the developers' billing page show it.
+func RetryCloseAdvice(accountID string) string {
+	return "fix the cause, then: go tool temporal workflow signal --workflow-id " + BillingCycleID(accountID) +
+		" --name " + RetryCloseSignal + " (the cycle also retries every hour)"
+}
+
 // BillingCycleInput is one period of an account's cycle. Length zero means
 // calendar months in UTC; the dev stack and tests shorten it.
 type BillingCycleInput struct {
@@ -96,8 +103,7 @@ func (c *cycle) close(ctx workflow.Context) activities.InvoiceSummary {
 			return inv
 		}
 		c.p.Status, c.p.Error = StatusFailed, apperr.Message(err)
-		c.p.Retry = "fix the cause, then: temporal workflow signal --workflow-id " + BillingCycleID(c.in.AccountID) +
-			" --name " + RetryCloseSignal + " (it also retries by itself every hour)"
+		c.p.Retry = RetryCloseAdvice(c.in.AccountID)
 		timerCtx, cancel := workflow.WithCancel(ctx)
 		s := workflow.NewSelector(ctx)
 		s.AddReceive(retry, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(ctx, nil) })
