@@ -24,7 +24,7 @@ func Handler() http.Handler {
 	r := gin.New()
 	r.GET("/", home)
 	r.GET("/b/:slug", board)
-	r.POST("/b/:slug/threads", newThread)
+	r.POST("/b/:slug/threads", members.SignedIn(newThread))
 	r.GET("/t/:id", thread)
 	r.POST("/t/:id/posts", reply)
 	r.GET("/search", tenant.RequireModule("search", 1), search)
@@ -50,17 +50,7 @@ func chrome(c *gin.Context, title string) tenant.Chrome {
 }
 
 // user is the signed-in member, looked up once per request.
-func user(c *gin.Context) *tenant.User {
-	if u, ok := c.Get("member"); ok {
-		return u.(*tenant.User)
-	}
-	u, err := members.Current(c)
-	if err != nil {
-		_ = c.Error(err)
-	}
-	c.Set("member", u)
-	return u
-}
+func user(c *gin.Context) *tenant.User { return members.User(c) }
 
 func home(c *gin.Context) {
 	t := tenant.Of(c)
@@ -115,13 +105,8 @@ func board(c *gin.Context) {
 	tenant.Render(c, http.StatusOK, BoardPage(chrome(c, v.Title), v))
 }
 
-func newThread(c *gin.Context) {
+func newThread(c *gin.Context, u *tenant.User) {
 	t := tenant.Of(c)
-	u := user(c)
-	if u == nil {
-		c.Redirect(http.StatusSeeOther, "/login")
-		return
-	}
 	title, body := strings.TrimSpace(c.PostForm("title")), strings.TrimSpace(c.PostForm("body"))
 	if err := checkText(title, 200, body); err != nil {
 		tenant.Fail(c, err)

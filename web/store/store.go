@@ -24,13 +24,13 @@ func Handler() http.Handler {
 	r := gin.New()
 	r.GET("/", products)
 	r.GET("/p/:sku", product)
-	r.POST("/p/:sku/reviews", tenant.RequireModule("reviews", modulesSchema), signedIn(review))
-	r.POST("/products", signedIn(addProduct))
-	r.POST("/coupons", tenant.RequireModule("coupons", modulesSchema), signedIn(createCoupon))
-	r.GET("/cart", signedIn(cart))
-	r.POST("/cart", signedIn(addToCart))
-	r.POST("/checkout", signedIn(checkout))
-	r.GET("/orders", signedIn(orders))
+	r.POST("/p/:sku/reviews", tenant.RequireModule("reviews", modulesSchema), customers.SignedIn(review))
+	r.POST("/products", customers.SignedIn(addProduct))
+	r.POST("/coupons", tenant.RequireModule("coupons", modulesSchema), customers.SignedIn(createCoupon))
+	r.GET("/cart", customers.SignedIn(cart))
+	r.POST("/cart", customers.SignedIn(addToCart))
+	r.POST("/checkout", customers.SignedIn(checkout))
+	r.GET("/orders", customers.SignedIn(orders))
 	customers.Routes(r, chrome, tenant.Fail)
 	r.NoRoute(tenant.NotFound)
 	return r
@@ -46,29 +46,8 @@ func chrome(c *gin.Context, title string) tenant.Chrome {
 	return ch
 }
 
-func user(c *gin.Context) *tenant.User {
-	if u, ok := c.Get("customer"); ok {
-		return u.(*tenant.User)
-	}
-	u, err := customers.Current(c)
-	if err != nil {
-		_ = c.Error(err)
-	}
-	c.Set("customer", u)
-	return u
-}
-
-// signedIn sends anonymous visitors to the login page.
-func signedIn(h func(*gin.Context, *tenant.User)) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		u := user(c)
-		if u == nil {
-			c.Redirect(http.StatusSeeOther, "/login")
-			return
-		}
-		h(c, u)
-	}
-}
+// user is the signed-in customer, looked up once per request.
+func user(c *gin.Context) *tenant.User { return customers.User(c) }
 
 func products(c *gin.Context) {
 	t := tenant.Of(c)

@@ -125,6 +125,34 @@ func (a Accounts) Current(c *gin.Context) (*User, error) {
 	return &u, nil
 }
 
+// User is the signed-in user (nil for a visitor), looked up once per
+// request; a lookup that fails is recorded on the request and reads as a
+// visitor.
+func (a Accounts) User(c *gin.Context) *User {
+	key := "tenant.user." + a.Users
+	if u, ok := c.Get(key); ok {
+		return u.(*User)
+	}
+	u, err := a.Current(c)
+	if err != nil {
+		_ = c.Error(err)
+	}
+	c.Set(key, u)
+	return u
+}
+
+// SignedIn runs h for a signed-in user and sends visitors to the login page.
+func (a Accounts) SignedIn(h func(*gin.Context, *User)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		u := a.User(c)
+		if u == nil {
+			c.Redirect(http.StatusSeeOther, "/login")
+			return
+		}
+		h(c, u)
+	}
+}
+
 // EndSession deletes the session and clears its cookie.
 func (a Accounts) EndSession(c *gin.Context) error {
 	if ck, err := c.Request.Cookie(SessionCookie); err == nil {
