@@ -47,11 +47,7 @@ type SetExpiryInput struct {
 func (a *Activities) SetInstanceExpiry(ctx context.Context, in SetExpiryInput) error {
 	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
 		var account, status string
-		err := tx.QueryRow(ctx, `SELECT account_id, status FROM instances WHERE id = $1 FOR UPDATE`, in.InstanceID).Scan(&account, &status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return apperr.NotFound("instance %s does not exist", in.InstanceID)
-		}
-		if err != nil {
+		if err := lockInstance(ctx, tx, in.InstanceID, "account_id, status", &account, &status); err != nil {
 			return err
 		}
 		if status != "ready" && status != "provisioning" {

@@ -174,3 +174,13 @@ func notifyInstanceChanged(ctx context.Context, tx pgx.Tx, instanceID string) er
 	_, err := tx.Exec(ctx, `SELECT pg_notify('instance_changed', $1)`, instanceID)
 	return err
 }
+
+// lockInstance reads columns of the instance's row into dest and holds its
+// row lock until tx ends; a missing instance is NotFound.
+func lockInstance(ctx context.Context, tx pgx.Tx, instanceID, columns string, dest ...any) error {
+	err := tx.QueryRow(ctx, `SELECT `+columns+` FROM instances WHERE id = $1 FOR UPDATE`, instanceID).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return apperr.NotFound("instance %s does not exist", instanceID)
+	}
+	return err
+}

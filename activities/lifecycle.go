@@ -84,12 +84,7 @@ func (a *Activities) SwitchModules(ctx context.Context, in ModuleChangeInput) er
 	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
 		var account, status, version string
 		var current []string
-		err := tx.QueryRow(ctx, `SELECT account_id, status, version, modules FROM instances WHERE id = $1 FOR UPDATE`, in.InstanceID).
-			Scan(&account, &status, &version, &current)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return apperr.NotFound("instance %s does not exist", in.InstanceID)
-		}
-		if err != nil {
+		if err := lockInstance(ctx, tx, in.InstanceID, "account_id, status, version, modules", &account, &status, &version, &current); err != nil {
 			return err
 		}
 		svc, err := a.instanceService(ctx, tx, in.InstanceID)
@@ -142,11 +137,7 @@ type DisableInput struct {
 func (a *Activities) DisableInstance(ctx context.Context, in DisableInput) error {
 	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
 		var account, status string
-		err := tx.QueryRow(ctx, `SELECT account_id, status FROM instances WHERE id = $1 FOR UPDATE`, in.InstanceID).Scan(&account, &status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return apperr.NotFound("instance %s does not exist", in.InstanceID)
-		}
-		if err != nil {
+		if err := lockInstance(ctx, tx, in.InstanceID, "account_id, status", &account, &status); err != nil {
 			return err
 		}
 		switch status {
@@ -184,12 +175,7 @@ func (a *Activities) ReenableInstance(ctx context.Context, in ReenableInput) err
 	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
 		var account, status string
 		var modules []string
-		err := tx.QueryRow(ctx, `SELECT account_id, status, modules FROM instances WHERE id = $1 FOR UPDATE`, in.InstanceID).
-			Scan(&account, &status, &modules)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return apperr.NotFound("instance %s does not exist", in.InstanceID)
-		}
-		if err != nil {
+		if err := lockInstance(ctx, tx, in.InstanceID, "account_id, status, modules", &account, &status, &modules); err != nil {
 			return err
 		}
 		switch status {
