@@ -60,7 +60,7 @@ func TestHostileNamesAreStoredVerbatim(t *testing.T) {
 	require.NoError(t, err)
 
 	var name, accountName, email string
-	require.NoError(t, c.DB.QueryRow(ctx, `SELECT u.name, a.name, u.email FROM users u JOIN accounts a ON a.id = u.account_id
+	require.NoError(t, c.DB.QueryRow(ctx, `SELECT u.name, a.name, u.email FROM users u JOIN grants g ON g.user_id = u.id JOIN accounts a ON a.id = g.account_id
 		WHERE u.id = $1`, in.UserID).Scan(&name, &accountName, &email))
 	assert.Equal(t, in.Name, name)
 	assert.Equal(t, in.AccountName, accountName)

@@ -53,8 +53,8 @@ func (a *Activities) createAccount(ctx context.Context, in CreateAccountInput) (
 	}
 	res := CreateAccountResult{AccountID: in.AccountID, UserID: in.UserID}
 	err = a.inTx(ctx, func(tx pgx.Tx) error {
-		var existingUser, existingAccount string
-		err := tx.QueryRow(ctx, `SELECT id, account_id FROM users WHERE email = $1`, email).Scan(&existingUser, &existingAccount)
+		var existingUser string
+		err := tx.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, email).Scan(&existingUser)
 		if err == nil {
 			if existingUser == in.UserID {
 				return nil // this signup already ran
@@ -67,8 +67,12 @@ func (a *Activities) createAccount(ctx context.Context, in CreateAccountInput) (
 		if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, name) VALUES ($1, $2)`, in.AccountID, accountName); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO users (id, account_id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, $5, 'owner')`,
-			in.UserID, in.AccountID, email, name, in.PasswordHash); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)`,
+			in.UserID, email, name, in.PasswordHash); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO grants (user_id, role, account_id) VALUES ($1, 'owner', $2)`,
+			in.UserID, in.AccountID); err != nil {
 			return err
 		}
 		return audit(ctx, tx, "signup/"+in.UserID, in.AccountID, in.UserID, "account.created", "account", in.AccountID,

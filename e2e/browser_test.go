@@ -193,7 +193,8 @@ func TestBrowserJourney(t *testing.T) {
 	}
 
 	// A platform developer sees every account's instances and their workflows.
-	if _, err := s.DB.Exec(context.Background(), `UPDATE users SET role = 'developer' WHERE email = 'grace@hopper.test'`); err != nil {
+	// The operator's `tenantry grant --email … --role developer`.
+	if _, err := s.Platform.BootstrapPlatformRole(context.Background(), "grace@hopper.test", "developer"); err != nil {
 		t.Fatal(err)
 	}
 	run("developer pages",

@@ -43,7 +43,8 @@ func TestOperatorUpgradesAnInstance(t *testing.T) {
 	// Only platform operators upgrade; the client's owner may not.
 	upgrade := func(version string) map[string]string { return map[string]string{"version": version} }
 	a.must(http.StatusForbidden, "POST", path+"/upgrade", upgrade("1.2.0"), nil)
-	if _, err := s.DB.Exec(ctx, `UPDATE users SET role = 'developer' WHERE email = 'lin@forum.test'`); err != nil {
+	// The operator's `tenantry grant --email … --role developer`.
+	if _, err := s.Platform.BootstrapPlatformRole(ctx, "lin@forum.test", "developer"); err != nil {
 		t.Fatal(err)
 	}
 	a.must(http.StatusNotFound, "POST", "/instances/"+uuid.NewString()+"/upgrade", upgrade("1.2.0"), nil)

@@ -22,10 +22,7 @@ import (
 func (s *site) member(accountID, role string) string {
 	s.t.Helper()
 	email := uuid.NewString()[:8] + "@example.test"
-	if _, err := s.control.DB.Exec(context.Background(), `INSERT INTO users (id, account_id, email, name, password_hash, role)
-		VALUES ($1, $2, $3, 'Someone', $4, $5)`, uuid.NewString(), accountID, email, secret.HashPassword(password), role); err != nil {
-		s.t.Fatal(err)
-	}
+	s.control.AddMember(s.t, accountID, email, secret.HashPassword(password), role)
 	return email
 }
 

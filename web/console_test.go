@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"tenantry/internal/platform"
 	"tenantry/internal/secret"
 	"tenantry/internal/testenv"
 	"tenantry/web"
@@ -41,7 +42,8 @@ func newSite(t *testing.T) *site {
 // process starts one more web process on the control database; it returns
 // its URL.
 func process(t *testing.T, c *testenv.Control) string {
-	ws := &web.Server{DB: c.DB, Catalog: c.Catalog, Checks: c.Acts, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ws := &web.Server{Platform: platform.New(&platform.Platform{DB: c.DB, Catalog: c.Catalog, Checks: c.Acts, Log: log}), Log: log}
 	srv := httptest.NewServer(ws.Handler())
 	t.Cleanup(func() { srv.Close(); ws.Close() })
 	return srv.URL
@@ -56,10 +58,7 @@ func (s *site) user(role string) (email, accountID string) {
 	if _, err := s.control.DB.Exec(ctx, `INSERT INTO accounts (id, name) VALUES ($1, 'Acme')`, accountID); err != nil {
 		s.t.Fatal(err)
 	}
-	if _, err := s.control.DB.Exec(ctx, `INSERT INTO users (id, account_id, email, name, password_hash, role)
-		VALUES ($1, $2, $3, 'Someone', $4, $5)`, uuid.NewString(), accountID, email, secret.HashPassword(password), role); err != nil {
-		s.t.Fatal(err)
-	}
+	s.control.AddMember(s.t, accountID, email, secret.HashPassword(password), role)
 	return email, accountID
 }
 
@@ -472,7 +471,7 @@ func TestTeamInviteRolesAndTimeline(t *testing.T) {
 		t.Fatalf("role of another account's user: %d, want 404", status)
 	}
 	var strangerRole string
-	_ = s.control.DB.QueryRow(ctx, `SELECT role FROM users WHERE account_id = $1`, strangerAccount).Scan(&strangerRole)
+	_ = s.control.DB.QueryRow(ctx, `SELECT role FROM grants WHERE account_id = $1`, strangerAccount).Scan(&strangerRole)
 	if strangerRole != "owner" {
 		t.Fatal("another account's user lost their role")
 	}

@@ -8,17 +8,19 @@ import (
 	"strings"
 	"testing"
 
+	"tenantry/internal/platform"
 	"tenantry/web"
+	"tenantry/web/api"
 )
 
 // Every JSON route the router serves is in the OpenAPI document, and every
 // operation of the document is served.
 func TestOpenAPIDocumentMatchesRouter(t *testing.T) {
 	s := newSite(t)
-	ws := &web.Server{DB: s.control.DB, Catalog: s.control.Catalog}
+	ws := &web.Server{Platform: platform.New(&platform.Platform{DB: s.control.DB, Catalog: s.control.Catalog})}
 	ws.Handler()
 	defer ws.Close()
-	documented, err := web.DocumentedRoutes()
+	documented, err := api.DocumentedRoutes()
 	if err != nil {
 		t.Fatal(err)
 	}

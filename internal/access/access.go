@@ -1,7 +1,9 @@
 // Package access decides who may do what. Permissions are namespaced
 // strings, "<service>.<action>" (forum.addUsers, instances.manage,
 // console.admin), matched by patterns that may end in a "*" wildcard
-// (forum.*, *). Roles bundle patterns; a user holds a role on an account.
+// (forum.*, *). Roles bundle patterns; a user holds roles through grants:
+// one role on each account they belong to, and platform roles that reach
+// every account's operations.
 package access
 
 import (
@@ -20,6 +22,7 @@ const (
 	AuditRead       = "audit.read"       // read the account's timeline
 	BillingRead     = "billing.read"     // see prices and invoices
 	ConsoleAdmin    = "console.admin"    // the developers' pages, every account
+	ConsoleBilling  = "console.billing"  // revenue, failed closes and discounts, every account
 )
 
 // Platform lists the platform's permissions with what each allows.
@@ -31,19 +34,31 @@ var Platform = map[string]string{
 	AuditRead:       "Read the account's timeline",
 	BillingRead:     "See prices and invoices",
 	ConsoleAdmin:    "Operate the platform: every account, instance and workflow",
+	ConsoleBilling:  "Operate billing: revenue, failed closes and discounts of every account",
 }
 
-// Roles bundle permission patterns. Owner holds everything on the account;
-// developer also holds the platform (every account).
+// Roles bundle permission patterns. Owner holds everything on the account.
+// The platform roles are granted on the platform, not on an account:
+// developer operates the whole platform (and holds everything on the
+// accounts it belongs to), billing-operator operates billing only.
 var Roles = map[string][]string{
-	"owner":     {"*"},
-	"member":    {InstancesRead, AuditRead, "forum.*", "store.*"},
-	"billing":   {BillingRead, InstancesRead, AuditRead},
-	"developer": {"*", "console.*"},
+	"owner":            {"*"},
+	"member":           {InstancesRead, AuditRead, "forum.*", "store.*"},
+	"billing":          {BillingRead, InstancesRead, AuditRead},
+	"developer":        {"*", "console.*"},
+	"billing-operator": {ConsoleBilling},
 }
 
-// RoleNames are the roles in the order the console lists them.
-var RoleNames = []string{"owner", "member", "billing", "developer"}
+// AccountRoles are the roles held on an account, in the order the console
+// lists them; PlatformRoles are held on the platform.
+var (
+	AccountRoles  = []string{"owner", "member", "billing"}
+	PlatformRoles = []string{"developer", "billing-operator"}
+)
+
+// IsAccountRole and IsPlatformRole tell where a role may be granted.
+func IsAccountRole(role string) bool  { return slices.Contains(AccountRoles, role) }
+func IsPlatformRole(role string) bool { return slices.Contains(PlatformRoles, role) }
 
 var (
 	permRe    = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[a-zA-Z][a-zA-Z0-9_]*$`)
@@ -113,3 +128,7 @@ func wildcardProbe(p string) string {
 
 // OfRole is the permission set of a role; an unknown role grants nothing.
 func OfRole(role string) Set { return Set(Roles[role]) }
+
+// IsPlatformPermission says whether perm belongs to the platform's own
+// namespace (granted by platform roles only).
+func IsPlatformPermission(perm string) bool { return strings.HasPrefix(perm, PlatformNamespace) }

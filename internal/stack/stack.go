@@ -21,6 +21,7 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/catalog"
 	"tenantry/internal/controldb"
+	"tenantry/internal/platform"
 	"tenantry/internal/secret"
 	"tenantry/schemas"
 	"tenantry/web"
@@ -69,6 +70,8 @@ type Stack struct {
 	// RouterURL is the host router's base URL when one runs.
 	RouterURL string
 	Router    *router.Router
+	// Platform is the platform layer the web server runs on, when one runs.
+	Platform *platform.Platform
 
 	worker     sdkworker.Worker
 	http       *http.Server
@@ -182,9 +185,9 @@ func (s *Stack) serve(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("web server: %w", err)
 	}
-	s.web = &web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
-		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, SecureCookies: cfg.SecureCookies, TemporalUI: cfg.TemporalUI,
-		BillingPeriod: cfg.BillingPeriod, Operators: cfg.Operators}
+	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
+		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, BillingPeriod: cfg.BillingPeriod})
+	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log}
 	h := s.web.Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.URL = "http://" + l.Addr().String()

@@ -14,8 +14,12 @@ type Page struct {
 	// User is the signed-in user's email; empty for anonymous pages.
 	User    string
 	Account string
-	// Developer shows the link to the developers' pages.
-	Developer bool
+	// Developer shows the link to the developers' pages; BillingOperator
+	// the link to the billing operations page.
+	Developer, BillingOperator bool
+	// Accounts are the user's accounts, for switching (shown when more
+	// than one).
+	Accounts []AccountChoice
 	// Error is shown above the page's content (what went wrong, what to do).
 	Error string
 	// Notice is a neutral message (what just happened).
@@ -236,3 +240,20 @@ type Invoice struct {
 type InvoiceLine struct{ Kind, What, Explanation, Amount string }
 
 func invoiceURL(id string) string { return "/billing/invoices/" + id }
+
+// AccountChoice is one of the user's accounts in the switcher.
+type AccountChoice struct {
+	ID, Name, Role string
+	Current        bool
+}
+
+// PlatformTeam is who holds a platform role, and the form to grant one.
+type PlatformTeam struct {
+	Grants []PlatformGrant
+	Roles  []string
+	// Command is the shell equivalent of the grant form.
+	Command string
+}
+
+// PlatformGrant is one user's platform role.
+type PlatformGrant struct{ UserID, Email, Name, Role, Granted string }

@@ -1,16 +1,13 @@
-package web
+package api
 
 import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-
-	"tenantry/web/console"
 )
 
 // openAPI describes the JSON API (every route under /api, and /healthz);
@@ -57,30 +54,38 @@ func ginPath(p string) string {
 	return strings.ReplaceAll(p, "}", "")
 }
 
-// APIRoutes lists "METHOD /path" for every JSON route the router serves.
-func (s *Server) APIRoutes() []string {
+// ServedRoutes lists "METHOD /path" for every JSON route an engine serves.
+func ServedRoutes(r *gin.Engine) []string {
 	var out []string
-	for _, r := range s.engine.Routes() {
-		if strings.HasPrefix(r.Path, "/api/") || r.Path == "/healthz" {
-			out = append(out, r.Method+" "+r.Path)
+	for _, rt := range r.Routes() {
+		if strings.HasPrefix(rt.Path, "/api/") || rt.Path == "/healthz" {
+			out = append(out, rt.Method+" "+rt.Path)
 		}
 	}
 	sort.Strings(out)
 	return out
 }
 
-func (s *Server) openAPIDocument(c *gin.Context) {
-	c.Data(http.StatusOK, "application/json", openAPI)
+// Reference is the OpenAPI document as people read it.
+type Reference struct {
+	Title, Description string
+	Endpoints          []Endpoint
 }
 
-// docsPage renders the OpenAPI document as a page people read.
-func (s *Server) docsPage(c *gin.Context) {
+// Endpoint is one operation of the JSON API.
+type Endpoint struct {
+	Method, Path, Summary, Request string
+	Responses                      []string
+}
+
+// ReadReference turns the OpenAPI document into a Reference, paths in
+// order.
+func ReadReference() (Reference, error) {
 	var doc openAPIDoc
 	if err := json.Unmarshal(openAPI, &doc); err != nil {
-		s.consoleFail(c, err)
-		return
+		return Reference{}, err
 	}
-	v := console.Docs{Title: doc.Info.Title, Description: doc.Info.Description}
+	ref := Reference{Title: doc.Info.Title, Description: doc.Info.Description}
 	paths := make([]string, 0, len(doc.Paths))
 	for p := range doc.Paths {
 		paths = append(paths, p)
@@ -94,10 +99,9 @@ func (s *Server) docsPage(c *gin.Context) {
 			}
 			var op openAPIOp
 			if err := json.Unmarshal(raw, &op); err != nil {
-				s.consoleFail(c, err)
-				return
+				return ref, err
 			}
-			e := console.Endpoint{Method: strings.ToUpper(method), Path: p, Summary: op.Summary}
+			e := Endpoint{Method: strings.ToUpper(method), Path: p, Summary: op.Summary}
 			if len(op.RequestBody) > 0 {
 				var pretty strings.Builder
 				var body any
@@ -123,8 +127,8 @@ func (s *Server) docsPage(c *gin.Context) {
 				}
 				e.Responses = append(e.Responses, fmt.Sprintf("%s: %s", code, r.Description))
 			}
-			v.Endpoints = append(v.Endpoints, e)
+			ref.Endpoints = append(ref.Endpoints, e)
 		}
 	}
-	s.render(c, http.StatusOK, console.DocsPage(s.page(c, "API documentation"), v))
+	return ref, nil
 }

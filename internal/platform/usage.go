@@ -1,22 +1,20 @@
-package web
+package platform
 
 import (
 	"context"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// usageView is an instance's metered usage in the current calendar month
+// Usage is an instance's metered usage in the current calendar month
 // (UTC), as the host routers flushed it: "requests" and one
 // "feature.<module>" count per metered module feature.
-type usageView struct {
+type Usage struct {
 	Month  string           `json:"month"`
 	Counts map[string]int64 `json:"counts"`
 }
 
-func monthUsage(ctx context.Context, db *pgxpool.Pool, instanceID string) (*usageView, error) {
-	rows, err := db.Query(ctx, `
+func (p *Platform) monthUsage(ctx context.Context, instanceID string) (*Usage, error) {
+	rows, err := p.DB.Query(ctx, `
 		SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC'), 'YYYY-MM'), metric, sum(count)::bigint
 		FROM usage_counts
 		WHERE instance_id = $1 AND window_start >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
@@ -25,7 +23,7 @@ func monthUsage(ctx context.Context, db *pgxpool.Pool, instanceID string) (*usag
 		return nil, err
 	}
 	defer rows.Close()
-	v := &usageView{Month: time.Now().UTC().Format("2006-01"), Counts: map[string]int64{}}
+	v := &Usage{Month: time.Now().UTC().Format("2006-01"), Counts: map[string]int64{}}
 	for rows.Next() {
 		var metric string
 		var n int64

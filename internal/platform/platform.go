@@ -1,0 +1,81 @@
+// Package platform is Tenantry's service provider: the one place for the
+// rules. Each operation takes the acting Principal and plain input, checks
+// the permission it needs against the principal's grants, reads and writes
+// the control database, starts or signals workflows through their Start…
+// helpers, and returns plain results or a domain error (apperr). Front ends
+// (the JSON API, the console, the command line, the broker) translate their
+// requests into these calls and hold no rules of their own.
+package platform
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+
+	"tenantry/activities"
+	"tenantry/internal/access"
+	"tenantry/internal/apperr"
+	"tenantry/internal/catalog"
+)
+
+// Platform holds what the operations depend on.
+type Platform struct {
+	DB       *pgxpool.Pool
+	Temporal client.Client
+	Catalog  *catalog.Catalog
+	// Checks answers validation questions (is this host free?) with the
+	// same code the workflows run.
+	Checks *activities.Activities
+	Log    *slog.Logger
+	Clock  func() time.Time
+	// BillingPeriod shortens billing periods; zero is calendar months.
+	BillingPeriod time.Duration
+	// GracePeriod, SetupTimeout and ExpiryWarning override the workflows'
+	// defaults (the dev stack and tests shorten them); zero keeps them.
+	GracePeriod   time.Duration
+	SetupTimeout  time.Duration
+	ExpiryWarning time.Duration
+	// TemporalUI is the Temporal Web UI's base URL, for the developers'
+	// links; empty leaves them out.
+	TemporalUI string
+	// Namespace is the Temporal namespace, for the Web UI's links.
+	Namespace string
+
+	logins *loginLimiter
+	closed closedRuns
+}
+
+// New fills the defaults of p (clock, logger) and returns it ready.
+func New(p *Platform) *Platform {
+	if p.Clock == nil {
+		p.Clock = time.Now
+	}
+	if p.Log == nil {
+		p.Log = slog.Default()
+	}
+	if p.Namespace == "" {
+		p.Namespace = "default"
+	}
+	p.logins = newLoginLimiter(p.DB, p.Clock)
+	return p
+}
+
+// require refuses an operation the principal may not do.
+func require(who Principal, perm string) error {
+	if who.Can(perm) {
+		return nil
+	}
+	if who.AccountID == "" && !access.IsPlatformPermission(perm) {
+		return apperr.Forbidden("you belong to no account yet: ask an account's owner to invite you")
+	}
+	if access.IsPlatformPermission(perm) {
+		return apperr.Forbidden("only platform operators may do this (it needs %s)", perm)
+	}
+	return apperr.Forbidden("you need the permission %s for this: ask an owner of the account", perm)
+}
+
+// Require lets a front end refuse a page or a request early with the same
+// answer the operation behind it would give.
+func Require(who Principal, perm string) error { return require(who, perm) }

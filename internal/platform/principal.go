@@ -1,0 +1,120 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"tenantry/internal/access"
+	"tenantry/internal/apperr"
+)
+
+// Principal is who acts: a user, the account they act on (one of those
+// they belong to), and what their grants allow there. Front ends resolve
+// it once per request (from a session, a login token or an API token) and
+// pass it to every operation.
+type Principal struct {
+	UserID string
+	Email  string
+	Name   string
+	// AccountID is the account acted on; empty for a user who belongs to
+	// no account (a platform operator may).
+	AccountID   string
+	AccountName string
+	// Role is the user's role on that account.
+	Role string
+	// PlatformRoles are the user's roles on the platform.
+	PlatformRoles []string
+	// Perms is what the grants allow: the account role's and the platform
+	// roles' permissions.
+	Perms access.Set
+	// Scope narrows Perms for a request made with an API token; nil for a
+	// login session.
+	Scope access.Set
+}
+
+// Can says whether the principal may do perm: the grants hold it and, with
+// an API token, the token is scoped to it.
+func (p Principal) Can(perm string) bool {
+	return p.Perms.Allows(perm) && (p.Scope == nil || p.Scope.Allows(perm))
+}
+
+// Membership is one account a user belongs to, with their role there.
+type Membership struct {
+	AccountID   string `json:"account_id"`
+	AccountName string `json:"account_name"`
+	Role        string `json:"role"`
+}
+
+// errNoUser is what resolving a user that no longer exists answers.
+var errNoUser = apperr.Unauthorized("the user no longer exists: log in again")
+
+// PrincipalOf resolves a user acting on an account from their grants. An
+// empty accountID acts on the user's first account (the oldest
+// membership); an account the user does not (or no longer) belong to
+// leaves AccountID empty, with the platform roles' permissions only, so a
+// token made for one account never acts on another.
+func (p *Platform) PrincipalOf(ctx context.Context, userID, accountID string) (Principal, error) {
+	var who Principal
+	err := p.DB.QueryRow(ctx, `SELECT id, email, name FROM users WHERE id = $1`, userID).Scan(&who.UserID, &who.Email, &who.Name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return who, errNoUser
+	}
+	if err != nil {
+		return who, err
+	}
+	rows, err := p.DB.Query(ctx, `
+		SELECT coalesce(g.account_id::text, ''), coalesce(a.name, ''), g.role
+		FROM grants g LEFT JOIN accounts a ON a.id = g.account_id
+		WHERE g.user_id = $1 ORDER BY g.created_at, g.role`, userID)
+	if err != nil {
+		return who, err
+	}
+	grants, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Membership])
+	if err != nil {
+		return who, err
+	}
+	var member *Membership
+	for i, g := range grants {
+		switch {
+		case g.AccountID == "":
+			who.PlatformRoles = append(who.PlatformRoles, g.Role)
+		case g.AccountID == accountID || (member == nil && accountID == ""):
+			member = &grants[i]
+		}
+	}
+	if member != nil {
+		who.AccountID, who.AccountName, who.Role = member.AccountID, member.AccountName, member.Role
+		who.Perms = append(who.Perms, access.OfRole(member.Role)...)
+	}
+	for _, r := range who.PlatformRoles {
+		who.Perms = append(who.Perms, access.OfRole(r)...)
+	}
+	return who, nil
+}
+
+// Memberships lists the accounts the principal belongs to, for switching.
+func (p *Platform) Memberships(ctx context.Context, who Principal) ([]Membership, error) {
+	rows, err := p.DB.Query(ctx, `
+		SELECT g.account_id::text, a.name, g.role FROM grants g JOIN accounts a ON a.id = g.account_id
+		WHERE g.user_id = $1 ORDER BY a.name, a.id`, who.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Membership])
+}
+
+// SwitchAccount resolves the principal acting on another of its accounts;
+// an account the user does not belong to is not found.
+func (p *Platform) SwitchAccount(ctx context.Context, who Principal, accountID string) (Principal, error) {
+	list, err := p.Memberships(ctx, who)
+	if err != nil {
+		return who, err
+	}
+	if !slices.ContainsFunc(list, func(m Membership) bool { return m.AccountID == accountID }) {
+		return who, apperr.NotFound("you do not belong to account %s", accountID)
+	}
+	return p.PrincipalOf(ctx, who.UserID, accountID)
+}

@@ -1,0 +1,138 @@
+// Package api serves Tenantry's JSON API with gin: it decodes requests,
+// calls the platform layer with the request's principal and answers in
+// JSON, errors as {"error": "..."} with the status apperr gives. It holds
+// no rules, no SQL and starts no workflow.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"tenantry/activities"
+	"tenantry/internal/apperr"
+	"tenantry/internal/billing"
+	"tenantry/internal/platform"
+	"tenantry/web/auth"
+)
+
+// Platform is what the API needs of the platform layer.
+type Platform interface {
+	Signup(ctx context.Context, in platform.SignupInput) (platform.SignupResult, error)
+	Login(ctx context.Context, email, password, accountID, addr string) (platform.LoginToken, error)
+	Logout(ctx context.Context, token string) error
+	CatalogServices() []platform.CatalogService
+	PriceSchedule(ctx context.Context, who platform.Principal) ([]platform.ScheduledPrice, error)
+
+	Instances(ctx context.Context, who platform.Principal) ([]platform.Instance, error)
+	InstanceWithProgress(ctx context.Context, who platform.Principal, id string) (platform.Instance, error)
+	Enable(ctx context.Context, who platform.Principal, in platform.EnableInput) (platform.Instance, error)
+	Setup(ctx context.Context, who platform.Principal, id string, in platform.SetupInput) error
+	ChangeModules(ctx context.Context, who platform.Principal, id string, modules []string) (activities.ModuleChange, error)
+	Disable(ctx context.Context, who platform.Principal, id string) (platform.Disabled, error)
+	Reenable(ctx context.Context, who platform.Principal, id string) error
+	SetExpiry(ctx context.Context, who platform.Principal, id string, at *time.Time) error
+	UpgradeInstance(ctx context.Context, who platform.Principal, id, version string) (platform.Upgrade, error)
+
+	CurrentBilling(ctx context.Context, who platform.Principal) (platform.BillingNow, error)
+	Invoices(ctx context.Context, who platform.Principal) ([]activities.InvoiceSummary, error)
+	Invoice(ctx context.Context, who platform.Principal, id string) (activities.InvoiceSummary, []billing.Line, error)
+	Revenue(ctx context.Context, who platform.Principal, from, to time.Time) ([]platform.RevenueRow, int64, error)
+	CloseFailures(ctx context.Context, who platform.Principal) ([]platform.CloseFailure, error)
+	RetryClose(ctx context.Context, who platform.Principal, accountID string) error
+	GrantDiscount(ctx context.Context, who platform.Principal, in activities.DiscountInput) (string, error)
+}
+
+// API is the JSON API's handlers.
+type API struct {
+	P     Platform
+	Auth  *auth.Auth
+	Log   *slog.Logger
+	Clock func() time.Time
+}
+
+// Routes adds the API under /api.
+func (a *API) Routes(r *gin.Engine) {
+	api := r.Group("/api")
+	api.POST("/signup", a.signup)
+	api.POST("/login", a.login)
+	api.GET("/catalog", a.catalog)
+
+	me := api.Group("", a.Auth.RequireToken(a.fail))
+	me.POST("/logout", a.logout)
+	me.GET("/catalog/prices", a.catalogPrices)
+	me.GET("/instances", a.listInstances)
+	me.POST("/instances", a.enableInstance)
+	me.GET("/instances/:id", a.getInstance)
+	me.POST("/instances/:id/setup", a.setupInstance)
+	me.PUT("/instances/:id/modules", a.changeModules)
+	me.DELETE("/instances/:id", a.disableInstance)
+	me.POST("/instances/:id/enable", a.reenableInstance)
+	me.PUT("/instances/:id/expiry", a.setExpiry)
+	// Developers move any account's instance to a newer service version.
+	me.POST("/instances/:id/upgrade", a.upgradeInstance)
+
+	me.GET("/billing/current", a.billingCurrent)
+	me.GET("/billing/invoices", a.listInvoices)
+	me.GET("/billing/invoices/:id", a.getInvoice)
+	me.GET("/billing/invoices/:id/csv", a.invoiceCSV)
+	ops := me.Group("/ops/billing")
+	ops.GET("/revenue", a.revenue)
+	ops.GET("/failures", a.listCloseFailures)
+	ops.POST("/failures/:account/retry", a.retryCloseNow)
+	ops.POST("/discounts", a.grantDiscount)
+
+	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
+}
+
+// fail answers with the error's status and a message a user can act on.
+// Internal causes go to the log only.
+func (a *API) fail(c *gin.Context, err error) {
+	status := apperr.HTTPStatus(err)
+	if status >= 500 {
+		a.Log.Error("request failed", "path", c.FullPath(), "err", err)
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": apperr.Message(err)})
+}
+
+// answer writes v with status, or the error.
+func (a *API) answer(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(status, v)
+}
+
+func who(c *gin.Context) platform.Principal { return auth.Of(c) }
+
+// bindJSON decodes a request body strictly: unknown fields and trailing data
+// are errors, so a typo in a field name is reported instead of ignored.
+func bindJSON(c *gin.Context, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return apperr.Invalid("the request body must be a JSON object")
+		case errors.As(err, &syntax):
+			return apperr.Invalid("the request body is not valid JSON (at byte %d)", syntax.Offset)
+		case errors.As(err, &typ):
+			return apperr.Invalid("field %q must be a %s", typ.Field, typ.Type)
+		default:
+			return apperr.Invalid("the request body is invalid: %s", err.Error())
+		}
+	}
+	if dec.More() {
+		return apperr.Invalid("the request body must hold one JSON object")
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package console
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gin-gonic/gin"
+
+	"tenantry/activities"
+	"tenantry/internal/access"
+	"tenantry/internal/apperr"
+	"tenantry/internal/billing"
+	"tenantry/internal/catalog"
+	"tenantry/internal/platform"
+	"tenantry/web/api"
+	"tenantry/web/auth"
+)
+
+// Platform is what the console needs of the platform layer.
+type Platform interface {
+	Signup(ctx context.Context, in platform.SignupInput) (platform.SignupResult, error)
+	CheckLogin(ctx context.Context, email, password, addr string) (string, error)
+	ChangePassword(ctx context.Context, who platform.Principal, in platform.PasswordChange) error
+	Memberships(ctx context.Context, who platform.Principal) ([]platform.Membership, error)
+	SwitchAccount(ctx context.Context, who platform.Principal, accountID string) (platform.Principal, error)
+
+	Service(name string) (*catalog.Service, error)
+	ServiceNames() []string
+	Monthly(service string, modules []string) (int64, string)
+	Estimate(service string, modules []string) (int64, string, error)
+	Grace() time.Duration
+
+	Instances(ctx context.Context, who platform.Principal) ([]platform.Instance, error)
+	Instance(ctx context.Context, who platform.Principal, id string) (platform.Instance, error)
+	InstanceWithProgress(ctx context.Context, who platform.Principal, id string) (platform.Instance, error)
+	Enable(ctx context.Context, who platform.Principal, in platform.EnableInput) (platform.Instance, error)
+	Setup(ctx context.Context, who platform.Principal, id string, in platform.SetupInput) error
+	ChangeModules(ctx context.Context, who platform.Principal, id string, modules []string) (activities.ModuleChange, error)
+	Disable(ctx context.Context, who platform.Principal, id string) (platform.Disabled, error)
+	Reenable(ctx context.Context, who platform.Principal, id string) error
+
+	Team(ctx context.Context, who platform.Principal) ([]platform.Member, error)
+	InviteMember(ctx context.Context, who platform.Principal, in platform.Invite) (platform.Invited, error)
+	SetMemberRole(ctx context.Context, who platform.Principal, userID, role string) error
+	Timeline(ctx context.Context, who platform.Principal) ([]platform.Event, error)
+	APITokens(ctx context.Context, who platform.Principal) ([]platform.APIToken, error)
+	TokenPermissions(who platform.Principal) []string
+	CreateAPIToken(ctx context.Context, who platform.Principal, in platform.NewAPIToken) (string, platform.APIToken, error)
+	RevokeAPIToken(ctx context.Context, who platform.Principal, id string) error
+
+	CurrentBilling(ctx context.Context, who platform.Principal) (platform.BillingNow, error)
+	Invoices(ctx context.Context, who platform.Principal) ([]activities.InvoiceSummary, error)
+	Invoice(ctx context.Context, who platform.Principal, id string) (activities.InvoiceSummary, []billing.Line, error)
+
+	AllInstances(ctx context.Context, who platform.Principal, f platform.InstanceFilter) ([]platform.AnyInstance, int, error)
+	AnyInstance(ctx context.Context, who platform.Principal, id string) (platform.AnyInstanceDetail, error)
+	Problems(ctx context.Context, who platform.Principal) (failed, stuck []platform.WorkflowRun, err error)
+	PriceSchedule(ctx context.Context, who platform.Principal) ([]platform.ScheduledPrice, error)
+	Revenue(ctx context.Context, who platform.Principal, from, to time.Time) ([]platform.RevenueRow, int64, error)
+	CloseFailures(ctx context.Context, who platform.Principal) ([]platform.CloseFailure, error)
+	RetryClose(ctx context.Context, who platform.Principal, accountID string) error
+	PlatformTeam(ctx context.Context, who platform.Principal) ([]platform.PlatformGrant, error)
+	GrantPlatformRole(ctx context.Context, who platform.Principal, email, role string) (platform.PlatformGrant, error)
+	RevokePlatformRole(ctx context.Context, who platform.Principal, userID, role string) error
+}
+
+// Console is the browser console's handlers: server-rendered pages, plain
+// forms that redirect after posting, and htmx for the live progress.
+type Console struct {
+	P     Platform
+	Auth  *auth.Auth
+	Log   *slog.Logger
+	Clock func() time.Time
+	// AssetDir holds htmx (installed from the npm registry by `go tool
+	// task web:assets`); empty serves none.
+	AssetDir string
+}
+
+// Routes adds the console's pages.
+func (k *Console) Routes(r *gin.Engine) {
+	r.GET("/assets/htmx.min.js", func(c *gin.Context) {
+		if k.AssetDir == "" {
+			c.String(http.StatusNotFound, "htmx is not installed: run go tool task web:assets")
+			return
+		}
+		c.Header("Cache-Control", "public, max-age=3600")
+		c.File(filepath.Join(k.AssetDir, "htmx.min.js"))
+	})
+	r.GET("/", func(c *gin.Context) {
+		to := "/login"
+		if k.Auth.SignedIn(c) {
+			to = "/dashboard"
+		}
+		c.Redirect(http.StatusSeeOther, to)
+	})
+	r.GET("/login", k.loginPage)
+	r.POST("/login", k.loginSubmit)
+	r.GET("/signup", k.signupPage)
+	r.POST("/signup", k.signupSubmit)
+	r.POST("/logout", k.logoutSubmit)
+	r.GET("/docs", k.docsPage)
+
+	in := r.Group("", k.Auth.RequireSession(k.fail))
+	read, manage := k.need(access.InstancesRead), k.need(access.InstancesManage)
+	in.GET("/dashboard", read, k.dashboardPage)
+	in.GET("/enable", manage, k.enablePage)
+	in.GET("/enable/estimate", manage, k.enableEstimate)
+	in.POST("/enable", manage, k.enableSubmit)
+	in.GET("/instances/:id", read, k.instancePage)
+	in.GET("/instances/:id/progress", read, k.instanceProgress)
+	in.GET("/instances/:id/setup", manage, k.setupPage)
+	in.POST("/instances/:id/setup", manage, k.setupSubmit)
+	in.POST("/instances/:id/modules", manage, k.modulesSubmit)
+	in.POST("/instances/:id/disable", manage, k.disableSubmit)
+	in.POST("/instances/:id/enable", manage, k.reenableSubmit)
+	in.GET("/timeline", k.timelinePage)
+	in.GET("/team", k.teamPage)
+	in.POST("/team", k.need(access.TeamManage), k.inviteSubmit)
+	in.POST("/team/:user/role", k.need(access.TeamManage), k.roleSubmit)
+	// A user's own tokens: scoped to what the user holds, so no permission
+	// of its own.
+	in.GET("/tokens", k.tokensPage)
+	in.POST("/tokens", k.tokenSubmit)
+	in.POST("/tokens/:token/revoke", k.revokeSubmit)
+	in.GET("/account/password", k.passwordPage)
+	in.POST("/account/password", k.passwordSubmit)
+	in.POST("/account/switch", k.switchSubmit)
+	in.GET("/billing", k.need(access.BillingRead), k.billingPage)
+	in.GET("/billing/invoices/:id", k.invoicePage)
+	in.GET("/billing/invoices/:id/csv", k.invoiceCSVDownload)
+
+	// The platform's pages: every account.
+	in.GET("/dev/billing", k.devBillingPage)
+	in.POST("/dev/billing/failures/:account/retry", k.devRetryClose)
+	dev := in.Group("/dev", k.need(access.ConsoleAdmin))
+	dev.GET("", k.devInstancesPage)
+	dev.GET("/instances/:id", k.devInstancePage)
+	dev.GET("/problems", k.devProblemsPage)
+	dev.GET("/catalog", k.devCatalogPage)
+	dev.GET("/team", k.devTeamPage)
+	dev.POST("/team", k.devGrantSubmit)
+	dev.POST("/team/:user/:role/revoke", k.devRevokeSubmit)
+}
+
+// need refuses a page early, with the answer the platform layer would give
+// the operation behind it, as a page.
+func (k *Console) need(perm string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := platform.Require(auth.Of(c), perm); err != nil {
+			k.fail(c, err)
+			return
+		}
+		c.Next()
+	}
+}
+
+func who(c *gin.Context) platform.Principal { return auth.Of(c) }
+
+// render writes a page with a status.
+func (k *Console) render(c *gin.Context, status int, page templ.Component) {
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(status)
+	if err := page.Render(c.Request.Context(), c.Writer); err != nil {
+		k.Log.Error("render", "path", c.FullPath(), "err", err)
+	}
+}
+
+// page is the frame of a page for the current user, with any notice left
+// by the previous request.
+func (k *Console) page(c *gin.Context, title string) Page {
+	p := Page{Title: title}
+	u, ok := auth.Signed(c)
+	if !ok {
+		return p
+	}
+	ctx := c.Request.Context()
+	p.User, p.Account = u.Email, u.AccountName
+	p.Developer, p.BillingOperator = u.Can(access.ConsoleAdmin), u.Can(access.ConsoleBilling)
+	p.Notice = k.Auth.PopNotice(ctx)
+	if list, err := k.P.Memberships(ctx, u); err == nil {
+		for _, m := range list {
+			p.Accounts = append(p.Accounts, AccountChoice{ID: m.AccountID, Name: m.AccountName, Role: m.Role, Current: m.AccountID == u.AccountID})
+		}
+	}
+	return p
+}
+
+// fail shows an error page with the error's status and message.
+func (k *Console) fail(c *gin.Context, err error) {
+	status := apperr.HTTPStatus(err)
+	if status >= 500 {
+		k.Log.Error("request failed", "path", c.FullPath(), "err", err)
+	}
+	p := k.page(c, http.StatusText(status))
+	p.Error = apperr.Message(err)
+	k.render(c, status, ErrorPage(p))
+	c.Abort()
+}
+
+// redirect goes on to another page with a notice for it.
+func (k *Console) redirect(c *gin.Context, to, notice string) {
+	if notice != "" {
+		k.Auth.Notice(c.Request.Context(), notice)
+	}
+	c.Redirect(http.StatusSeeOther, to)
+}
+
+// docsPage renders the OpenAPI document as a page people read.
+func (k *Console) docsPage(c *gin.Context) {
+	ref, err := api.ReadReference()
+	if err != nil {
+		k.fail(c, err)
+		return
+	}
+	v := Docs{Title: ref.Title, Description: ref.Description}
+	for _, e := range ref.Endpoints {
+		v.Endpoints = append(v.Endpoints, Endpoint{Method: e.Method, Path: e.Path, Summary: e.Summary, Request: e.Request, Responses: e.Responses})
+	}
+	k.render(c, http.StatusOK, DocsPage(k.page(c, "API documentation"), v))
+}
