@@ -16,6 +16,7 @@ import (
 
 	"tenantry/activities"
 	"tenantry/internal/billing"
+	"tenantry/internal/config"
 	"tenantry/internal/stack"
 	"tenantry/workflows"
 )
@@ -31,8 +32,8 @@ type invoiceResponse struct {
 // CSV; another client cannot; the cycle reset to before a close leaves
 // that period's single invoice as it was.
 func TestBillingOneMinutePeriods(t *testing.T) {
-	s, _ := startStackWith(t, stack.Config{GracePeriod: time.Hour, BillingPeriod: time.Minute,
-		Operators: []string{"ada@acme.test"}})
+	s, _ := startStackWith(t, stack.Config{Config: config.Config{GracePeriod: time.Hour, BillingPeriod: time.Minute,
+		Operators: []string{"ada@acme.test"}}})
 	ctx := context.Background()
 	ada := signupAndLogin(t, s.URL, "ada@acme.test")
 	bob := signupAndLogin(t, s.URL, "bob@bobs.test")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -81,7 +82,8 @@ func (s *Server) devWorkflows(ctx context.Context, query string) ([]console.DevW
 			Reset:    fmt.Sprintf("go tool temporal workflow reset --workflow-id %s --run-id %s --type FirstWorkflowTask --reason %q", id, run, "retry from the console"),
 		}
 		if s.TemporalUI != "" {
-			w.UILink = strings.TrimRight(s.TemporalUI, "/") + "/namespaces/default/workflows/" + url.PathEscape(id) + "/" + url.PathEscape(run) + "/history"
+			w.UILink = strings.TrimRight(s.TemporalUI, "/") + "/namespaces/" + url.PathEscape(cmp.Or(s.TemporalNamespace, "default")) +
+				"/workflows/" + url.PathEscape(id) + "/" + url.PathEscape(run) + "/history"
 		}
 		if e.GetCloseTime() != nil {
 			w.Closed = e.GetCloseTime().AsTime().UTC().Format(time.DateTime)

@@ -51,6 +51,9 @@ type Server struct {
 	// TemporalUI is the Temporal Web UI's base URL, for the developers'
 	// links; empty leaves them out.
 	TemporalUI string
+	// TemporalNamespace is the namespace the workflows run in, for those
+	// links; empty is "default".
+	TemporalNamespace string
 
 	logins   *loginLimiter
 	sessions *scs.SessionManager
