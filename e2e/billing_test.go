@@ -16,6 +16,7 @@ import (
 
 	"tenantry/activities"
 	"tenantry/internal/billing"
+	"tenantry/internal/config"
 	"tenantry/internal/stack"
 	"tenantry/workflows"
 )
@@ -31,17 +32,19 @@ type invoiceResponse struct {
 // CSV; another client cannot; the cycle reset to before a close leaves
 // that period's single invoice as it was.
 func TestBillingOneMinutePeriods(t *testing.T) {
-	s, _ := startStackWith(t, stack.Config{GracePeriod: time.Hour, BillingPeriod: time.Minute,
-		Operators: []string{"ada@acme.test"}})
+	s, _ := startStackWith(t, stack.Config{Config: config.Config{GracePeriod: time.Hour, BillingPeriod: time.Minute}})
 	ctx := context.Background()
 	ada := signupAndLogin(t, s.URL, "ada@acme.test")
+	if _, err := s.Platform.BootstrapPlatformRole(ctx, "ada@acme.test", "billing-operator"); err != nil {
+		t.Fatal(err)
+	}
 	bob := signupAndLogin(t, s.URL, "bob@bobs.test")
 	// Bob's cycle is terminated by hand; the billing API restarts it from
 	// his first unbilled period, so the periods it missed get invoices too.
 	var bobID string
 	var bobSince time.Time
-	if err := s.DB.QueryRow(ctx, `SELECT a.id::text, a.created_at FROM accounts a JOIN users u ON u.account_id = a.id
-		WHERE u.email = 'bob@bobs.test'`).Scan(&bobID, &bobSince); err != nil {
+	if err := s.DB.QueryRow(ctx, `SELECT a.id::text, a.created_at FROM accounts a JOIN grants g ON g.account_id = a.id
+		JOIN users u ON u.id = g.user_id WHERE u.email = 'bob@bobs.test'`).Scan(&bobID, &bobSince); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Temporal.TerminateWorkflow(ctx, workflows.BillingCycleID(bobID), "", "test: a lost cycle"); err != nil {

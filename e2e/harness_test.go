@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"tenantry/internal/config"
 	"tenantry/internal/devstack"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // temporal-dev/, a control database on the real PostgreSQL, the real worker
 // and the web server on a free loopback port.
 func startStack(t *testing.T, grace time.Duration) *stack.Stack {
-	s, _ := startStackWith(t, stack.Config{GracePeriod: grace})
+	s, _ := startStackWith(t, stack.Config{Config: config.Config{GracePeriod: grace}})
 	return s
 }
 
@@ -41,7 +42,7 @@ func startStackWith(t *testing.T, cfg stack.Config) (*stack.Stack, stack.Config)
 	t.Cleanup(tmp.Stop)
 	control := testenv.NewControl(t)
 	cfg.DatabaseURL, cfg.TenantServerURL, cfg.SecretKey = control.URL, testenv.ServerURL(t), secret.NewKey()
-	cfg.TemporalHostPort, cfg.Listen, cfg.RunWorker = tmp.HostPort, "127.0.0.1:0", true
+	cfg.Temporal.HostPort, cfg.Listen, cfg.RunWorker = tmp.HostPort, "127.0.0.1:0", true
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := stack.Start(ctx, cfg)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"tenantry/activities"
+	"tenantry/internal/config"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 	"tenantry/internal/testenv"
@@ -74,7 +75,7 @@ func buildTenantry(t *testing.T) string {
 // separate `tenantry router` processes.
 func TestTenantsServedByTwoRouterProcesses(t *testing.T) {
 	bin := buildTenantry(t)
-	s, cfg := startStackWith(t, stack.Config{GracePeriod: time.Hour})
+	s, cfg := startStackWith(t, stack.Config{Config: config.Config{GracePeriod: time.Hour}})
 	routers := []string{startRouterProcess(t, bin, cfg), startRouterProcess(t, bin, cfg)}
 	a := signupAndLogin(t, s.URL, "owner@routed.test")
 

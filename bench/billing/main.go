@@ -28,6 +28,7 @@ import (
 	"tenantry/internal/benchenv"
 	"tenantry/internal/billing"
 	"tenantry/internal/billingtest"
+	"tenantry/internal/config"
 	"tenantry/internal/stack"
 	"tenantry/workflows"
 )
@@ -54,7 +55,7 @@ const length = time.Hour
 
 func run(n int) error {
 	ctx := context.Background()
-	env, err := benchenv.Start(ctx, stack.Config{RunWorker: true, BillingPeriod: length,
+	env, err := benchenv.Start(ctx, stack.Config{RunWorker: true, Config: config.Config{BillingPeriod: length},
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))}, true)
 	if err != nil {
 		return err

@@ -8,17 +8,19 @@ import (
 	"path/filepath"
 	"strings"
 
+	"tenantry/internal/config"
 	"tenantry/internal/devstack"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 )
 
 // runDev starts PostgreSQL and the Temporal dev server as children (unless
-// DATABASE_URL or TEMPORAL_ADDRESS point elsewhere), then the worker and web
-// server in this process. Everything lives in .state/, so a second run
-// resumes with every account, tenant database and running workflow.
-func runDev(ctx context.Context, log *slog.Logger) error {
-	state, err := filepath.Abs(envOr("TENANTRY_STATE_DIR", ".state"))
+// DATABASE_URL or the Temporal configuration's address point elsewhere),
+// then the worker, the web server and the host router in this process.
+// Everything lives in cfg.StateDir, so a second run resumes with every
+// account, tenant database and running workflow.
+func runDev(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	state, err := filepath.Abs(cfg.StateDir)
 	if err != nil {
 		return err
 	}
@@ -31,9 +33,6 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 	}
 	defer pgLog.Close()
 
-	cfg := stack.Config{DatabaseURL: os.Getenv("DATABASE_URL"), Log: log,
-		Listen: envOr("TENANTRY_LISTEN", "127.0.0.1:8080"), RunWorker: true,
-		RouterListen: envOr("TENANTRY_ROUTER_LISTEN", defaultRouterListen)}
 	if cfg.DatabaseURL == "" {
 		fmt.Printf("Starting PostgreSQL (state in %s) ...\n", filepath.Join(state, "pgdata"))
 		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: state, Durable: true, Log: pgLog})
@@ -44,9 +43,7 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 		cfg.DatabaseURL = pg.AdminURL
 	}
 
-	uiURL := ""
-	cfg.TemporalHostPort = os.Getenv("TEMPORAL_ADDRESS")
-	if cfg.TemporalHostPort == "" {
+	if cfg.Temporal.HostPort == "" {
 		fmt.Println("Starting the Temporal dev server (the first run builds the CLI: a few minutes) ...")
 		tLog, err := os.OpenFile(filepath.Join(state, "temporal.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
@@ -54,47 +51,27 @@ func runDev(ctx context.Context, log *slog.Logger) error {
 		}
 		defer tLog.Close()
 		wd, _ := os.Getwd()
-		port, err := envInt("TENANTRY_TEMPORAL_PORT", 7233)
-		if err != nil {
-			return err
-		}
 		t, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
 			ModuleDir: devstack.ModuleDirFrom(wd), DBFile: filepath.Join(state, "temporal.db"),
-			Port: port, UIPort: port + 1000, Log: tLog,
+			Port: cfg.TemporalPort, UIPort: cfg.TemporalPort + config.TemporalUIOffset,
+			Namespace: cfg.Namespace(), Log: tLog,
 		})
 		if err != nil {
 			return err
 		}
 		defer t.Stop()
-		cfg.TemporalHostPort, uiURL = t.HostPort, t.UIURL
-		cfg.TemporalUI = t.UIURL
+		// The rest of the client options (namespace, ...) stay as
+		// envconfig read them.
+		cfg.Temporal.HostPort, cfg.TemporalUI = t.HostPort, t.UIURL
 	}
 
-	key := os.Getenv(secret.KeyEnv)
-	if key == "" {
-		b, err := os.ReadFile(filepath.Join(state, "secret-key"))
-		if os.IsNotExist(err) {
-			b = []byte(secret.NewKey())
-			err = os.WriteFile(filepath.Join(state, "secret-key"), b, 0o600)
-		}
-		if err != nil {
+	if cfg.SecretKey == "" {
+		if cfg.SecretKey, err = devSecretKey(filepath.Join(state, "secret-key")); err != nil {
 			return err
 		}
-		key = strings.TrimSpace(string(b))
 	}
-	cfg.SecretKey = key
-	if cfg.GracePeriod, err = envDuration("TENANTRY_GRACE_PERIOD"); err != nil {
-		return err
-	}
-	if cfg.SetupTimeout, err = envDuration("TENANTRY_SETUP_TIMEOUT"); err != nil {
-		return err
-	}
-	if cfg.BillingPeriod, err = envDuration("TENANTRY_BILLING_PERIOD"); err != nil {
-		return err
-	}
-	cfg.Operators = envList("TENANTRY_OPERATORS")
 
-	s, err := stack.Start(ctx, cfg)
+	s, err := stack.Start(ctx, stack.Config{Config: cfg, RunWorker: true, Log: log})
 	if err != nil {
 		return err
 	}
@@ -105,14 +82,46 @@ Tenantry is running.
   API:          %s/api/catalog
   Host router:  %s   (e.g. http://acme-forum.localhost:PORT once that host is enabled)
   Temporal UI:  %s
-  Temporal:     %s   (cd temporal-dev && go tool temporal workflow list)
+  Temporal:     %s, namespace %s   (cd temporal-dev && %s)
   PostgreSQL:   control database %s
   State:        %s (logs: postgres.log, temporal.log)
 Press Ctrl-C to stop; run it again to resume where you left off.
-`, s.URL, s.URL, s.RouterURL, orDash(uiURL), cfg.TemporalHostPort, redact(cfg.DatabaseURL), state)
+`, s.URL, s.URL, s.RouterURL, orDash(cfg.TemporalUI), cfg.TemporalAddress(), cfg.Namespace(), workflowList(cfg),
+		redact(cfg.DatabaseURL), state)
 	<-ctx.Done()
 	fmt.Println("\nStopping ...")
 	return nil
+}
+
+// devSecretKey reads the dev stack's key from file, making one the first
+// time.
+func devSecretKey(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		b = []byte(secret.NewKey())
+		err = os.WriteFile(file, b, 0o600)
+	}
+	if err != nil {
+		return "", err
+	}
+	key := strings.TrimSpace(string(b))
+	if _, err := secret.NewCipher(key); err != nil {
+		return "", fmt.Errorf("%s: %w", file, err)
+	}
+	return key, nil
+}
+
+// workflowList is the CLI command that lists the stack's workflows; the
+// CLI's defaults are 127.0.0.1:7233 and "default".
+func workflowList(cfg config.Config) string {
+	cmd := "go tool temporal workflow list"
+	if a := cfg.TemporalAddress(); a != "127.0.0.1:7233" && a != "localhost:7233" {
+		cmd += " --address " + a
+	}
+	if ns := cfg.Namespace(); ns != "default" {
+		cmd += " --namespace " + ns
+	}
+	return cmd
 }
 
 func orDash(s string) string {

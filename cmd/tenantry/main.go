@@ -1,6 +1,7 @@
 // Command tenantry runs Tenantry: `tenantry dev` brings up the whole local
-// stack; `tenantry worker` and `tenantry web` run one part each against
-// servers named by the environment.
+// stack; `tenantry worker`, `tenantry web` and `tenantry router` run one
+// part each against servers named by the environment (internal/config reads
+// it, once, for every command; the README lists every variable).
 package main
 
 import (
@@ -9,20 +10,21 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
-	"time"
 
-	"tenantry/internal/secret"
+	"tenantry/internal/config"
 	"tenantry/internal/stack"
 )
 
 const usage = `usage: tenantry <command>
 
-  dev      run the whole local stack (PostgreSQL, Temporal dev server, worker, web)
-  worker   run the Temporal worker      (DATABASE_URL, TEMPORAL_ADDRESS, TENANTRY_SECRET_KEY)
-  web      run the web server and API   (same, plus TENANTRY_LISTEN)
-  router   run the host router for tenant traffic (DATABASE_URL, TENANTRY_SECRET_KEY, TENANTRY_ROUTER_LISTEN)
+  dev      run the whole local stack (PostgreSQL, Temporal dev server, worker, web, host router)
+  worker   run the Temporal worker                 (DATABASE_URL, TENANTRY_SECRET_KEY, TEMPORAL_*)
+  web      run the web server and API              (same, plus TENANTRY_LISTEN)
+  router   run the host router for tenant traffic  (DATABASE_URL, TENANTRY_SECRET_KEY, TENANTRY_ROUTER_LISTEN)
+  grant    give a user a platform role: tenantry grant --email EMAIL --role developer|billing-operator
+
+Every environment variable is listed in the README ("Configuration").
 `
 
 func main() {
@@ -30,36 +32,61 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var err error
-	switch os.Args[1] {
-	case "dev":
-		err = runDev(ctx, log)
-	case "worker":
-		err = runPart(ctx, log, true, "")
-	case "web":
-		err = runPart(ctx, log, false, envOr("TENANTRY_LISTEN", "127.0.0.1:8080"))
-	case "router":
-		err = runRouter(ctx, log)
+	cmd := config.Command(os.Args[1])
+	switch cmd {
+	case config.Dev, config.Worker, config.Web, config.Router, grantCommand:
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	if err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := run(ctx, log, cmd); err != nil {
 		fmt.Fprintln(os.Stderr, "tenantry:", err)
 		os.Exit(1)
 	}
 }
 
-// runPart runs the worker or the web server from environment settings.
-func runPart(ctx context.Context, log *slog.Logger, worker bool, listen string) error {
-	cfg, err := configFromEnv(log)
+// grantCommand is the operator's command that needs only the control
+// database.
+const grantCommand config.Command = "grant"
+
+func run(ctx context.Context, log *slog.Logger, cmd config.Command) error {
+	cfg, err := config.FromEnv()
 	if err != nil {
 		return err
 	}
-	cfg.RunWorker, cfg.Listen = worker, listen
+	if cmd == grantCommand {
+		return runGrant(ctx, os.Args[2:], os.Stdout, cfg)
+	}
+	if err := cfg.Require(cmd); err != nil {
+		return err
+	}
+	if cmd == config.Dev {
+		return runDev(ctx, log, cfg)
+	}
+	return runPart(ctx, stackFor(cmd, cfg, log))
+}
+
+// stackFor says what one part runs: the worker no listener, the web server
+// no host router, the router neither the worker nor the web server.
+func stackFor(cmd config.Command, cfg config.Config, log *slog.Logger) stack.Config {
+	s := stack.Config{Config: cfg, Log: log}
+	switch cmd {
+	case config.Worker:
+		s.RunWorker, s.Listen, s.RouterListen = true, "", ""
+	case config.Web:
+		s.RouterListen = ""
+	case config.Router:
+		s.Listen = ""
+	}
+	return s
+}
+
+// runPart runs the worker, the web server or a host router until the
+// context ends; several of each may run at once.
+func runPart(ctx context.Context, cfg stack.Config) error {
 	s, err := stack.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -68,81 +95,9 @@ func runPart(ctx context.Context, log *slog.Logger, worker bool, listen string) 
 	if s.URL != "" {
 		fmt.Println("web server on", s.URL)
 	}
+	if s.RouterURL != "" {
+		fmt.Println("host router on", s.RouterURL)
+	}
 	<-ctx.Done()
 	return nil
-}
-
-// runRouter runs only the host router; several may run at once.
-func runRouter(ctx context.Context, log *slog.Logger) error {
-	cfg, err := configFromEnv(log)
-	if err != nil {
-		return err
-	}
-	cfg.RouterListen = envOr("TENANTRY_ROUTER_LISTEN", defaultRouterListen)
-	s, err := stack.Start(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer s.Stop()
-	fmt.Println("host router on", s.RouterURL)
-	<-ctx.Done()
-	return nil
-}
-
-// defaultRouterListen serves tenant hosts such as acme-forum.localhost.
-const defaultRouterListen = "127.0.0.1:8000"
-
-func configFromEnv(log *slog.Logger) (stack.Config, error) {
-	cfg := stack.Config{
-		DatabaseURL:      os.Getenv("DATABASE_URL"),
-		TenantServerURL:  os.Getenv("TENANT_SERVER_URL"),
-		SecretKey:        os.Getenv(secret.KeyEnv),
-		TemporalHostPort: envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		SecureCookies:    os.Getenv("TENANTRY_SECURE_COOKIES") != "",
-		Log:              log,
-	}
-	if cfg.DatabaseURL == "" || cfg.SecretKey == "" {
-		return cfg, fmt.Errorf("DATABASE_URL and %s must be set", secret.KeyEnv)
-	}
-	var err error
-	if cfg.GracePeriod, err = envDuration("TENANTRY_GRACE_PERIOD"); err != nil {
-		return cfg, err
-	}
-	if cfg.SetupTimeout, err = envDuration("TENANTRY_SETUP_TIMEOUT"); err != nil {
-		return cfg, err
-	}
-	cfg.Operators = envList("TENANTRY_OPERATORS")
-	cfg.BillingPeriod, err = envDuration("TENANTRY_BILLING_PERIOD")
-	return cfg, err
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-func envInt(key string, def int) (int, error) {
-	v := os.Getenv(key)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", key, err)
-	}
-	return n, nil
-}
-
-func envDuration(key string) (time.Duration, error) {
-	v := os.Getenv(key)
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", key, err)
-	}
-	return d, nil
 }

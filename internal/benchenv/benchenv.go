@@ -39,11 +39,12 @@ func Start(ctx context.Context, cfg stack.Config, withTemporal bool) (*Env, erro
 	}
 	if withTemporal {
 		wd, _ := os.Getwd()
-		if e.tmp, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)}); err != nil {
+		if e.tmp, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd),
+			Namespace: cfg.Namespace()}); err != nil {
 			e.Stop()
 			return nil, err
 		}
-		cfg.TemporalHostPort = e.tmp.HostPort
+		cfg.Temporal.HostPort = e.tmp.HostPort
 	}
 	cfg.SecretKey = secret.NewKey()
 	if e.Stack, err = stack.Start(ctx, cfg); err != nil {

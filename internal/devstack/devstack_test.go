@@ -48,6 +48,7 @@ func TestTemporalDevServerRegistersSearchAttributes(t *testing.T) {
 	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
 		ModuleDir: devstack.ModuleDirFrom(wd),
 		DBFile:    filepath.Join(t.TempDir(), "temporal.db"),
+		Namespace: "tenantry-test",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,13 +59,17 @@ func TestTemporalDevServerRegistersSearchAttributes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sa := range devstack.SearchAttributes {
-		if _, ok := resp.GetCustomAttributes()[sa]; !ok {
-			t.Errorf("search attribute %s not registered", sa)
+	// The configured namespace is created beside "default", with the
+	// same search attributes.
+	for _, ns := range []string{"default", "tenantry-test"} {
+		resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+		if err != nil {
+			t.Fatalf("namespace %s: %v", ns, err)
+		}
+		for _, sa := range devstack.SearchAttributes {
+			if _, ok := resp.GetCustomAttributes()[sa]; !ok {
+				t.Errorf("namespace %s: search attribute %s not registered", ns, sa)
+			}
 		}
 	}
 }

@@ -283,3 +283,18 @@ func logOrDiscard(w io.Writer) io.Writer {
 	}
 	return w
 }
+
+// RunningURL is the control database's URL of the dev stack's cluster in
+// stateDir, for a command run beside `tenantry dev` (`tenantry grant`).
+func RunningURL(stateDir string) (string, error) {
+	password, err := os.ReadFile(filepath.Join(stateDir, "pg-password"))
+	if err != nil {
+		return "", fmt.Errorf("no dev stack PostgreSQL in %s (set DATABASE_URL, or run go tool task dev first): %w", stateDir, err)
+	}
+	port, err := os.ReadFile(filepath.Join(stateDir, "pg-port"))
+	if err != nil {
+		return "", fmt.Errorf("no dev stack PostgreSQL in %s: %w", stateDir, err)
+	}
+	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%s/%s", pgSuperuser, strings.TrimSpace(string(password)),
+		strings.TrimSpace(string(port)), pgControlDB), nil
+}

@@ -27,7 +27,10 @@ type TemporalOptions struct {
 	DBFile string
 	// Port is the gRPC port (0 picks a free one); UIPort 0 means headless.
 	Port, UIPort int
-	Log          io.Writer
+	// Namespace is created beside "default", with the search attributes;
+	// empty or "default" adds none.
+	Namespace string
+	Log       io.Writer
 }
 
 // Temporal is a running dev server.
@@ -114,6 +117,9 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 	}
 	for _, sa := range SearchAttributes {
 		args = append(args, "--search-attribute", sa+"=Keyword")
+	}
+	if opts.Namespace != "" && opts.Namespace != "default" {
+		args = append(args, "--namespace", opts.Namespace)
 	}
 	if opts.DBFile != "" {
 		args = append(args, "--db-filename", opts.DBFile)

@@ -20,6 +20,7 @@ import (
 
 	"tenantry/activities"
 	"tenantry/internal/catalog"
+	"tenantry/internal/config"
 	"tenantry/internal/controldb"
 	"tenantry/internal/platform"
 	"tenantry/internal/secret"
@@ -29,34 +30,15 @@ import (
 	"tenantry/worker"
 )
 
-// Config says where everything is.
+// Config is the settings (read from the environment by internal/config,
+// or written by a test or benchmark) and what this process runs.
 type Config struct {
-	DatabaseURL string // the control database
-	// TenantServerURL is the admin DSN of the server that gets tenant
-	// databases, registered as "local"; empty means DatabaseURL's server.
-	TenantServerURL  string
-	SecretKey        string // base64 AES-256 key for tenant credentials
-	TemporalHostPort string
-	// BillingPeriod shortens billing periods (zero: calendar months in UTC).
-	BillingPeriod time.Duration
-	// Operators are the emails of platform operators.
-	Operators []string
-	// Listen is the web server's address ("127.0.0.1:0" picks a port);
-	// empty runs no web server.
-	Listen    string
+	config.Config
+	// RunWorker runs the Temporal worker. The web server runs when Listen
+	// is set and the host router when RouterListen is set; a command clears
+	// the ones it does not run.
 	RunWorker bool
-	// RouterListen is the host router's address for tenant traffic
-	// ("127.0.0.1:0" picks a port); empty runs no router.
-	RouterListen string
-	// GracePeriod and SetupTimeout shorten the workflows' defaults.
-	GracePeriod  time.Duration
-	SetupTimeout time.Duration
-	// SecureCookies marks the console's session cookie Secure (behind TLS).
-	SecureCookies bool
-	// TemporalUI is the Temporal Web UI's URL, linked from the developers'
-	// pages.
-	TemporalUI string
-	Log        *slog.Logger
+	Log       *slog.Logger
 }
 
 // Stack is a running Tenantry.
@@ -130,9 +112,11 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 	}
 	// A router-only process needs no Temporal.
 	if cfg.RunWorker || cfg.Listen != "" {
-		c, err := client.Dial(client.Options{HostPort: cfg.TemporalHostPort, Logger: log.NewStructuredLogger(cfg.Log)})
+		opts := cfg.Temporal
+		opts.Logger = log.NewStructuredLogger(cfg.Log)
+		c, err := client.Dial(opts)
 		if err != nil {
-			return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalHostPort, err)
+			return fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.TemporalAddress(), cfg.Namespace(), err)
 		}
 		s.Temporal = c
 	}
@@ -186,7 +170,8 @@ func (s *Stack) serve(cfg Config) error {
 		return fmt.Errorf("web server: %w", err)
 	}
 	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
-		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, BillingPeriod: cfg.BillingPeriod})
+		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
+		BillingPeriod: cfg.BillingPeriod})
 	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log}
 	h := s.web.Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}

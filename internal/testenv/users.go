@@ -39,3 +39,13 @@ func (c *Control) GrantPlatform(tb testing.TB, userID, role string) {
 		tb.Fatal(err)
 	}
 }
+
+// Account adds an account and returns its ID.
+func (c *Control) Account(tb testing.TB, name string) string {
+	tb.Helper()
+	id := uuid.NewString()
+	if _, err := c.DB.Exec(context.Background(), `INSERT INTO accounts (id, name) VALUES ($1, $2)`, id, name); err != nil {
+		tb.Fatal(err)
+	}
+	return id
+}
