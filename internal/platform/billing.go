@@ -198,7 +198,7 @@ func (p *Platform) expiryWarnings(ctx context.Context, acc string, now time.Time
 		SELECT id::text, host, expires_at FROM instances
 		WHERE account_id = $1 AND status IN ('ready', 'provisioning') AND expires_at IS NOT NULL
 			AND (expires_at < $2 OR expiry_warned_at IS NOT NULL)
-		ORDER BY expires_at`, acc, now.Add(p.expiryWarning()))
+		ORDER BY expires_at`, acc, now.Add(activities.ExpiryWarning))
 	if err != nil {
 		return nil, err
 	}

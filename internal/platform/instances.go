@@ -295,14 +295,7 @@ func (p *Platform) SetExpiry(ctx context.Context, who Principal, id string, expi
 		return workflows.ExpiryChanged(ctx, p.Temporal, v.ID)
 	}
 	return workflows.WatchExpiry(ctx, p.Temporal, workflows.ExpiryInput{
-		InstanceID: v.ID, Warning: p.expiryWarning(), GracePeriod: p.GracePeriod}, v.accountID, v.Service)
-}
-
-func (p *Platform) expiryWarning() time.Duration {
-	if p.ExpiryWarning > 0 {
-		return p.ExpiryWarning
-	}
-	return activities.ExpiryWarning
+		InstanceID: v.ID, Warning: activities.ExpiryWarning, GracePeriod: p.GracePeriod}, v.accountID, v.Service)
 }
 
 // Upgrade is an upgrade that has started.

@@ -32,11 +32,10 @@ type Platform struct {
 	Clock  func() time.Time
 	// BillingPeriod shortens billing periods; zero is calendar months.
 	BillingPeriod time.Duration
-	// GracePeriod, SetupTimeout and ExpiryWarning override the workflows'
-	// defaults (the dev stack and tests shorten them); zero keeps them.
-	GracePeriod   time.Duration
-	SetupTimeout  time.Duration
-	ExpiryWarning time.Duration
+	// GracePeriod and SetupTimeout override the workflows' defaults (the
+	// dev stack and tests shorten them); zero keeps them.
+	GracePeriod  time.Duration
+	SetupTimeout time.Duration
 	// TemporalUI is the Temporal Web UI's base URL, for the developers'
 	// links; empty leaves them out.
 	TemporalUI string

@@ -1,6 +1,8 @@
-// Package console renders the browser console's pages with templ. Every
-// component takes plain view structs filled by the web handlers; nothing
-// here knows about HTTP, gin or the database.
+// Package console serves the browser console: gin handlers beside the
+// templ pages they render. Handlers read forms, call the platform layer
+// with the session's principal and fill plain view structs; the pages take
+// only those structs. Errors are shown as a page; SQL and workflow starts
+// live in the platform layer.
 package console
 
 import (
