@@ -47,24 +47,3 @@ func finish[T any](v T, err error) (T, error) {
 func (a *Activities) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, a.DB, fn)
 }
-
-// audit records an event once, however often the activity that records it
-// runs: the key names the event.
-func audit(ctx context.Context, tx pgx.Tx, key, accountID, actorID, action, objectType, objectID string, detail map[string]any) error {
-	if detail == nil {
-		detail = map[string]any{}
-	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO audit_log (event_key, account_id, actor_id, action, object_type, object_id, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (event_key) DO NOTHING`,
-		key, nullUUID(accountID), nullUUID(actorID), action, objectType, objectID, detail)
-	return err
-}
-
-func nullUUID(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}

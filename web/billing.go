@@ -21,6 +21,7 @@ import (
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -44,13 +45,13 @@ func (s *Server) billingRoutes(api *gin.RouterGroup) {
 // grantDiscount gives an account a discount (operators only); it applies
 // from the period that holds valid_from.
 func (s *Server) grantDiscount(c *gin.Context) {
-	var in activities.DiscountInput
+	var in controldb.DiscountInput
 	if err := bindJSON(c, &in); err != nil {
 		s.fail(c, err)
 		return
 	}
 	in.ID, in.ActorID = uuid.NewString(), userOf(c).ID
-	if err := s.Checks.CreateDiscount(c.Request.Context(), in); err != nil {
+	if err := controldb.CreateDiscount(c.Request.Context(), s.DB, s.Catalog, in, s.Clock()); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -143,11 +144,11 @@ func (s *Server) currentBilling(c *gin.Context) (billingNow, error) {
 	}
 	// A scheduled change that is due but not applied yet (its workflow is
 	// about to) is counted already, as the close will.
-	soFar, _, err := activities.ComputeInvoice(ctx, s.DB, acc, billing.Period{Start: period.Start, End: latest(now, period.Start)})
+	soFar, _, err := controldb.ComputeInvoice(ctx, s.DB, acc, billing.Period{Start: period.Start, End: latest(now, period.Start)})
 	if err != nil {
 		return billingNow{}, err
 	}
-	projected, changes, err := activities.ComputeInvoice(ctx, s.DB, acc, period)
+	projected, changes, err := controldb.ComputeInvoice(ctx, s.DB, acc, period)
 	if err != nil {
 		return billingNow{}, err
 	}
@@ -159,7 +160,7 @@ func (s *Server) currentBilling(c *gin.Context) (billingNow, error) {
 				pc.Service, pc.Module, billing.Money(pc.HourlyRateMinor), pc.Currency, pc.At.Format("2 Jan 2006 15:04 UTC"))})
 		}
 	}
-	spans, err := activities.PeriodSpans(ctx, s.DB, acc, period)
+	spans, err := controldb.PeriodSpans(ctx, s.DB, acc, period)
 	if err != nil {
 		return billingNow{}, err
 	}
@@ -220,7 +221,7 @@ func (s *Server) cycleProgress(ctx context.Context, acc string) (workflows.Billi
 	res, err := query()
 	var missing *serviceerror.NotFound
 	if errors.As(err, &missing) || (err == nil && res.QueryRejected != nil) {
-		periods, err := activities.UnbilledPeriods(ctx, s.DB, acc, s.BillingPeriod)
+		periods, err := controldb.UnbilledPeriods(ctx, s.DB, acc, s.BillingPeriod)
 		if err != nil {
 			return p, err
 		}
@@ -283,30 +284,30 @@ func (s *Server) listInvoices(c *gin.Context) {
 }
 
 // accountInvoices lists an account's invoices, the latest period first.
-func (s *Server) accountInvoices(ctx context.Context, acc string) ([]activities.InvoiceSummary, error) {
-	rows, err := s.DB.Query(ctx, activities.InvoiceSelect+
+func (s *Server) accountInvoices(ctx context.Context, acc string) ([]controldb.InvoiceSummary, error) {
+	rows, err := s.DB.Query(ctx, controldb.InvoiceSelect+
 		`WHERE i.account_id = $1 ORDER BY i.period_start DESC LIMIT 240`, acc)
 	if err != nil {
 		return nil, err
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (activities.InvoiceSummary, error) {
-		return activities.ScanInvoice(r)
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (controldb.InvoiceSummary, error) {
+		return controldb.ScanInvoice(r)
 	})
 	if list == nil {
-		list = []activities.InvoiceSummary{}
+		list = []controldb.InvoiceSummary{}
 	}
 	return list, err
 }
 
 // ownInvoice loads one of the caller's account's invoices with its lines;
 // another account's invoice is "not found".
-func (s *Server) ownInvoice(c *gin.Context) (activities.InvoiceSummary, []billing.Line, error) {
+func (s *Server) ownInvoice(c *gin.Context) (controldb.InvoiceSummary, []billing.Line, error) {
 	id := c.Param("id")
 	if _, err := uuid.Parse(id); err != nil {
-		return activities.InvoiceSummary{}, nil, apperr.NotFound("no invoice %s", id)
+		return controldb.InvoiceSummary{}, nil, apperr.NotFound("no invoice %s", id)
 	}
 	ctx := c.Request.Context()
-	inv, err := activities.ScanInvoice(s.DB.QueryRow(ctx, activities.InvoiceSelect+
+	inv, err := controldb.ScanInvoice(s.DB.QueryRow(ctx, controldb.InvoiceSelect+
 		`WHERE i.id = $1 AND i.account_id = $2`, id, userOf(c).AccountID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return inv, nil, apperr.NotFound("no invoice %s", id)
@@ -314,7 +315,7 @@ func (s *Server) ownInvoice(c *gin.Context) (activities.InvoiceSummary, []billin
 	if err != nil {
 		return inv, nil, err
 	}
-	lines, err := activities.InvoiceLines(ctx, s.DB, id)
+	lines, err := controldb.InvoiceLines(ctx, s.DB, id)
 	return inv, lines, err
 }
 
@@ -340,7 +341,7 @@ func (s *Server) invoiceCSV(c *gin.Context) {
 
 // writeInvoiceCSV streams an invoice as CSV (the API's and the console's
 // download).
-func writeInvoiceCSV(c *gin.Context, inv activities.InvoiceSummary, lines []billing.Line) {
+func writeInvoiceCSV(c *gin.Context, inv controldb.InvoiceSummary, lines []billing.Line) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="invoice-%s.csv"`, inv.Period.Start.Format("2006-01-02T1504")))
 	w := csv.NewWriter(c.Writer)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"tenantry/activities"
+	"tenantry/internal/controldb"
 )
 
 type catalogModule struct {
@@ -47,7 +47,7 @@ func (s *Server) catalog(c *gin.Context) {
 
 // scheduledPrice is a price change of the schedule with its workflow.
 type scheduledPrice struct {
-	activities.ScheduledPrice
+	controldb.ScheduledPrice
 	WorkflowID string `json:"workflow_id"`
 	Describe   string `json:"describe"`
 }
@@ -55,7 +55,7 @@ type scheduledPrice struct {
 // catalogPrices lists every scheduled price change (scheduled, applied or
 // cancelled) for the developers, like their catalog page.
 func (s *Server) catalogPrices(c *gin.Context) {
-	all, err := activities.PriceSchedule(c.Request.Context(), s.DB, false)
+	all, err := controldb.PriceSchedule(c.Request.Context(), s.DB, false)
 	if err != nil {
 		s.fail(c, err)
 		return

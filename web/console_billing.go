@@ -6,9 +6,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"tenantry/activities"
 	"tenantry/internal/access"
 	"tenantry/internal/billing"
+	"tenantry/internal/controldb"
 	"tenantry/web/console"
 )
 
@@ -67,7 +67,7 @@ func (s *Server) invoicePage(c *gin.Context) {
 	s.render(c, http.StatusOK, console.InvoicePage(s.page(c, "Invoice "+periodWords(inv.Period)), invoiceView(inv, lines)))
 }
 
-func invoiceView(inv activities.InvoiceSummary, lines []billing.Line) console.Invoice {
+func invoiceView(inv controldb.InvoiceSummary, lines []billing.Line) console.Invoice {
 	v := console.Invoice{ID: inv.ID, Period: periodWords(inv.Period), Closed: inv.ClosedAt.UTC().Format(time.RFC1123),
 		Subtotal: console.Money(inv.SubtotalMinor, inv.Currency), Discount: console.Money(-inv.DiscountMinor, inv.Currency),
 		Total: console.Money(inv.TotalMinor, inv.Currency), HasDiscount: inv.DiscountMinor != 0,

@@ -41,7 +41,7 @@ func newSite(t *testing.T) *site {
 // process starts one more web process on the control database; it returns
 // its URL.
 func process(t *testing.T, c *testenv.Control) string {
-	ws := &web.Server{DB: c.DB, Catalog: c.Catalog, Checks: c.Acts, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ws := &web.Server{DB: c.DB, Catalog: c.Catalog, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv := httptest.NewServer(ws.Handler())
 	t.Cleanup(func() { srv.Close(); ws.Close() })
 	return srv.URL

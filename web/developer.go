@@ -14,9 +14,9 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"tenantry/activities"
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 	"tenantry/web/console"
 	"tenantry/workflows"
 )
@@ -149,7 +149,7 @@ func (s *Server) devProblemsPage(c *gin.Context) {
 }
 
 func (s *Server) devCatalogPage(c *gin.Context) {
-	schedule, err := activities.PriceSchedule(c.Request.Context(), s.DB, false)
+	schedule, err := controldb.PriceSchedule(c.Request.Context(), s.DB, false)
 	if err != nil {
 		s.consoleFail(c, err)
 		return
@@ -180,7 +180,7 @@ func (s *Server) devCatalogPage(c *gin.Context) {
 }
 
 // devPrice shows one scheduled price change with its workflow.
-func devPrice(p activities.ScheduledPrice) console.DevPrice {
+func devPrice(p controldb.ScheduledPrice) console.DevPrice {
 	id := workflows.PriceChangeID(p.Service, p.Module, p.EffectiveAt)
 	d := console.DevPrice{Module: p.Module, From: p.EffectiveAt.Format("2 Jan 2006 15:04 UTC"),
 		Price: console.Money(p.HourlyPriceMinor, p.Currency) + "/h", Status: p.Status, Shown: p.Status, WorkflowID: id,

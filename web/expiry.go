@@ -7,7 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
-	"tenantry/activities"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -32,7 +32,7 @@ func (s *Server) setExpiry(c *gin.Context) {
 	}
 	u := userOf(c)
 	ctx := c.Request.Context()
-	if err := s.Checks.SetInstanceExpiry(ctx, activities.SetExpiryInput{InstanceID: v.ID, ActorID: u.ID, ExpiresAt: req.ExpiresAt}); err != nil {
+	if err := controldb.SetInstanceExpiry(ctx, s.DB, controldb.ExpiryChange{InstanceID: v.ID, ActorID: u.ID, ExpiresAt: req.ExpiresAt}, s.Clock()); err != nil {
 		s.fail(c, err)
 		return
 	}

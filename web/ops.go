@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"tenantry/activities"
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -45,7 +45,7 @@ func (s *Server) startEnable(ctx context.Context, u currentUser, req enableReque
 		Service: req.Service, Modules: req.Modules, Host: req.Host, SetupTimeout: s.SetupTimeout,
 	}
 	// Answer bad input before starting anything.
-	if _, err := s.Checks.CheckEnable(ctx, activities.ReserveInstanceInput{
+	if _, err := controldb.CheckEnable(ctx, s.DB, s.Catalog, controldb.EnableRequest{
 		InstanceID: in.InstanceID, Service: in.Service, Modules: in.Modules, Host: in.Host,
 	}); err != nil {
 		return "", err
@@ -74,8 +74,8 @@ func (s *Server) sendSetup(ctx context.Context, v instanceView, req setupRequest
 }
 
 // startModuleChange checks the new module set and starts ChangeModules.
-func (s *Server) startModuleChange(ctx context.Context, u currentUser, v instanceView, modules []string) (activities.ModuleChange, error) {
-	change, err := s.Checks.CheckModuleChange(ctx, activities.ModuleChangeInput{InstanceID: v.ID, Modules: modules})
+func (s *Server) startModuleChange(ctx context.Context, u currentUser, v instanceView, modules []string) (controldb.ModuleChange, error) {
+	change, err := controldb.CheckModuleChange(ctx, s.DB, s.Catalog, v.ID, modules)
 	if err != nil {
 		return change, err
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"tenantry/activities"
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -40,8 +40,8 @@ func (s *Server) upgradeInstance(c *gin.Context) {
 
 // startUpgrade checks the upgrade as the workflow will, refuses a second
 // upgrade of the same instance, then starts the workflow.
-func (s *Server) startUpgrade(ctx context.Context, u currentUser, instanceID, version string) (string, activities.UpgradePlan, error) {
-	var plan activities.UpgradePlan
+func (s *Server) startUpgrade(ctx context.Context, u currentUser, instanceID, version string) (string, controldb.UpgradePlan, error) {
+	var plan controldb.UpgradePlan
 	if err := required("version", version); err != nil {
 		return "", plan, err
 	}
@@ -57,7 +57,7 @@ func (s *Server) startUpgrade(ctx context.Context, u currentUser, instanceID, ve
 	if err != nil {
 		return "", plan, err
 	}
-	if plan, err = s.Checks.CheckUpgrade(ctx, activities.UpgradeInput{InstanceID: instanceID, Version: version}); err != nil {
+	if plan, err = controldb.CheckUpgrade(ctx, s.DB, s.Catalog, instanceID, version); err != nil {
 		return "", plan, err
 	}
 	if plan.Current {

@@ -33,6 +33,7 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/benchenv"
 	"tenantry/internal/benchstat"
+	"tenantry/internal/controldb"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 	"tenantry/web/router"
@@ -140,7 +141,7 @@ func provision(ctx context.Context, a *activities.Activities) (string, error) {
 		activities.Setup{AdminEmail: "admin@bench.test", AdminName: "Admin", AdminPasswordHash: hash, Language: "en"}, time.Now()); err != nil {
 		return "", err
 	}
-	cfg, _, err := activities.TenantConfig(ctx, a, id)
+	cfg, _, err := controldb.TenantConfig(ctx, a.DB, a.Cipher, a.Catalog, id)
 	if err != nil {
 		return "", err
 	}
@@ -176,7 +177,7 @@ func serveRouter(ctx context.Context, a *activities.Activities, cfg router.Confi
 // serveDirect binds the forum's pages to one fixed pool of the router's
 // default size: no host lookup, no cache, no metering.
 func serveDirect(ctx context.Context, a *activities.Activities, id string) (string, func(), error) {
-	connCfg, _, err := activities.TenantConfig(ctx, a, id)
+	connCfg, _, err := controldb.TenantConfig(ctx, a.DB, a.Cipher, a.Catalog, id)
 	if err != nil {
 		return "", nil, err
 	}

@@ -112,17 +112,17 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 	}
 	// The schedule first: an edited base price is told apart from a
 	// scheduled change by the schedule's rows.
-	if err := s.Acts.SyncPriceSchedule(ctx); err != nil {
+	if err := controldb.SyncPriceSchedule(ctx, s.DB, s.Catalog); err != nil {
 		return fmt.Errorf("sync price schedule: %w", err)
 	}
-	if err := s.Acts.ApplyCatalogPrices(ctx); err != nil {
+	if err := controldb.ApplyCatalogPrices(ctx, s.DB, s.Catalog, time.Now()); err != nil {
 		return fmt.Errorf("apply catalog prices: %w", err)
 	}
 	server := cfg.TenantServerURL
 	if server == "" {
 		server = cfg.DatabaseURL
 	}
-	if _, err := activities.RegisterServer(ctx, s.DB, cipher, "local", server); err != nil {
+	if _, err := controldb.RegisterServer(ctx, s.DB, cipher, "local", server); err != nil {
 		return err
 	}
 	// A router-only process needs no Temporal.
@@ -182,7 +182,7 @@ func (s *Stack) serve(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("web server: %w", err)
 	}
-	s.web = &web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
+	s.web = &web.Server{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, SecureCookies: cfg.SecureCookies, TemporalUI: cfg.TemporalUI,
 		BillingPeriod: cfg.BillingPeriod, Operators: cfg.Operators}
 	h := s.web.Handler()

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tenantry/activities"
+	"tenantry/internal/controldb"
 	"tenantry/internal/secret"
 	"tenantry/internal/testenv"
 	"tenantry/web/router"
@@ -278,7 +279,7 @@ func TestModulesThatNeedSchemaTwo(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, admin.Post("/products", url.Values{"sku": {"tea"}, "title": {"Tea"}, "price": {"3.5"}, "stock": {"2"}}).Status)
 	assert.Equal(t, http.StatusConflict, admin.Post("/products", url.Values{"sku": {"tea"}, "title": {"Tea"}, "price": {"3"}}).Status)
 	bob.MustSee("/p/tea", "€3.50", "In stock: 2")
-	cfg, _, err := activities.TenantConfig(ctx, c.Acts, storeID)
+	cfg, _, err := controldb.TenantConfig(ctx, c.Acts.DB, c.Acts.Cipher, c.Acts.Catalog, storeID)
 	require.NoError(t, err)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	require.NoError(t, err)
@@ -352,7 +353,7 @@ func TestTenantPoolsAreCapped(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	cfg, _, err := activities.TenantConfig(ctx, c.Acts, id)
+	cfg, _, err := controldb.TenantConfig(ctx, c.Acts.DB, c.Acts.Cipher, c.Acts.Catalog, id)
 	require.NoError(t, err)
 	var n int
 	require.NoError(t, c.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename = $2`,
