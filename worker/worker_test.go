@@ -78,6 +78,16 @@ func TestRegisteredActivitiesAreExactlyTheScheduledOnes(t *testing.T) {
 	if names := slices.Sorted(slices.Values(activities.Names())); !slices.Equal(names, want) {
 		t.Fatalf("activities.Names() = %v, want %v", names, want)
 	}
+	// Every exported method of the struct is an activity: helpers that are
+	// not live elsewhere (internal/controldb, test support).
+	var methods []string
+	typ := reflect.TypeFor[*activities.Activities]()
+	for i := range typ.NumMethod() {
+		methods = append(methods, typ.Method(i).Name)
+	}
+	if !slices.Equal(methods, want) {
+		t.Errorf("exported methods of *activities.Activities differ from the scheduled activities\nmethods:   %v\nscheduled: %v", methods, want)
+	}
 	// Each is registered under its own method's name, the type name a
 	// workflow's acts.X resolves to and recorded histories hold.
 	for name, fn := range r.fns {

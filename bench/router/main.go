@@ -34,6 +34,7 @@ import (
 	"tenantry/internal/benchenv"
 	"tenantry/internal/benchstat"
 	"tenantry/internal/controldb"
+	"tenantry/internal/provisionfloor"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 	"tenantry/web/router"
@@ -136,7 +137,7 @@ func provision(ctx context.Context, a *activities.Activities) (string, error) {
 		Email: "bench@tenantry.test", Name: "Bench", AccountName: "Bench", PasswordHash: hash}); err != nil {
 		return "", err
 	}
-	if _, err := a.ProvisionNow(ctx, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
+	if _, err := provisionfloor.Provision(ctx, a, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
 		Service: "forum", Host: host},
 		activities.Setup{AdminEmail: "admin@bench.test", AdminName: "Admin", AdminPasswordHash: hash, Language: "en"}, time.Now()); err != nil {
 		return "", err

@@ -18,6 +18,7 @@ import (
 
 	"tenantry/activities"
 	"tenantry/internal/controldb"
+	"tenantry/internal/provisionfloor"
 	"tenantry/internal/secret"
 	"tenantry/internal/testenv"
 	"tenantry/web/router"
@@ -52,7 +53,7 @@ func provision(t *testing.T, c *testenv.Control, service, host, language string,
 	require.NoError(t, err)
 	id := uuid.NewString()
 	t.Cleanup(func() { _ = c.Acts.DropDatabase(ctx, activities.InstanceRef{InstanceID: id}) })
-	_, err = c.Acts.ProvisionNow(ctx, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
+	_, err = provisionfloor.Provision(ctx, c.Acts, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
 		Service: service, Modules: modules, Host: host},
 		activities.Setup{AdminEmail: "admin@" + host, AdminName: "Site Admin", AdminPasswordHash: adminHash(), Language: language},
 		time.Now())
