@@ -1,7 +1,9 @@
 // Package activities holds every side effect Tenantry's workflows perform.
 // Each activity is a method on Activities, takes one input and returns one
 // result, is idempotent under retry, and reports bad input as a
-// non-retryable domain error.
+// non-retryable domain error. Every exported method is an activity that
+// Register lists; queries and checks that front ends share live in
+// internal/controldb, and the activities call them for the same rules.
 package activities
 
 import (
