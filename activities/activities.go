@@ -1,7 +1,9 @@
 // Package activities holds every side effect Tenantry's workflows perform.
 // Each activity is a method on Activities, takes one input and returns one
 // result, is idempotent under retry, and reports bad input as a
-// non-retryable domain error.
+// non-retryable domain error. Every exported method is an activity that
+// Register lists; queries and checks that front ends share live in
+// internal/controldb, and the activities call them for the same rules.
 package activities
 
 import (
@@ -46,25 +48,4 @@ func finish[T any](v T, err error) (T, error) {
 // inTx runs fn in one control-database transaction.
 func (a *Activities) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, a.DB, fn)
-}
-
-// audit records an event once, however often the activity that records it
-// runs: the key names the event.
-func audit(ctx context.Context, tx pgx.Tx, key, accountID, actorID, action, objectType, objectID string, detail map[string]any) error {
-	if detail == nil {
-		detail = map[string]any{}
-	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO audit_log (event_key, account_id, actor_id, action, object_type, object_id, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (event_key) DO NOTHING`,
-		key, nullUUID(accountID), nullUUID(actorID), action, objectType, objectID, detail)
-	return err
-}
-
-func nullUUID(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }

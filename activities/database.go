@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 	"tenantry/internal/secret"
 )
 
@@ -35,7 +36,7 @@ func (a *Activities) AllocateDatabase(ctx context.Context, in InstanceRef) (Data
 
 func (a *Activities) allocateDatabase(ctx context.Context, in InstanceRef) (DatabaseInfo, error) {
 	name := "tenant_" + strings.ReplaceAll(in.InstanceID, "-", "")
-	sealed := a.Cipher.Seal([]byte(secret.NewDatabasePassword()), credentialsAAD(in.InstanceID))
+	sealed := a.Cipher.Seal([]byte(secret.NewDatabasePassword()), controldb.CredentialsAAD(in.InstanceID))
 	_, err := a.DB.Exec(ctx, `
 		UPDATE instances SET database_server_id = (
 				SELECT s.id FROM database_servers s
@@ -65,8 +66,6 @@ func (a *Activities) allocateDatabase(ctx context.Context, in InstanceRef) (Data
 	info.ServerID = *server
 	return info, nil
 }
-
-func credentialsAAD(instanceID string) []byte { return []byte("instance:" + instanceID) }
 
 // CreateRole creates the tenant's login role with its stored password, or
 // resets the password of a role an earlier attempt created.
@@ -106,7 +105,7 @@ func (a *Activities) rolePassword(ctx context.Context, instanceID string) (strin
 	if err != nil {
 		return "", err
 	}
-	pw, err := a.Cipher.Open(sealed, credentialsAAD(instanceID))
+	pw, err := a.Cipher.Open(sealed, controldb.CredentialsAAD(instanceID))
 	return string(pw), err
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 )
 
 // ExpiryWarning is how long before its end a client is warned that an
@@ -34,38 +35,6 @@ func (a *Activities) InstanceExpiry(ctx context.Context, in InstanceRef) (Expiry
 	return e, err
 }
 
-// SetExpiryInput gives an instance an end (nil removes it); a later end is a
-// renewal.
-type SetExpiryInput struct {
-	InstanceID string
-	ActorID    string
-	ExpiresAt  *time.Time
-}
-
-// SetInstanceExpiry records the instance's end and forgets an earlier
-// warning, in the timeline too.
-func (a *Activities) SetInstanceExpiry(ctx context.Context, in SetExpiryInput) error {
-	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
-		var account, status string
-		if err := lockInstance(ctx, tx, in.InstanceID, "account_id, status", &account, &status); err != nil {
-			return err
-		}
-		if status != "ready" && status != "provisioning" {
-			return apperr.Conflict("only a live instance can get an end (it is %s)", status)
-		}
-		if in.ExpiresAt != nil && !in.ExpiresAt.After(a.Clock()) {
-			return apperr.Invalid("the end must lie in the future")
-		}
-		if _, err := tx.Exec(ctx, `UPDATE instances SET expires_at = $2, expiry_warned_at = NULL, updated_at = now() WHERE id = $1`,
-			in.InstanceID, in.ExpiresAt); err != nil {
-			return err
-		}
-		key := "expiry/" + in.InstanceID + "/" + a.Clock().UTC().Format(time.RFC3339Nano)
-		return audit(ctx, tx, key, account, in.ActorID, "instance.expiry_set", "instance", in.InstanceID,
-			map[string]any{"expires_at": in.ExpiresAt})
-	}))
-}
-
 // WarnExpiryInput warns of the end the warning was computed for.
 type WarnExpiryInput struct {
 	InstanceID string
@@ -85,7 +54,7 @@ func (a *Activities) WarnExpiry(ctx context.Context, in WarnExpiryInput) error {
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, "expiry-warning/"+in.InstanceID+"/"+in.ExpiresAt.UTC().Format(time.RFC3339Nano), account, "",
+		return controldb.Audit(ctx, tx, "expiry-warning/"+in.InstanceID+"/"+in.ExpiresAt.UTC().Format(time.RFC3339Nano), account, "",
 			"instance.expiry_warning", "instance", in.InstanceID,
 			map[string]any{"expires_at": in.ExpiresAt, "message": "this instance ends then and will be disabled unless renewed"})
 	}))

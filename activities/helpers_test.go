@@ -15,6 +15,7 @@ import (
 
 	"tenantry/activities"
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 	"tenantry/internal/secret"
 	"tenantry/internal/testenv"
 )
@@ -104,10 +105,17 @@ func provision(t *testing.T, c *testenv.Control, service, host string, modules .
 	return inst
 }
 
+// checkEnable is the front ends' check of an enable request, with a's
+// catalog: the check ReserveInstance runs as the authority.
+func checkEnable(a *activities.Activities, in activities.ReserveInstanceInput) (activities.ReserveInstanceResult, error) {
+	return controldb.CheckEnable(ctx, a.DB, a.Catalog, controldb.EnableRequest{
+		InstanceID: in.InstanceID, Service: in.Service, Modules: in.Modules, Host: in.Host})
+}
+
 // tenantConfig is the instance's own connection settings.
 func tenantConfig(t *testing.T, c *testenv.Control, instanceID string) *pgx.ConnConfig {
 	t.Helper()
-	cfg, _, err := activities.TenantConfig(ctx, c.Acts, instanceID)
+	cfg, _, err := controldb.TenantConfig(ctx, c.Acts.DB, c.Acts.Cipher, c.Acts.Catalog, instanceID)
 	require.NoError(t, err)
 	return cfg
 }

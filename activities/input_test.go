@@ -107,7 +107,7 @@ func TestHostileReservationsAreInvalid(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := activities.ReserveInstanceInput{InstanceID: uuid.NewString(), AccountID: acc.ID, ActorID: acc.UserID,
 				Service: tc.service, Modules: tc.modules, Host: tc.host}
-			_, err := c.Acts.CheckEnable(ctx, in)
+			_, err := checkEnable(c.Acts, in)
 			assert.Equal(t, apperr.KindInvalid, apperr.KindOf(err), "CheckEnable: %v", err)
 			_, err = c.Acts.ReserveInstance(ctx, in)
 			assertKind(t, apperr.KindInvalid, err)
@@ -142,7 +142,7 @@ func TestTakenHostIsAConflict(t *testing.T) {
 
 	for _, host := range []string{"acme.localhost", "ACME.localhost."} {
 		in := activities.ReserveInstanceInput{InstanceID: uuid.NewString(), AccountID: other.ID, Service: "store", Host: host}
-		_, err := c.Acts.CheckEnable(ctx, in)
+		_, err := checkEnable(c.Acts, in)
 		assert.Equal(t, apperr.KindConflict, apperr.KindOf(err))
 		_, err = c.Acts.ReserveInstance(ctx, in)
 		assertKind(t, apperr.KindConflict, err)
@@ -150,7 +150,7 @@ func TestTakenHostIsAConflict(t *testing.T) {
 	assert.Equal(t, before, snapshot(t, c), "a refused reservation creates nothing")
 
 	// The owner's own retry is not a conflict.
-	_, err := c.Acts.CheckEnable(ctx, activities.ReserveInstanceInput{InstanceID: first.ID, AccountID: first.Account.ID,
+	_, err := checkEnable(c.Acts, activities.ReserveInstanceInput{InstanceID: first.ID, AccountID: first.Account.ID,
 		Service: "forum", Host: "acme.localhost"})
 	assert.NoError(t, err)
 }

@@ -12,6 +12,7 @@ import (
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
 	"tenantry/internal/billingtest"
+	"tenantry/internal/controldb"
 	"tenantry/internal/testenv"
 )
 
@@ -49,7 +50,7 @@ func TestCloseBillingPeriodIsIdempotent(t *testing.T) {
 	// core 4/h from 1 Mar 12:00 to 1 Apr: 732 h → 2928; search 2/h × 10 h = 20;
 	// moderation 1/h × 712 h = 712.
 	assert.Equal(t, int64(2928+20+712), first.TotalMinor)
-	lines, err := activities.InvoiceLines(ctx, c.DB, first.ID)
+	lines, err := controldb.InvoiceLines(ctx, c.DB, first.ID)
 	require.NoError(t, err)
 	assert.Contains(t, lines[2].Explanation, "search module")
 	assert.Contains(t, lines[2].Explanation, "1 Mar 12:00 → 1 Mar 22:00 UTC · 10.00 h × 0.02/h = 0.20")
@@ -90,7 +91,7 @@ func TestDiscountRunsOutAfterItsPeriods(t *testing.T) {
 	// March 732 h × 4 = 2928 → half off; April 720 h × 4 = 2880 → half off; May none.
 	assert.Equal(t, []int64{1464, 1440, 0}, totals)
 	inv := closePeriod(t, c, acc, march.Next(0))
-	lines, err := activities.InvoiceLines(ctx, c.DB, inv.ID)
+	lines, err := controldb.InvoiceLines(ctx, c.DB, inv.ID)
 	require.NoError(t, err)
 	assert.Contains(t, lines[len(lines)-1].Explanation, `discount "welcome" on the whole account · first two months · period 2 of 2`)
 }
@@ -98,18 +99,21 @@ func TestDiscountRunsOutAfterItsPeriods(t *testing.T) {
 func TestPriceChangeSplitsOpenSpans(t *testing.T) {
 	c := testenv.NewControl(t)
 	acc, inst := billedInstance(t, c, "core", "search")
+	searchPrices(t, c, 2, change(100, 10), change(2000, 1))
 	c.Acts.Clock = func() time.Time { return at(1000) }
-	change := activities.PriceChangeInput{Service: "forum", Module: "search", HourlyPriceMinor: 10, At: at(100)}
-	require.NoError(t, c.Acts.ApplyPriceChange(ctx, change))
-	require.NoError(t, c.Acts.ApplyPriceChange(ctx, change)) // a retry changes nothing
+	applySearch(t, c, 100)
+	applySearch(t, c, 100) // a retry changes nothing
 	ss := spans(t, c, inst)
 	assert.Len(t, ss, 3)
 	inv := closePeriod(t, c, acc, march)
 	// core 732 h × 4 + search 100 h × 2 + 632 h × 10.
 	assert.Equal(t, int64(2928+200+6320), inv.TotalMinor)
 
-	future := activities.PriceChangeInput{Service: "forum", Module: "search", HourlyPriceMinor: 1, At: at(2000)}
-	assertKind(t, apperr.KindInvalid, c.Acts.ApplyPriceChange(ctx, future))
+	// A change cannot take effect ahead of its instant: a span cannot be
+	// closed ahead of time.
+	_, err := c.Acts.ApplyScheduledPrice(ctx, activities.ScheduledPriceInput{Service: "forum", Module: "search", EffectiveAt: at(2000)})
+	require.Error(t, err)
+	assert.Equal(t, ss, spans(t, c, inst))
 }
 
 func TestFailedCloseIsRecordedAndClearedOnSuccess(t *testing.T) {
@@ -142,34 +146,6 @@ func TestEmptyPeriodGetsAZeroInvoice(t *testing.T) {
 	assertKind(t, apperr.KindNotFound, err)
 }
 
-func TestCreateDiscount(t *testing.T) {
-	c := testenv.NewControl(t)
-	acc, _ := billedInstance(t, c, "core", "search")
-	from := t0
-	ok := activities.DiscountInput{ID: uuid.NewString(), AccountID: acc, Name: "launch", Reason: "early customer",
-		PercentBP: 5000, Service: "forum", Module: "search", Periods: 1, ValidFrom: &from}
-	require.NoError(t, c.Acts.CreateDiscount(ctx, ok))
-	require.NoError(t, c.Acts.CreateDiscount(ctx, ok)) // a retry
-	assert.Equal(t, 1, count(t, c, `discounts WHERE account_id = $1`, acc))
-	inv := closePeriod(t, c, acc, march)
-	assert.Equal(t, int64(732), inv.DiscountMinor, "half of search: 732 h × 2 / 2")
-
-	for _, bad := range []activities.DiscountInput{
-		{AccountID: acc, Name: "x"},                                   // neither kind
-		{AccountID: acc, Name: "x", PercentBP: 100, AmountMinor: 5},   // both kinds
-		{AccountID: acc, Name: "x", PercentBP: 10001},                 // over 100 %
-		{AccountID: acc, Name: "", PercentBP: 100},                    // no name
-		{AccountID: acc, Name: "x", PercentBP: 100, Module: "search"}, // module without service
-		{AccountID: acc, Name: "x", PercentBP: 100, Service: "wiki"},  // no such service
-		{AccountID: acc, Name: "x", PercentBP: 100, Service: "forum", Module: "chat"},
-		{AccountID: "nope", Name: "x", PercentBP: 100},
-	} {
-		assertKind(t, apperr.KindInvalid, c.Acts.CreateDiscount(ctx, bad))
-	}
-	assertKind(t, apperr.KindNotFound, c.Acts.CreateDiscount(ctx, activities.DiscountInput{AccountID: uuid.NewString(), Name: "x", PercentBP: 1}))
-	assert.Equal(t, 1, count(t, c, `discounts`))
-}
-
 // A price change its workflow has not applied yet (a worker that was down
 // at its instant) is billed from its instant all the same, by the close and
 // by the API's projection; once it applies, the facts say the same.
@@ -187,7 +163,7 @@ func TestInvoicesCountScheduledPriceChangesNotAppliedYet(t *testing.T) {
 			VALUES ('forum', $1, $2, $3, 'EUR')`, row.module, row.at, row.price)
 		require.NoError(t, err)
 	}
-	inv, changes, err := activities.ComputeInvoice(ctx, c.DB, acc, march)
+	inv, changes, err := controldb.ComputeInvoice(ctx, c.DB, acc, march)
 	require.NoError(t, err)
 	require.Len(t, changes, 1)
 	assert.Equal(t, "search", changes[0].Module)
@@ -199,7 +175,7 @@ func TestInvoicesCountScheduledPriceChangesNotAppliedYet(t *testing.T) {
 
 	_, err = c.Acts.ApplyScheduledPrice(ctx, activities.ScheduledPriceInput{Service: "forum", Module: "search", EffectiveAt: at(240)})
 	require.NoError(t, err)
-	after, changes, err := activities.ComputeInvoice(ctx, c.DB, acc, march)
+	after, changes, err := controldb.ComputeInvoice(ctx, c.DB, acc, march)
 	require.NoError(t, err)
 	assert.Empty(t, changes, "applied: the spans hold it now")
 	assert.Equal(t, want, after.TotalMinor)

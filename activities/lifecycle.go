@@ -3,12 +3,12 @@ package activities
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 )
 
 // ModuleChangeInput asks for an instance's new module set, effective At.
@@ -20,61 +20,13 @@ type ModuleChangeInput struct {
 }
 
 // ModuleChange is the resolved change.
-type ModuleChange struct {
-	Modules []string // the new set, required modules included
-	Added   []string
-	Removed []string
-}
+type ModuleChange = controldb.ModuleChange
 
 // CheckModuleChange validates a module change against the catalog and the
-// instance's state without writing anything.
+// instance's state without writing anything (controldb.CheckModuleChange,
+// which the front ends call too).
 func (a *Activities) CheckModuleChange(ctx context.Context, in ModuleChangeInput) (ModuleChange, error) {
-	return finish(a.checkModuleChange(ctx, in))
-}
-
-func (a *Activities) checkModuleChange(ctx context.Context, in ModuleChangeInput) (ModuleChange, error) {
-	var service, version, status string
-	var current []string
-	var maintenance bool
-	err := a.DB.QueryRow(ctx, `SELECT service, version, status, modules, maintenance FROM instances WHERE id = $1`, in.InstanceID).
-		Scan(&service, &version, &status, &current, &maintenance)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ModuleChange{}, apperr.NotFound("instance %s does not exist", in.InstanceID)
-	}
-	if err != nil {
-		return ModuleChange{}, err
-	}
-	if status != "ready" {
-		return ModuleChange{}, apperr.Conflict("modules can only change while the instance is ready (it is %s)", status)
-	}
-	if maintenance {
-		return ModuleChange{}, apperr.Conflict("modules cannot change during maintenance (the instance is being upgraded): try again shortly")
-	}
-	svc, err := a.Catalog.Service(service)
-	if err != nil {
-		return ModuleChange{}, err
-	}
-	// Only what the instance's version offers may be chosen.
-	next, err := svc.ResolveModules(version, in.Modules)
-	if err != nil {
-		return ModuleChange{}, err
-	}
-	return diffModules(current, next), nil
-}
-
-func diffModules(current, next []string) ModuleChange {
-	c := ModuleChange{Modules: next}
-	for _, m := range next {
-		if !slices.Contains(current, m) {
-			c.Added = append(c.Added, m)
-		}
-	}
-	for _, m := range current {
-		if !slices.Contains(next, m) {
-			c.Removed = append(c.Removed, m)
-		}
-	}
-	return c
+	return finish(controldb.CheckModuleChange(ctx, a.DB, a.Catalog, in.InstanceID, in.Modules))
 }
 
 // SwitchModules records the new module set and, in the same transaction,
@@ -84,14 +36,14 @@ func (a *Activities) SwitchModules(ctx context.Context, in ModuleChangeInput) er
 	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
 		var account, status, version string
 		var current []string
-		if err := lockInstance(ctx, tx, in.InstanceID, "account_id, status, version, modules", &account, &status, &version, &current); err != nil {
+		if err := controldb.LockInstance(ctx, tx, in.InstanceID, "account_id, status, version, modules", &account, &status, &version, &current); err != nil {
 			return err
 		}
 		svc, err := a.instanceService(ctx, tx, in.InstanceID)
 		if err != nil {
 			return err
 		}
-		change := diffModules(current, in.Modules)
+		change := controldb.DiffModules(current, in.Modules)
 		// The instance may have been disabled since the change was checked:
 		// it must not be billed again. (An empty change is a retry.)
 		if status != "ready" && len(change.Added)+len(change.Removed) > 0 {
@@ -115,10 +67,10 @@ func (a *Activities) SwitchModules(ctx context.Context, in ModuleChangeInput) er
 		if _, err := tx.Exec(ctx, `UPDATE instances SET modules = $2, updated_at = now() WHERE id = $1`, in.InstanceID, in.Modules); err != nil {
 			return err
 		}
-		if err := notifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
+		if err := controldb.NotifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
 			return err
 		}
-		return audit(ctx, tx, "modules/"+in.InstanceID+"/"+in.At.UTC().Format(time.RFC3339Nano), account, in.ActorID,
+		return controldb.Audit(ctx, tx, "modules/"+in.InstanceID+"/"+in.At.UTC().Format(time.RFC3339Nano), account, in.ActorID,
 			"instance.modules_changed", "instance", in.InstanceID,
 			map[string]any{"modules": in.Modules, "added": change.Added, "removed": change.Removed})
 	}))
@@ -137,7 +89,7 @@ type DisableInput struct {
 func (a *Activities) DisableInstance(ctx context.Context, in DisableInput) error {
 	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
 		var account, status string
-		if err := lockInstance(ctx, tx, in.InstanceID, "account_id, status", &account, &status); err != nil {
+		if err := controldb.LockInstance(ctx, tx, in.InstanceID, "account_id, status", &account, &status); err != nil {
 			return err
 		}
 		switch status {
@@ -154,10 +106,10 @@ func (a *Activities) DisableInstance(ctx context.Context, in DisableInput) error
 		if err := closeSpans(ctx, tx, in.InstanceID, nil, in.At); err != nil {
 			return err
 		}
-		if err := notifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
+		if err := controldb.NotifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
 			return err
 		}
-		return audit(ctx, tx, "disable/"+in.InstanceID+"/"+in.At.UTC().Format(time.RFC3339Nano), account, in.ActorID,
+		return controldb.Audit(ctx, tx, "disable/"+in.InstanceID+"/"+in.At.UTC().Format(time.RFC3339Nano), account, in.ActorID,
 			"instance.disabled", "instance", in.InstanceID, map[string]any{"delete_after": in.DeleteAfter})
 	}))
 }
@@ -175,7 +127,7 @@ func (a *Activities) ReenableInstance(ctx context.Context, in ReenableInput) err
 	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
 		var account, status string
 		var modules []string
-		if err := lockInstance(ctx, tx, in.InstanceID, "account_id, status, modules", &account, &status, &modules); err != nil {
+		if err := controldb.LockInstance(ctx, tx, in.InstanceID, "account_id, status, modules", &account, &status, &modules); err != nil {
 			return err
 		}
 		switch status {
@@ -196,10 +148,10 @@ func (a *Activities) ReenableInstance(ctx context.Context, in ReenableInput) err
 		if err := openSpans(ctx, tx, svc, in.InstanceID, modules, in.At); err != nil {
 			return err
 		}
-		if err := notifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
+		if err := controldb.NotifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
 			return err
 		}
-		return audit(ctx, tx, "reenable/"+in.InstanceID+"/"+in.At.UTC().Format(time.RFC3339Nano), account, in.ActorID,
+		return controldb.Audit(ctx, tx, "reenable/"+in.InstanceID+"/"+in.At.UTC().Format(time.RFC3339Nano), account, in.ActorID,
 			"instance.reenabled", "instance", in.InstanceID, nil)
 	}))
 }
@@ -217,9 +169,9 @@ func (a *Activities) DeleteInstance(ctx context.Context, in InstanceRef) error {
 		if err != nil {
 			return err
 		}
-		if err := notifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
+		if err := controldb.NotifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
 			return err
 		}
-		return audit(ctx, tx, "delete/"+in.InstanceID, account, "", "instance.deleted", "instance", in.InstanceID, nil)
+		return controldb.Audit(ctx, tx, "delete/"+in.InstanceID, account, "", "instance.deleted", "instance", in.InstanceID, nil)
 	}))
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 )
 
 // MaintenanceInput turns an instance's maintenance flag on or off.
@@ -29,6 +30,6 @@ func (a *Activities) SetMaintenance(ctx context.Context, in MaintenanceInput) er
 		if err != nil {
 			return err
 		}
-		return notifyInstanceChanged(ctx, tx, in.InstanceID)
+		return controldb.NotifyInstanceChanged(ctx, tx, in.InstanceID)
 	}))
 }

@@ -6,8 +6,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"tenantry/activities"
 	"tenantry/internal/billing"
+	"tenantry/internal/controldb"
 	"tenantry/internal/testenv"
 )
 
@@ -31,7 +31,7 @@ func TestMeteredRequestsAreBilledBeyondTheQuota(t *testing.T) {
 	}
 
 	inv := closePeriod(t, c, acc, march)
-	lines, err := activities.InvoiceLines(ctx, c.DB, inv.ID)
+	lines, err := controldb.InvoiceLines(ctx, c.DB, inv.ID)
 	require.NoError(t, err)
 	var metered []billing.Line
 	for _, l := range lines {

@@ -13,6 +13,7 @@ import (
 	"tenantry/internal/apperr"
 	"tenantry/internal/billingtest"
 	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
 	"tenantry/internal/testenv"
 )
 
@@ -28,13 +29,13 @@ func searchPrices(t *testing.T, c *testenv.Control, base int64, changes ...catal
 	cat, err := billingtest.Prices("forum", "search", base, changes...)
 	require.NoError(t, err)
 	c.Acts.Catalog = cat
-	require.NoError(t, c.Acts.SyncPriceSchedule(ctx))
+	require.NoError(t, controldb.SyncPriceSchedule(ctx, c.Acts.DB, c.Acts.Catalog))
 }
 
 // schedule lists the search module's schedule as "instant price status".
 func schedule(t *testing.T, c *testenv.Control) map[time.Time]activities.ScheduledPrice {
 	t.Helper()
-	all, err := activities.PriceSchedule(ctx, c.DB, false)
+	all, err := controldb.PriceSchedule(ctx, c.DB, false)
 	require.NoError(t, err)
 	out := map[time.Time]activities.ScheduledPrice{}
 	for _, p := range all {
@@ -77,7 +78,7 @@ func TestSyncPriceScheduleAddsEditsAndCancels(t *testing.T) {
 	assert.Equal(t, activities.PriceCancelled, s[at(200)].Status)
 	assert.NotNil(t, s[at(200)].CancelledAt)
 	assert.Equal(t, activities.PriceScheduled, s[at(300)].Status)
-	pending, err := activities.PriceSchedule(ctx, c.DB, true)
+	pending, err := controldb.PriceSchedule(ctx, c.DB, true)
 	require.NoError(t, err)
 	assert.Len(t, pending, 2)
 
@@ -180,17 +181,17 @@ func TestPendingScheduledPriceIsNoBaseEdit(t *testing.T) {
 	c.Acts.Clock = func() time.Time { return at(150) }
 	// The manifest's price now is 10, but its change is the workflow's to
 	// apply at 100 h, not a base edit to apply at 150 h.
-	require.NoError(t, c.Acts.ApplyCatalogPrices(ctx))
+	require.NoError(t, controldb.ApplyCatalogPrices(ctx, c.Acts.DB, c.Acts.Catalog, c.Acts.Clock()))
 	assert.Equal(t, 0, count(t, c, `module_prices WHERE module = 'search'`))
 	applySearch(t, c, 100)
 	// Once applied, the schedule's price is the price: nothing to revert.
-	require.NoError(t, c.Acts.ApplyCatalogPrices(ctx))
+	require.NoError(t, controldb.ApplyCatalogPrices(ctx, c.Acts.DB, c.Acts.Catalog, c.Acts.Clock()))
 	assert.Equal(t, 1, count(t, c, `module_prices WHERE module = 'search'`))
 	assert.Equal(t, int64(10), searchPrice(t, c))
 
 	// A base edit with the change still ahead applies now.
 	searchPrices(t, c, 3, change(200, 10))
-	require.NoError(t, c.Acts.ApplyCatalogPrices(ctx))
+	require.NoError(t, controldb.ApplyCatalogPrices(ctx, c.Acts.DB, c.Acts.Catalog, c.Acts.Clock()))
 	assert.Equal(t, int64(3), searchPrice(t, c))
 	assert.Len(t, spans(t, c, inst), 3)
 }
@@ -204,7 +205,9 @@ func TestConcurrentBasePriceEditsRecordOneChange(t *testing.T) {
 	c.Acts.Clock = func() time.Time { return at(100).Add(time.Duration(tick.Add(1)) * time.Millisecond) }
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Go(func() { assert.NoError(t, c.Acts.ApplyCatalogPrices(ctx)) })
+		wg.Go(func() {
+			assert.NoError(t, controldb.ApplyCatalogPrices(ctx, c.Acts.DB, c.Acts.Catalog, c.Acts.Clock()))
+		})
 	}
 	wg.Wait()
 	assert.Equal(t, 1, count(t, c, `module_prices WHERE module = 'search'`))

@@ -12,6 +12,7 @@ import (
 
 	"tenantry/activities"
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 	"tenantry/internal/secret"
 	"tenantry/internal/testenv"
 )
@@ -204,7 +205,7 @@ func TestCredentialsStoredEncrypted(t *testing.T) {
 	// A sealed value copied onto another instance does not decrypt there.
 	_, err := c.DB.Exec(ctx, `UPDATE instances SET credentials_encrypted = $2 WHERE id = $1`, b.ID, sealed)
 	require.NoError(t, err)
-	_, _, err = activities.TenantConfig(ctx, c.Acts, b.ID)
+	_, _, err = controldb.TenantConfig(ctx, c.Acts.DB, c.Acts.Cipher, c.Acts.Catalog, b.ID)
 	assert.Error(t, err)
 }
 
@@ -232,7 +233,7 @@ func TestAllocateDatabasePicksLeastLoadedServer(t *testing.T) {
 	t.Parallel()
 	c := testenv.NewControl(t)
 	first := provision(t, c, "forum", "a.localhost")
-	second, err := activities.RegisterServer(ctx, c.DB, c.Cipher, "second", testenv.ServerURL(t))
+	second, err := controldb.RegisterServer(ctx, c.DB, c.Cipher, "second", testenv.ServerURL(t))
 	require.NoError(t, err)
 	require.NotEqual(t, first.DB.ServerID, second)
 
@@ -258,6 +259,6 @@ func TestAllocateDatabaseWaitsForRoom(t *testing.T) {
 	info, err := c.Acts.AllocateDatabase(ctx, inst.ref())
 	require.NoError(t, err)
 	assert.NotEmpty(t, info.ServerID)
-	_, _, err = activities.TenantConfig(ctx, c.Acts, inst.ID)
+	_, _, err = controldb.TenantConfig(ctx, c.Acts.DB, c.Acts.Cipher, c.Acts.Catalog, inst.ID)
 	assert.NoError(t, err)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 	"tenantry/internal/secret"
 )
 
@@ -40,7 +41,7 @@ func (s *ServerPools) Admin(ctx context.Context, id string) (*pgxpool.Pool, erro
 	if err != nil {
 		return nil, err
 	}
-	dsn, err := s.cipher.Open(sealed, []byte("server:"+id))
+	dsn, err := s.cipher.Open(sealed, controldb.ServerAAD(id))
 	if err != nil {
 		return nil, err
 	}
@@ -65,29 +66,4 @@ func (s *ServerPools) Close() {
 		p.Close()
 		delete(s.pools, id)
 	}
-}
-
-// RegisterServer adds a database server (or updates its address and DSN) so
-// EnableService can place tenant databases on it. adminDSN must connect as a
-// role allowed to CREATE ROLE and CREATE DATABASE.
-func RegisterServer(ctx context.Context, db *pgxpool.Pool, cipher *secret.Cipher, name, adminDSN string) (string, error) {
-	cfg, err := pgx.ParseConfig(adminDSN)
-	if err != nil {
-		return "", fmt.Errorf("register database server %s: bad DSN", name)
-	}
-	var id string
-	err = db.QueryRow(ctx, `SELECT id FROM database_servers WHERE name = $1`, name).Scan(&id)
-	if err == pgx.ErrNoRows {
-		err = db.QueryRow(ctx, `SELECT gen_random_uuid()`).Scan(&id)
-	}
-	if err != nil {
-		return "", err
-	}
-	sealed := cipher.Seal([]byte(adminDSN), []byte("server:"+id))
-	_, err = db.Exec(ctx, `
-		INSERT INTO database_servers (id, name, host, port, admin_dsn_encrypted) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,
-			admin_dsn_encrypted = EXCLUDED.admin_dsn_encrypted`,
-		id, name, cfg.Host, int(cfg.Port), sealed)
-	return id, err
 }

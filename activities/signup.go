@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 	"tenantry/internal/secret"
 	"tenantry/internal/validate"
 )
@@ -75,7 +76,7 @@ func (a *Activities) createAccount(ctx context.Context, in CreateAccountInput) (
 			in.UserID, in.AccountID); err != nil {
 			return err
 		}
-		return audit(ctx, tx, "signup/"+in.UserID, in.AccountID, in.UserID, "account.created", "account", in.AccountID,
+		return controldb.Audit(ctx, tx, "signup/"+in.UserID, in.AccountID, in.UserID, "account.created", "account", in.AccountID,
 			map[string]any{"email": email})
 	})
 	var pgErr *pgconn.PgError

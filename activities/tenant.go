@@ -3,51 +3,21 @@ package activities
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
 	"tenantry/internal/migrator"
 	"tenantry/internal/secret"
 	"tenantry/internal/validate"
 )
 
-// TenantConfig returns the connection settings of an instance's own
-// database with its own (decrypted) credentials, and the instance's service.
-// It is a function, not a method, so the worker does not take it for an
-// activity.
-func TenantConfig(ctx context.Context, a *Activities, instanceID string) (*pgx.ConnConfig, *catalog.Service, error) {
-	var host, database, role, service string
-	var port int
-	var sealed []byte
-	err := a.DB.QueryRow(ctx, `
-		SELECT s.host, s.port, i.database_name, i.role_name, i.credentials_encrypted, i.service
-		FROM instances i JOIN database_servers s ON s.id = i.database_server_id
-		WHERE i.id = $1 AND i.credentials_encrypted IS NOT NULL`, instanceID).
-		Scan(&host, &port, &database, &role, &sealed, &service)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, apperr.NotFound("instance %s has no database", instanceID)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	password, err := a.Cipher.Open(sealed, credentialsAAD(instanceID))
-	if err != nil {
-		return nil, nil, err
-	}
-	svc, err := a.Catalog.Service(service)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d sslmode=prefer", host, port))
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg.Database, cfg.User, cfg.Password = database, role, string(password)
-	return cfg, svc, nil
+// tenantConfig is how to reach an instance's own database, as its role.
+func (a *Activities) tenantConfig(ctx context.Context, instanceID string) (*pgx.ConnConfig, *catalog.Service, error) {
+	return controldb.TenantConfig(ctx, a.DB, a.Cipher, a.Catalog, instanceID)
 }
 
 // MigrateInput names the instance and the service version to migrate to.
@@ -73,7 +43,7 @@ func (a *Activities) migrateTenant(ctx context.Context, in MigrateInput) error {
 // tenantAtVersion is how to reach an instance's tenant database and the
 // catalog's entry for one version of its service.
 func tenantAtVersion(ctx context.Context, a *Activities, instanceID, version string) (*pgx.ConnConfig, *catalog.Service, catalog.Version, error) {
-	cfg, svc, err := TenantConfig(ctx, a, instanceID)
+	cfg, svc, err := a.tenantConfig(ctx, instanceID)
 	if err != nil {
 		return nil, nil, catalog.Version{}, err
 	}
@@ -131,7 +101,7 @@ func (a *Activities) seedTenant(ctx context.Context, in SeedInput) error {
 		return err
 	}
 	email, _ := validate.Email(in.Setup.AdminEmail)
-	cfg, svc, err := TenantConfig(ctx, a, in.InstanceID)
+	cfg, svc, err := a.tenantConfig(ctx, in.InstanceID)
 	if err != nil {
 		return err
 	}
@@ -159,7 +129,7 @@ type TenantModulesInput struct {
 // WriteTenantModules records the enabled modules in the tenant's settings,
 // where the service's own code reads them.
 func (a *Activities) WriteTenantModules(ctx context.Context, in TenantModulesInput) error {
-	cfg, _, err := TenantConfig(ctx, a, in.InstanceID)
+	cfg, _, err := a.tenantConfig(ctx, in.InstanceID)
 	if err != nil {
 		return apperr.ForTemporal(err)
 	}

@@ -3,13 +3,12 @@ package activities
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"tenantry/internal/apperr"
-	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
 )
 
 // UpgradeInput asks to move an instance to a newer version of its service.
@@ -24,66 +23,14 @@ type UpgradeInput struct {
 }
 
 // UpgradePlan is what an upgrade will do.
-type UpgradePlan struct {
-	Service     string
-	FromVersion string
-	Version     string
-	// Current: the instance already runs Version; there is nothing to do.
-	Current bool
-	// Modules is the instance's module set on Version; Dropped are the
-	// modules Version no longer offers, removed and no longer billed.
-	Modules []string
-	Dropped []string
-}
+type UpgradePlan = controldb.UpgradePlan
 
 // CheckUpgrade validates an upgrade without writing anything: the instance
-// must be ready and the version a released, newer one. The API calls it to
-// answer bad input at once; the workflow calls it as its first step.
+// must be ready and the version a released, newer one
+// (controldb.CheckUpgrade, which the front ends call too). The workflow
+// calls it as its first step.
 func (a *Activities) CheckUpgrade(ctx context.Context, in UpgradeInput) (UpgradePlan, error) {
-	var status string
-	plan, err := a.planUpgrade(ctx, a.DB.QueryRow(ctx,
-		`SELECT service, version, modules, status FROM instances WHERE id = $1`, in.InstanceID), in, &status)
-	if err == nil && status != "ready" {
-		err = apperr.Conflict("only a ready instance can be upgraded (it is %s)", status)
-	}
-	return finish(plan, err)
-}
-
-// planUpgrade reads the instance from row and works out the upgrade.
-func (a *Activities) planUpgrade(ctx context.Context, row pgx.Row, in UpgradeInput, status *string) (UpgradePlan, error) {
-	var p UpgradePlan
-	var modules []string
-	err := row.Scan(&p.Service, &p.FromVersion, &modules, status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, apperr.NotFound("instance %s does not exist", in.InstanceID)
-	}
-	if err != nil {
-		return p, err
-	}
-	svc, err := a.Catalog.Service(p.Service)
-	if err != nil {
-		return p, err
-	}
-	if _, err := svc.Version(in.Version); err != nil {
-		return p, err
-	}
-	p.Version = in.Version
-	switch c := catalog.CompareVersions(in.Version, p.FromVersion); {
-	case c < 0:
-		return p, apperr.Invalid("%s %s is older than the instance's %s: downgrades are not supported", p.Service, in.Version, p.FromVersion)
-	case c == 0:
-		p.Current, p.Modules = true, modules
-		return p, nil
-	}
-	if p.Dropped, err = svc.DroppedModules(modules, in.Version); err != nil {
-		return p, err
-	}
-	for _, m := range modules {
-		if !slices.Contains(p.Dropped, m) {
-			p.Modules = append(p.Modules, m)
-		}
-	}
-	return p, nil
+	return finish(controldb.CheckUpgrade(ctx, a.DB, a.Catalog, in.InstanceID, in.Version))
 }
 
 // SwapVersion moves the instance to its new version once its database has
@@ -105,8 +52,7 @@ func (a *Activities) swapVersion(ctx context.Context, in UpgradeInput) (UpgradeP
 	err := a.inTx(ctx, func(tx pgx.Tx) error {
 		var status string
 		var err error
-		plan, err = a.planUpgrade(ctx, tx.QueryRow(ctx,
-			`SELECT service, version, modules, status FROM instances WHERE id = $1 FOR UPDATE`, in.InstanceID), in, &status)
+		plan, status, err = controldb.LockUpgrade(ctx, tx, a.Catalog, in.InstanceID, in.Version)
 		if err != nil || plan.Current {
 			return err
 		}
@@ -125,10 +71,10 @@ func (a *Activities) swapVersion(ctx context.Context, in UpgradeInput) (UpgradeP
 				return err
 			}
 		}
-		if err := notifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
+		if err := controldb.NotifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
 			return err
 		}
-		return audit(ctx, tx, "upgrade/"+in.InstanceID+"/"+plan.Version, account, in.ActorID,
+		return controldb.Audit(ctx, tx, "upgrade/"+in.InstanceID+"/"+plan.Version, account, in.ActorID,
 			"instance.upgraded", "instance", in.InstanceID,
 			map[string]any{"from": plan.FromVersion, "to": plan.Version, "modules": plan.Modules, "dropped": plan.Dropped})
 	})

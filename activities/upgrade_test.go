@@ -126,10 +126,10 @@ func TestModulesAVersionDoesNotOfferAreRefused(t *testing.T) {
 
 	// Enable offers what the current version offers.
 	newForum := withCurrentForum(t, c, "1.2.0")
-	_, err = newForum.CheckEnable(ctx, activities.ReserveInstanceInput{InstanceID: uuid.NewString(), Service: "forum",
+	_, err = checkEnable(newForum, activities.ReserveInstanceInput{InstanceID: uuid.NewString(), Service: "forum",
 		Modules: []string{"attachments"}, Host: "new.localhost"})
 	assertKind(t, apperr.KindInvalid, err)
-	res, err := newForum.CheckEnable(ctx, activities.ReserveInstanceInput{InstanceID: uuid.NewString(), Service: "forum",
+	res, err := checkEnable(newForum, activities.ReserveInstanceInput{InstanceID: uuid.NewString(), Service: "forum",
 		Modules: []string{"search"}, Host: "new.localhost"})
 	require.NoError(t, err)
 	assert.Equal(t, "1.2.0", res.Version)

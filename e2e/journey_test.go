@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"tenantry/activities"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -80,7 +80,7 @@ func TestClientJourney(t *testing.T) {
 	}
 
 	// The tenant database answers its own role, seeded from the setup page.
-	cfg, _, err := activities.TenantConfig(ctx, s.Acts, inst.ID)
+	cfg, _, err := controldb.TenantConfig(ctx, s.Acts.DB, s.Acts.Cipher, s.Acts.Catalog, inst.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

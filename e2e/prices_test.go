@@ -11,6 +11,7 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/billingtest"
 	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -30,7 +31,7 @@ func TestScheduledPriceChangeOnTheDevServer(t *testing.T) {
 	require.NoError(t, err)
 	edited := *s.Acts // the activities of a process started with the edited manifest
 	edited.Catalog = cat
-	require.NoError(t, edited.SyncPriceSchedule(ctx))
+	require.NoError(t, controldb.SyncPriceSchedule(ctx, edited.DB, edited.Catalog))
 
 	in := workflows.PriceChangeInput{Service: "forum", Module: "search", EffectiveAt: effective}
 	first, err := workflows.StartPriceChange(ctx, s.Temporal, in)
@@ -55,7 +56,7 @@ func TestScheduledPriceChangeOnTheDevServer(t *testing.T) {
 	d, err := s.Temporal.DescribeWorkflowExecution(ctx, first.GetID(), "")
 	require.NoError(t, err)
 	assert.Contains(t, d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields(), "ServiceName")
-	pending, err := activities.PriceSchedule(ctx, s.DB, true)
+	pending, err := controldb.PriceSchedule(ctx, s.DB, true)
 	require.NoError(t, err)
 	assert.Empty(t, pending, "start-up starts nothing more for an applied change")
 	recordHistories(t, s, map[string]string{"price_change": first.GetID()})

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tenantry/activities"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -87,7 +88,7 @@ func TestOperatorUpgradesAnInstance(t *testing.T) {
 	}
 
 	// The tenant database is on 1.2.0's schema, with its settings updated.
-	cfg, _, err := activities.TenantConfig(ctx, s.Acts, inst.ID)
+	cfg, _, err := controldb.TenantConfig(ctx, s.Acts.DB, s.Acts.Cipher, s.Acts.Catalog, inst.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

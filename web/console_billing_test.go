@@ -14,6 +14,7 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/billing"
 	"tenantry/internal/billingtest"
+	"tenantry/internal/controldb"
 	"tenantry/internal/secret"
 )
 
@@ -64,7 +65,7 @@ func TestBillingPagesShowThePeriodAndExplainedInvoices(t *testing.T) {
 		}
 	}
 
-	lines, err := activities.InvoiceLines(context.Background(), s.control.DB, inv.ID)
+	lines, err := controldb.InvoiceLines(context.Background(), s.control.DB, inv.ID)
 	if err != nil || len(lines) == 0 {
 		t.Fatalf("invoice lines: %v %d", err, len(lines))
 	}

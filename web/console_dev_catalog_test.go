@@ -14,6 +14,7 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/billingtest"
 	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
 )
 
 // The developers' catalog page shows each module's price schedule: every
@@ -29,14 +30,14 @@ func TestDevCatalogShowsPriceSchedule(t *testing.T) {
 		catalog.PriceChange{EffectiveAt: "2099-01-01T00:00:00Z", HourlyPriceMinor: 9})
 	require.NoError(t, err)
 	c.Acts.Catalog = cat
-	require.NoError(t, c.Acts.SyncPriceSchedule(ctx))
+	require.NoError(t, controldb.SyncPriceSchedule(ctx, c.Acts.DB, c.Acts.Catalog))
 	_, err = c.Acts.ApplyScheduledPrice(ctx, activities.ScheduledPriceInput{Service: "forum", Module: "search", EffectiveAt: past})
 	require.NoError(t, err)
 	c.Acts.Catalog, err = billingtest.Prices("forum", "search", 2,
 		catalog.PriceChange{EffectiveAt: past.Format(time.RFC3339), HourlyPriceMinor: 3},
 		catalog.PriceChange{EffectiveAt: "2098-01-01T00:00:00Z", HourlyPriceMinor: 150})
 	require.NoError(t, err)
-	require.NoError(t, c.Acts.SyncPriceSchedule(ctx))
+	require.NoError(t, controldb.SyncPriceSchedule(ctx, c.Acts.DB, c.Acts.Catalog))
 
 	email, _ := s.user("developer")
 	b := s.browser()

@@ -1,5 +1,5 @@
-// Package worker runs Tenantry's Temporal worker: every workflow and
-// activity on one task queue.
+// Package worker runs Tenantry's Temporal worker: every workflow and the
+// activities they schedule on one task queue.
 package worker
 
 import (
@@ -12,8 +12,8 @@ import (
 	"tenantry/workflows"
 )
 
-// New builds a worker for the task queue with every workflow and activity
-// registered. Start it with Start or Run.
+// New builds a worker for the task queue with every workflow and the
+// activities they schedule (activities.Register) registered. Start it with Start or Run.
 func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:      64,
@@ -27,6 +27,6 @@ func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 		StickyScheduleToStartTimeout: 5 * time.Minute,
 	})
 	workflows.Register(w)
-	w.RegisterActivity(acts)
+	activities.Register(w, acts)
 	return w
 }

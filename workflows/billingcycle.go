@@ -117,7 +117,7 @@ func (c *cycle) close(ctx workflow.Context) activities.InvoiceSummary {
 // StartBillingCycle starts the account's cycle at period p, or leaves the
 // running one alone. Signup starts it at the period that holds now;
 // start-up and the billing API start a missing one at the account's first
-// unbilled period (activities.UnbilledPeriods), so it catches up.
+// unbilled period (controldb.UnbilledPeriods), so it catches up.
 func StartBillingCycle(ctx context.Context, c client.Client, accountID string, p billing.Period, length time.Duration) error {
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       BillingCycleID(accountID),

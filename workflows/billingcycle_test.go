@@ -22,6 +22,7 @@ import (
 	"tenantry/internal/billing"
 	"tenantry/internal/billingtest"
 	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
 	"tenantry/internal/testenv"
 	"tenantry/workflows"
 )
@@ -94,14 +95,14 @@ func TestBillingCycleOverMonths(t *testing.T) {
 	priceChange := time.Date(2025, 4, 15, 0, 0, 0, 0, time.UTC)
 	c.Acts.Catalog, err = billingtest.Prices("forum", "core", 4, catalog.PriceChange{EffectiveAt: "2025-04-15T00:00:00Z", HourlyPriceMinor: 6})
 	require.NoError(t, err)
-	require.NoError(t, c.Acts.SyncPriceSchedule(ctx))
+	require.NoError(t, controldb.SyncPriceSchedule(ctx, c.Acts.DB, c.Acts.Catalog))
 	april := runPeriod(t, c.Acts, march, march.Period.Start, map[time.Duration]func(time.Time){
 		14*day + 6*time.Hour: func(time.Time) {
 			_, err := c.Acts.ApplyScheduledPrice(ctx, activities.ScheduledPriceInput{Service: "forum", Module: "core", EffectiveAt: priceChange})
 			require.NoError(t, err)
 		},
 	})
-	lines, err := activities.InvoiceLines(ctx, c.DB, april.LastInvoice.ID)
+	lines, err := controldb.InvoiceLines(ctx, c.DB, april.LastInvoice.ID)
 	require.NoError(t, err)
 	var core []string
 	for _, l := range lines {

@@ -11,8 +11,8 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"tenantry/activities"
 	"tenantry/internal/billingtest"
+	"tenantry/internal/controldb"
 	"tenantry/internal/testenv"
 	"tenantry/workflows"
 )
@@ -31,7 +31,7 @@ func TestInstanceExpiry(t *testing.T) {
 	inst, err := billingtest.Instance(ctx, c.DB, acc, "forum", "trial.localhost", []string{"core"}, start)
 	require.NoError(t, err)
 	end := start.Add(10 * day)
-	require.NoError(t, c.Acts.SetInstanceExpiry(ctx, activities.SetExpiryInput{InstanceID: inst, ExpiresAt: &end}))
+	require.NoError(t, controldb.SetInstanceExpiry(ctx, c.Acts.DB, controldb.ExpiryChange{InstanceID: inst, ExpiresAt: &end}, c.Acts.Clock()))
 
 	h := newHarness(t)
 	h.env.RegisterActivity(c.Acts)
@@ -52,7 +52,7 @@ func TestInstanceExpiry(t *testing.T) {
 		assert.Equal(t, 1, warnings(), "warned a week before the end")
 		now = h.env.Now()
 		renewed := start.Add(20 * day)
-		require.NoError(t, c.Acts.SetInstanceExpiry(ctx, activities.SetExpiryInput{InstanceID: inst, ExpiresAt: &renewed}))
+		require.NoError(t, controldb.SetInstanceExpiry(ctx, c.Acts.DB, controldb.ExpiryChange{InstanceID: inst, ExpiresAt: &renewed}, c.Acts.Clock()))
 		h.env.SignalWorkflow(workflows.ExpiryChangedSignal, nil)
 	}, 5*day)
 	h.env.RegisterDelayedCallback(func() {

@@ -14,6 +14,7 @@ import (
 	"tenantry/internal/billing"
 	"tenantry/internal/billingtest"
 	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
 	"tenantry/internal/testenv"
 	"tenantry/workflows"
 )
@@ -30,7 +31,7 @@ func scheduledSearch(t *testing.T, h *harness, effective time.Time) (*testenv.Co
 	require.NoError(t, err)
 	c.Acts.Catalog = cat
 	c.Acts.Clock = h.env.Now
-	require.NoError(t, c.Acts.SyncPriceSchedule(ctx))
+	require.NoError(t, controldb.SyncPriceSchedule(ctx, c.Acts.DB, c.Acts.Catalog))
 	acc, err := billingtest.Account(ctx, c.DB, "Acme")
 	require.NoError(t, err)
 	inst, err := billingtest.Instance(ctx, c.DB, acc, "forum", "acme-forum.localhost", []string{"search"}, start)
@@ -88,7 +89,7 @@ func TestPriceChangeCancelledCompletesWithoutApplying(t *testing.T) {
 	// Removed from the manifest (and the process restarted) before the instant.
 	h.at(time.Hour, func() {
 		c.Acts.Catalog, _ = billingtest.Prices("forum", "search", 2)
-		require.NoError(t, c.Acts.SyncPriceSchedule(context.Background()))
+		require.NoError(t, controldb.SyncPriceSchedule(context.Background(), c.Acts.DB, c.Acts.Catalog))
 	})
 	h.env.ExecuteWorkflow(workflows.PriceChange, workflows.PriceChangeInput{Service: "forum", Module: "search", EffectiveAt: effective})
 	require.NoError(t, h.env.GetWorkflowError())

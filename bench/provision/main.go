@@ -22,6 +22,7 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/benchenv"
 	"tenantry/internal/benchstat"
+	"tenantry/internal/provisionfloor"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 	"tenantry/workflows"
@@ -178,7 +179,7 @@ func (b *bench) engine(ctx context.Context, tag string) (time.Duration, error) {
 func (b *bench) floor(ctx context.Context, tag string) (time.Duration, error) {
 	id := uuid.NewString()
 	t0 := time.Now()
-	if _, err := b.s.Acts.ProvisionNow(ctx, activities.ReserveInstanceInput{InstanceID: id, AccountID: b.account, Service: "forum",
+	if _, err := provisionfloor.Provision(ctx, b.s.Acts, activities.ReserveInstanceInput{InstanceID: id, AccountID: b.account, Service: "forum",
 		Modules: []string{"search", "moderation"}, Host: tag + "-" + id[:8] + ".bench.localhost"}, b.setup, time.Now()); err != nil {
 		return 0, err
 	}

@@ -33,6 +33,8 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/benchenv"
 	"tenantry/internal/benchstat"
+	"tenantry/internal/controldb"
+	"tenantry/internal/provisionfloor"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 	"tenantry/web/router"
@@ -135,12 +137,12 @@ func provision(ctx context.Context, a *activities.Activities) (string, error) {
 		Email: "bench@tenantry.test", Name: "Bench", AccountName: "Bench", PasswordHash: hash}); err != nil {
 		return "", err
 	}
-	if _, err := a.ProvisionNow(ctx, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
+	if _, err := provisionfloor.Provision(ctx, a, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
 		Service: "forum", Host: host},
 		activities.Setup{AdminEmail: "admin@bench.test", AdminName: "Admin", AdminPasswordHash: hash, Language: "en"}, time.Now()); err != nil {
 		return "", err
 	}
-	cfg, _, err := activities.TenantConfig(ctx, a, id)
+	cfg, _, err := controldb.TenantConfig(ctx, a.DB, a.Cipher, a.Catalog, id)
 	if err != nil {
 		return "", err
 	}
@@ -176,7 +178,7 @@ func serveRouter(ctx context.Context, a *activities.Activities, cfg router.Confi
 // serveDirect binds the forum's pages to one fixed pool of the router's
 // default size: no host lookup, no cache, no metering.
 func serveDirect(ctx context.Context, a *activities.Activities, id string) (string, func(), error) {
-	connCfg, _, err := activities.TenantConfig(ctx, a, id)
+	connCfg, _, err := controldb.TenantConfig(ctx, a.DB, a.Cipher, a.Catalog, id)
 	if err != nil {
 		return "", nil, err
 	}

@@ -16,12 +16,12 @@ type PriceChange struct {
 }
 
 // WithPriceChanges is spans as they will be once the scheduled (not yet
-// applied) changes apply: as ApplyPriceChange will do, a span of the module
-// that runs across a change's instant is cut there and goes on at the new
-// rate, and a span that starts at or after it takes the new rate. The
-// close bills a change its workflow has not applied yet (a worker that was
-// down) this way, and a projection to the period's end counts the changes
-// ahead.
+// applied) changes apply: as controldb.ApplyScheduledPrice will do, a span
+// of the module that runs across a change's instant is cut there and goes
+// on at the new rate, and a span that starts at or after it takes the new
+// rate. The close bills a change its workflow has not applied yet (a worker
+// that was down) this way, and a projection to the period's end counts the
+// changes ahead.
 func WithPriceChanges(spans []Span, changes []PriceChange) []Span {
 	if len(changes) == 0 {
 		return spans

@@ -1,5 +1,8 @@
-// Package controldb opens and migrates the control database and keeps its
-// copy of the service catalog in step with the code.
+// Package controldb owns the control database: it opens and migrates it,
+// keeps its copy of the service catalog and price schedule in step with the
+// code, and holds the queries and checks that more than the activities need
+// (invoices, prices, instances, servers), as plain functions over a pool or
+// a Querier. The activities call the same functions for the same rules.
 package controldb
 
 import (
@@ -52,9 +55,9 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // Nothing is deleted: running instances may still use an older version.
 // A new module starts at the price its manifest says is in effect now; an
 // existing module's price is left alone: a price changes only through
-// activities.ApplyPriceChange's logic (ApplyCatalogPrices for an edited base
-// price, the PriceChange workflow for a scheduled one), which splits the
-// spans at the change's instant.
+// ApplyCatalogPrices (an edited base price) or ApplyScheduledPrice (the
+// PriceChange workflow's scheduled one), which split the spans at the
+// change's instant.
 func SyncCatalog(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog) error {
 	now := time.Now()
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {

@@ -16,6 +16,7 @@ import (
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -89,11 +90,11 @@ func (p *Platform) CurrentBilling(ctx context.Context, who Principal) (BillingNo
 	}
 	// A scheduled change that is due but not applied yet (its workflow is
 	// about to) is counted already, as the close will.
-	soFar, _, err := activities.ComputeInvoice(ctx, p.DB, acc, billing.Period{Start: period.Start, End: latest(now, period.Start)})
+	soFar, _, err := controldb.ComputeInvoice(ctx, p.DB, acc, billing.Period{Start: period.Start, End: latest(now, period.Start)})
 	if err != nil {
 		return BillingNow{}, err
 	}
-	projected, changes, err := activities.ComputeInvoice(ctx, p.DB, acc, period)
+	projected, changes, err := controldb.ComputeInvoice(ctx, p.DB, acc, period)
 	if err != nil {
 		return BillingNow{}, err
 	}
@@ -105,7 +106,7 @@ func (p *Platform) CurrentBilling(ctx context.Context, who Principal) (BillingNo
 				pc.Service, pc.Module, billing.Money(pc.HourlyRateMinor), pc.Currency, pc.At.Format("2 Jan 2006 15:04 UTC"))})
 		}
 	}
-	spans, err := activities.PeriodSpans(ctx, p.DB, acc, period)
+	spans, err := controldb.PeriodSpans(ctx, p.DB, acc, period)
 	if err != nil {
 		return BillingNow{}, err
 	}
@@ -166,7 +167,7 @@ func (p *Platform) cycleProgress(ctx context.Context, acc string) (workflows.Bil
 	res, err := query()
 	var missing *serviceerror.NotFound
 	if errors.As(err, &missing) || (err == nil && res.QueryRejected != nil) {
-		periods, err := activities.UnbilledPeriods(ctx, p.DB, acc, p.BillingPeriod)
+		periods, err := controldb.UnbilledPeriods(ctx, p.DB, acc, p.BillingPeriod)
 		if err != nil {
 			return cycle, err
 		}
@@ -214,34 +215,34 @@ func (p *Platform) expiryWarnings(ctx context.Context, acc string, now time.Time
 
 // Invoices lists the principal's account's invoices, the latest period
 // first.
-func (p *Platform) Invoices(ctx context.Context, who Principal) ([]activities.InvoiceSummary, error) {
+func (p *Platform) Invoices(ctx context.Context, who Principal) ([]controldb.InvoiceSummary, error) {
 	if err := require(who, access.BillingRead); err != nil {
 		return nil, err
 	}
-	rows, err := p.DB.Query(ctx, activities.InvoiceSelect+
+	rows, err := p.DB.Query(ctx, controldb.InvoiceSelect+
 		`WHERE i.account_id = $1 ORDER BY i.period_start DESC LIMIT 240`, who.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (activities.InvoiceSummary, error) {
-		return activities.ScanInvoice(r)
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (controldb.InvoiceSummary, error) {
+		return controldb.ScanInvoice(r)
 	})
 	if list == nil {
-		list = []activities.InvoiceSummary{}
+		list = []controldb.InvoiceSummary{}
 	}
 	return list, err
 }
 
 // Invoice loads one of the principal's account's invoices with its lines;
 // another account's invoice is "not found".
-func (p *Platform) Invoice(ctx context.Context, who Principal, id string) (activities.InvoiceSummary, []billing.Line, error) {
+func (p *Platform) Invoice(ctx context.Context, who Principal, id string) (controldb.InvoiceSummary, []billing.Line, error) {
 	if err := require(who, access.BillingRead); err != nil {
-		return activities.InvoiceSummary{}, nil, err
+		return controldb.InvoiceSummary{}, nil, err
 	}
 	if _, err := uuid.Parse(id); err != nil {
-		return activities.InvoiceSummary{}, nil, apperr.NotFound("no invoice %s", id)
+		return controldb.InvoiceSummary{}, nil, apperr.NotFound("no invoice %s", id)
 	}
-	inv, err := activities.ScanInvoice(p.DB.QueryRow(ctx, activities.InvoiceSelect+
+	inv, err := controldb.ScanInvoice(p.DB.QueryRow(ctx, controldb.InvoiceSelect+
 		`WHERE i.id = $1 AND i.account_id = $2`, id, who.AccountID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return inv, nil, apperr.NotFound("no invoice %s", id)
@@ -249,6 +250,6 @@ func (p *Platform) Invoice(ctx context.Context, who Principal, id string) (activ
 	if err != nil {
 		return inv, nil, err
 	}
-	lines, err := activities.InvoiceLines(ctx, p.DB, id)
+	lines, err := controldb.InvoiceLines(ctx, p.DB, id)
 	return inv, lines, err
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"tenantry/activities"
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -110,12 +110,12 @@ func (p *Platform) RetryClose(ctx context.Context, who Principal, accountID stri
 
 // GrantDiscount gives an account a discount; it applies from the period
 // that holds valid_from. It returns the discount's ID.
-func (p *Platform) GrantDiscount(ctx context.Context, who Principal, in activities.DiscountInput) (string, error) {
+func (p *Platform) GrantDiscount(ctx context.Context, who Principal, in controldb.DiscountInput) (string, error) {
 	if err := require(who, access.ConsoleBilling); err != nil {
 		return "", err
 	}
 	in.ID, in.ActorID = uuid.NewString(), who.UserID
-	return in.ID, p.Checks.CreateDiscount(ctx, in)
+	return in.ID, controldb.CreateDiscount(ctx, p.DB, p.Catalog, in, p.Clock())
 }
 
 // RevenueRange reads a range of periods for the revenue report: month
@@ -153,7 +153,7 @@ func RevenueRange(month, from, to string, now time.Time) (time.Time, time.Time, 
 // WriteInvoiceCSV writes an invoice as a spreadsheet: one row per line,
 // amounts in minor units and as decimals, then the totals (the API's and
 // the console's download).
-func WriteInvoiceCSV(out io.Writer, inv activities.InvoiceSummary, lines []billing.Line) error {
+func WriteInvoiceCSV(out io.Writer, inv controldb.InvoiceSummary, lines []billing.Line) error {
 	w := csv.NewWriter(out)
 	_ = w.Write([]string{"position", "kind", "service", "module", "instance_id", "from", "to", "quantity",
 		"rate_minor", "amount_minor", "amount", "currency", "explanation"})
@@ -179,6 +179,6 @@ func WriteInvoiceCSV(out io.Writer, inv activities.InvoiceSummary, lines []billi
 }
 
 // InvoiceFileName is the download's file name.
-func InvoiceFileName(inv activities.InvoiceSummary) string {
+func InvoiceFileName(inv controldb.InvoiceSummary) string {
 	return "invoice-" + inv.Period.Start.Format("2006-01-02T1504") + ".csv"
 }

@@ -3,10 +3,10 @@ package platform
 import (
 	"context"
 
-	"tenantry/activities"
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -84,7 +84,7 @@ func (p *Platform) Monthly(service string, modules []string) (int64, string) {
 
 // ScheduledPrice is a price change of the schedule with its workflow.
 type ScheduledPrice struct {
-	activities.ScheduledPrice
+	controldb.ScheduledPrice
 	WorkflowID string `json:"workflow_id"`
 	Describe   string `json:"describe"`
 }
@@ -95,7 +95,7 @@ func (p *Platform) PriceSchedule(ctx context.Context, who Principal) ([]Schedule
 	if err := require(who, access.ConsoleAdmin); err != nil {
 		return nil, err
 	}
-	all, err := activities.PriceSchedule(ctx, p.DB, false)
+	all, err := controldb.PriceSchedule(ctx, p.DB, false)
 	if err != nil {
 		return nil, err
 	}

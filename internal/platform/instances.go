@@ -13,6 +13,7 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 	"tenantry/internal/secret"
 	"tenantry/internal/validate"
 	"tenantry/workflows"
@@ -183,7 +184,7 @@ func (p *Platform) Enable(ctx context.Context, who Principal, req EnableInput) (
 		Service: req.Service, Modules: req.Modules, Host: req.Host, SetupTimeout: p.SetupTimeout,
 	}
 	// Answer bad input before starting anything.
-	if _, err := p.Checks.CheckEnable(ctx, activities.ReserveInstanceInput{
+	if _, err := controldb.CheckEnable(ctx, p.DB, p.Catalog, controldb.EnableRequest{
 		InstanceID: in.InstanceID, Service: in.Service, Modules: in.Modules, Host: in.Host,
 	}); err != nil {
 		return Instance{}, err
@@ -218,12 +219,12 @@ func (p *Platform) Setup(ctx context.Context, who Principal, id string, req Setu
 }
 
 // ChangeModules checks the new module set and starts ChangeModules.
-func (p *Platform) ChangeModules(ctx context.Context, who Principal, id string, modules []string) (activities.ModuleChange, error) {
+func (p *Platform) ChangeModules(ctx context.Context, who Principal, id string, modules []string) (controldb.ModuleChange, error) {
 	v, err := p.ownInstance(ctx, who, access.InstancesManage, id)
 	if err != nil {
-		return activities.ModuleChange{}, err
+		return controldb.ModuleChange{}, err
 	}
-	change, err := p.Checks.CheckModuleChange(ctx, activities.ModuleChangeInput{InstanceID: v.ID, Modules: modules})
+	change, err := controldb.CheckModuleChange(ctx, p.DB, p.Catalog, v.ID, modules)
 	if err != nil {
 		return change, err
 	}
@@ -287,7 +288,8 @@ func (p *Platform) SetExpiry(ctx context.Context, who Principal, id string, expi
 	if err != nil {
 		return err
 	}
-	if err := p.Checks.SetInstanceExpiry(ctx, activities.SetExpiryInput{InstanceID: v.ID, ActorID: who.UserID, ExpiresAt: expiresAt}); err != nil {
+	if err := controldb.SetInstanceExpiry(ctx, p.DB, controldb.ExpiryChange{InstanceID: v.ID, ActorID: who.UserID, ExpiresAt: expiresAt},
+		p.Clock()); err != nil {
 		return err
 	}
 	if expiresAt == nil {
@@ -301,7 +303,7 @@ func (p *Platform) SetExpiry(ctx context.Context, who Principal, id string, expi
 // Upgrade is an upgrade that has started.
 type Upgrade struct {
 	WorkflowID string
-	Plan       activities.UpgradePlan
+	Plan       controldb.UpgradePlan
 }
 
 // UpgradeInstance moves any account's instance to a newer service version
@@ -318,7 +320,7 @@ func (p *Platform) UpgradeInstance(ctx context.Context, who Principal, id, versi
 	if err != nil {
 		return Upgrade{}, err
 	}
-	plan, err := p.Checks.CheckUpgrade(ctx, activities.UpgradeInput{InstanceID: v.ID, Version: version})
+	plan, err := controldb.CheckUpgrade(ctx, p.DB, p.Catalog, v.ID, version)
 	if err != nil {
 		return Upgrade{Plan: plan}, err
 	}

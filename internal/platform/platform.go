@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
-	"tenantry/activities"
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
@@ -25,11 +24,8 @@ type Platform struct {
 	DB       *pgxpool.Pool
 	Temporal client.Client
 	Catalog  *catalog.Catalog
-	// Checks answers validation questions (is this host free?) with the
-	// same code the workflows run.
-	Checks *activities.Activities
-	Log    *slog.Logger
-	Clock  func() time.Time
+	Log      *slog.Logger
+	Clock    func() time.Time
 	// BillingPeriod shortens billing periods; zero is calendar months.
 	BillingPeriod time.Duration
 	// GracePeriod and SetupTimeout override the workflows' defaults (the

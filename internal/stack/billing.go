@@ -5,7 +5,7 @@ import (
 	"errors"
 	"sync"
 
-	"tenantry/activities"
+	"tenantry/internal/controldb"
 	"tenantry/workflows"
 )
 
@@ -14,7 +14,7 @@ import (
 // or whose cycle was terminated) at its first unbilled period, so the
 // periods it missed are closed too; running cycles are left alone.
 func (s *Stack) ensureBillingCycles(ctx context.Context, cfg Config) error {
-	periods, err := activities.UnbilledPeriods(ctx, s.DB, "", cfg.BillingPeriod)
+	periods, err := controldb.UnbilledPeriods(ctx, s.DB, "", cfg.BillingPeriod)
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (s *Stack) ensureBillingCycles(ctx context.Context, cfg Config) error {
 // ensurePriceChanges starts the PriceChange workflow of every scheduled
 // change not applied nor cancelled; running ones are left alone.
 func (s *Stack) ensurePriceChanges(ctx context.Context) error {
-	pending, err := activities.PriceSchedule(ctx, s.DB, true)
+	pending, err := controldb.PriceSchedule(ctx, s.DB, true)
 	if err != nil {
 		return err
 	}

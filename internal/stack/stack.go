@@ -97,17 +97,17 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 	}
 	// The schedule first: an edited base price is told apart from a
 	// scheduled change by the schedule's rows.
-	if err := s.Acts.SyncPriceSchedule(ctx); err != nil {
+	if err := controldb.SyncPriceSchedule(ctx, s.DB, s.Catalog); err != nil {
 		return fmt.Errorf("sync price schedule: %w", err)
 	}
-	if err := s.Acts.ApplyCatalogPrices(ctx); err != nil {
+	if err := controldb.ApplyCatalogPrices(ctx, s.DB, s.Catalog, time.Now()); err != nil {
 		return fmt.Errorf("apply catalog prices: %w", err)
 	}
 	server := cfg.TenantServerURL
 	if server == "" {
 		server = cfg.DatabaseURL
 	}
-	if _, err := activities.RegisterServer(ctx, s.DB, cipher, "local", server); err != nil {
+	if _, err := controldb.RegisterServer(ctx, s.DB, cipher, "local", server); err != nil {
 		return err
 	}
 	// A router-only process needs no Temporal.
@@ -169,7 +169,7 @@ func (s *Stack) serve(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("web server: %w", err)
 	}
-	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Checks: s.Acts, Log: cfg.Log,
+	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
 		BillingPeriod: cfg.BillingPeriod})
 	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log}

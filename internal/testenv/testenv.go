@@ -105,7 +105,7 @@ func NewControl(tb testing.TB) *Control {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := activities.RegisterServer(ctx, db, cipher, "local", server); err != nil {
+	if _, err := controldb.RegisterServer(ctx, db, cipher, "local", server); err != nil {
 		tb.Fatal(err)
 	}
 	c := &Control{URL: dbURL, DB: db, Catalog: cat, Cipher: cipher, Acts: activities.New(db, cat, cipher)}

@@ -15,9 +15,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"tenantry/activities"
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
+	"tenantry/internal/controldb"
 	"tenantry/internal/platform"
 	"tenantry/web/auth"
 )
@@ -34,19 +34,19 @@ type Platform interface {
 	InstanceWithProgress(ctx context.Context, who platform.Principal, id string) (platform.Instance, error)
 	Enable(ctx context.Context, who platform.Principal, in platform.EnableInput) (platform.Instance, error)
 	Setup(ctx context.Context, who platform.Principal, id string, in platform.SetupInput) error
-	ChangeModules(ctx context.Context, who platform.Principal, id string, modules []string) (activities.ModuleChange, error)
+	ChangeModules(ctx context.Context, who platform.Principal, id string, modules []string) (controldb.ModuleChange, error)
 	Disable(ctx context.Context, who platform.Principal, id string) (platform.Disabled, error)
 	Reenable(ctx context.Context, who platform.Principal, id string) error
 	SetExpiry(ctx context.Context, who platform.Principal, id string, at *time.Time) error
 	UpgradeInstance(ctx context.Context, who platform.Principal, id, version string) (platform.Upgrade, error)
 
 	CurrentBilling(ctx context.Context, who platform.Principal) (platform.BillingNow, error)
-	Invoices(ctx context.Context, who platform.Principal) ([]activities.InvoiceSummary, error)
-	Invoice(ctx context.Context, who platform.Principal, id string) (activities.InvoiceSummary, []billing.Line, error)
+	Invoices(ctx context.Context, who platform.Principal) ([]controldb.InvoiceSummary, error)
+	Invoice(ctx context.Context, who platform.Principal, id string) (controldb.InvoiceSummary, []billing.Line, error)
 	Revenue(ctx context.Context, who platform.Principal, from, to time.Time) ([]platform.RevenueRow, int64, error)
 	CloseFailures(ctx context.Context, who platform.Principal) ([]platform.CloseFailure, error)
 	RetryClose(ctx context.Context, who platform.Principal, accountID string) error
-	GrantDiscount(ctx context.Context, who platform.Principal, in activities.DiscountInput) (string, error)
+	GrantDiscount(ctx context.Context, who platform.Principal, in controldb.DiscountInput) (string, error)
 }
 
 // API is the JSON API's handlers.

@@ -6,8 +6,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"tenantry/activities"
 	"tenantry/internal/billing"
+	"tenantry/internal/controldb"
 	"tenantry/internal/platform"
 	"tenantry/workflows"
 )
@@ -39,7 +39,7 @@ func (a *API) invoiceCSV(c *gin.Context) {
 
 // ServeInvoiceCSV answers with an invoice's CSV download (the API's and
 // the console's).
-func ServeInvoiceCSV(c *gin.Context, inv activities.InvoiceSummary, lines []billing.Line) {
+func ServeInvoiceCSV(c *gin.Context, inv controldb.InvoiceSummary, lines []billing.Line) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, platform.InvoiceFileName(inv)))
 	_ = platform.WriteInvoiceCSV(c.Writer, inv, lines)
@@ -48,7 +48,7 @@ func ServeInvoiceCSV(c *gin.Context, inv activities.InvoiceSummary, lines []bill
 // grantDiscount gives an account a discount (billing operators); it
 // applies from the period that holds valid_from.
 func (a *API) grantDiscount(c *gin.Context) {
-	var in activities.DiscountInput
+	var in controldb.DiscountInput
 	if err := bindJSON(c, &in); err != nil {
 		a.fail(c, err)
 		return

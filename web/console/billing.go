@@ -6,8 +6,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"tenantry/activities"
 	"tenantry/internal/billing"
+	"tenantry/internal/controldb"
 	"tenantry/web/api"
 )
 
@@ -60,7 +60,7 @@ func (k *Console) invoicePage(c *gin.Context) {
 	k.render(c, http.StatusOK, InvoicePage(k.page(c, "Invoice "+periodWords(inv.Period)), invoiceView(inv, lines)))
 }
 
-func invoiceView(inv activities.InvoiceSummary, lines []billing.Line) Invoice {
+func invoiceView(inv controldb.InvoiceSummary, lines []billing.Line) Invoice {
 	v := Invoice{ID: inv.ID, Period: periodWords(inv.Period), Closed: inv.ClosedAt.UTC().Format(time.RFC1123),
 		Subtotal: Money(inv.SubtotalMinor, inv.Currency), Discount: Money(-inv.DiscountMinor, inv.Currency),
 		Total: Money(inv.TotalMinor, inv.Currency), HasDiscount: inv.DiscountMinor != 0,

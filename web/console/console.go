@@ -10,11 +10,11 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
-	"tenantry/activities"
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
 	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
 	"tenantry/internal/platform"
 	"tenantry/web/api"
 	"tenantry/web/auth"
@@ -39,7 +39,7 @@ type Platform interface {
 	InstanceWithProgress(ctx context.Context, who platform.Principal, id string) (platform.Instance, error)
 	Enable(ctx context.Context, who platform.Principal, in platform.EnableInput) (platform.Instance, error)
 	Setup(ctx context.Context, who platform.Principal, id string, in platform.SetupInput) error
-	ChangeModules(ctx context.Context, who platform.Principal, id string, modules []string) (activities.ModuleChange, error)
+	ChangeModules(ctx context.Context, who platform.Principal, id string, modules []string) (controldb.ModuleChange, error)
 	Disable(ctx context.Context, who platform.Principal, id string) (platform.Disabled, error)
 	Reenable(ctx context.Context, who platform.Principal, id string) error
 
@@ -53,8 +53,8 @@ type Platform interface {
 	RevokeAPIToken(ctx context.Context, who platform.Principal, id string) error
 
 	CurrentBilling(ctx context.Context, who platform.Principal) (platform.BillingNow, error)
-	Invoices(ctx context.Context, who platform.Principal) ([]activities.InvoiceSummary, error)
-	Invoice(ctx context.Context, who platform.Principal, id string) (activities.InvoiceSummary, []billing.Line, error)
+	Invoices(ctx context.Context, who platform.Principal) ([]controldb.InvoiceSummary, error)
+	Invoice(ctx context.Context, who platform.Principal, id string) (controldb.InvoiceSummary, []billing.Line, error)
 
 	AllInstances(ctx context.Context, who platform.Principal, f platform.InstanceFilter) ([]platform.AnyInstance, int, error)
 	AnyInstance(ctx context.Context, who platform.Principal, id string) (platform.AnyInstanceDetail, error)

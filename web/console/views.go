@@ -8,6 +8,8 @@ package console
 import (
 	"fmt"
 	"strings"
+
+	"tenantry/internal/billing"
 )
 
 // Page is what every page's frame needs.
@@ -113,13 +115,10 @@ type SetupForm struct {
 	Languages                                         []string
 }
 
-// Money formats minor units (cents) with the currency, e.g. "EUR 21.60".
+// Money formats minor units (cents) with the currency, e.g. "EUR 21.60",
+// the amount as invoices write it (billing.Money).
 func Money(minor int64, currency string) string {
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	return fmt.Sprintf("%s %s%d.%02d", currency, sign, minor/100, minor%100)
+	return currency + " " + billing.Money(minor)
 }
 
 func instanceURL(id string) string { return "/instances/" + id }

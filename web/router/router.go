@@ -23,15 +23,12 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"tenantry/activities"
+	"tenantry/internal/controldb"
 	"tenantry/internal/validate"
 	"tenantry/web/forum"
 	"tenantry/web/store"
 	"tenantry/web/tenant"
 )
-
-// Channel is the NOTIFY channel the activities send an instance's id on
-// whenever its host, status, version, modules or maintenance flag change.
-const Channel = "instance_changed"
 
 // ListenerName is the application_name of every router's LISTEN
 // connection, so operators can find them in pg_stat_activity.
@@ -156,7 +153,7 @@ func (r *Router) Close() {
 // Flush writes the usage counted so far (tests and shutdown).
 func (r *Router) Flush(ctx context.Context) error { return r.meter.flush(ctx) }
 
-// listen keeps one connection LISTENing on Channel, reconnecting with
+// listen keeps one connection LISTENing on controldb.InstanceChanged, reconnecting with
 // backoff; after every (re)connect the whole cache is dropped, because
 // notifications sent while it was away are lost.
 func (r *Router) listen(ctx context.Context) {
@@ -193,7 +190,7 @@ func (r *Router) listenOnce(ctx context.Context, onListening func()) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+controldb.InstanceChanged); err != nil {
 		return err
 	}
 	onListening()
@@ -259,7 +256,7 @@ func (r *Router) load(ctx context.Context, key string) (*Instance, error) {
 // openPool opens a pool on the instance's own database with its own
 // decrypted credentials, capped at PoolConns, and reads its language.
 func (r *Router) openPool(ctx context.Context, id string) (*pgxpool.Pool, string, error) {
-	connCfg, _, err := activities.TenantConfig(ctx, r.acts, id)
+	connCfg, _, err := controldb.TenantConfig(ctx, r.acts.DB, r.acts.Cipher, r.acts.Catalog, id)
 	if err != nil {
 		return nil, "", err
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tenantry/activities"
+	"tenantry/internal/controldb"
+	"tenantry/internal/provisionfloor"
 	"tenantry/internal/secret"
 	"tenantry/internal/testenv"
 	"tenantry/web/router"
@@ -51,7 +53,7 @@ func provision(t *testing.T, c *testenv.Control, service, host, language string,
 	require.NoError(t, err)
 	id := uuid.NewString()
 	t.Cleanup(func() { _ = c.Acts.DropDatabase(ctx, activities.InstanceRef{InstanceID: id}) })
-	_, err = c.Acts.ProvisionNow(ctx, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
+	_, err = provisionfloor.Provision(ctx, c.Acts, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
 		Service: service, Modules: modules, Host: host},
 		activities.Setup{AdminEmail: "admin@" + host, AdminName: "Site Admin", AdminPasswordHash: adminHash(), Language: language},
 		time.Now())
@@ -278,7 +280,7 @@ func TestModulesThatNeedSchemaTwo(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, admin.Post("/products", url.Values{"sku": {"tea"}, "title": {"Tea"}, "price": {"3.5"}, "stock": {"2"}}).Status)
 	assert.Equal(t, http.StatusConflict, admin.Post("/products", url.Values{"sku": {"tea"}, "title": {"Tea"}, "price": {"3"}}).Status)
 	bob.MustSee("/p/tea", "€3.50", "In stock: 2")
-	cfg, _, err := activities.TenantConfig(ctx, c.Acts, storeID)
+	cfg, _, err := controldb.TenantConfig(ctx, c.Acts.DB, c.Acts.Cipher, c.Acts.Catalog, storeID)
 	require.NoError(t, err)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	require.NoError(t, err)
@@ -352,7 +354,7 @@ func TestTenantPoolsAreCapped(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	cfg, _, err := activities.TenantConfig(ctx, c.Acts, id)
+	cfg, _, err := controldb.TenantConfig(ctx, c.Acts.DB, c.Acts.Cipher, c.Acts.Catalog, id)
 	require.NoError(t, err)
 	var n int
 	require.NoError(t, c.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename = $2`,

@@ -1,4 +1,4 @@
-package activities
+package controldb
 
 import (
 	"context"
@@ -7,8 +7,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenantry/internal/apperr"
+	"tenantry/internal/catalog"
 )
 
 // DiscountInput grants an account a discount: a percentage (basis points,
@@ -30,14 +32,14 @@ type DiscountInput struct {
 	ActorID     string     `json:"-"`
 }
 
-// CreateDiscount validates and records a discount; the same ID twice is
-// one discount.
-func (a *Activities) CreateDiscount(ctx context.Context, in DiscountInput) error {
-	kind, err := a.checkDiscount(&in)
+// CreateDiscount validates and records a discount (an empty ID gets a new
+// one, an unset ValidFrom is now); the same ID twice is one discount.
+func CreateDiscount(ctx context.Context, db *pgxpool.Pool, cat *catalog.Catalog, in DiscountInput, now time.Time) error {
+	kind, err := checkDiscount(cat, &in, now)
 	if err != nil {
-		return apperr.ForTemporal(err)
+		return err
 	}
-	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)`, in.AccountID).Scan(&exists); err != nil {
 			return err
@@ -55,13 +57,13 @@ func (a *Activities) CreateDiscount(ctx context.Context, in DiscountInput) error
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return audit(ctx, tx, "discount/"+in.ID, in.AccountID, in.ActorID, "billing.discount_granted", "discount", in.ID,
+		return Audit(ctx, tx, "discount/"+in.ID, in.AccountID, in.ActorID, "billing.discount_granted", "discount", in.ID,
 			map[string]any{"name": in.Name, "kind": kind, "percent_bp": in.PercentBP, "amount_minor": in.AmountMinor,
 				"service": in.Service, "module": in.Module, "periods": in.Periods, "valid_until": in.ValidUntil})
-	}))
+	})
 }
 
-func (a *Activities) checkDiscount(in *DiscountInput) (string, error) {
+func checkDiscount(cat *catalog.Catalog, in *DiscountInput, now time.Time) (string, error) {
 	if in.ID == "" {
 		in.ID = uuid.NewString()
 	}
@@ -93,7 +95,7 @@ func (a *Activities) checkDiscount(in *DiscountInput) (string, error) {
 		return "", apperr.Invalid("a module discount names its service too")
 	}
 	if in.Service != "" {
-		svc, err := a.Catalog.Service(in.Service)
+		svc, err := cat.Service(in.Service)
 		if err != nil {
 			return "", apperr.Invalid("there is no service %q", in.Service)
 		}
@@ -105,7 +107,6 @@ func (a *Activities) checkDiscount(in *DiscountInput) (string, error) {
 		return "", apperr.Invalid("periods must be positive")
 	}
 	if in.ValidFrom == nil {
-		now := a.Clock()
 		in.ValidFrom = &now
 	}
 	if in.ValidUntil != nil && !in.ValidUntil.After(*in.ValidFrom) {

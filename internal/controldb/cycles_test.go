@@ -1,4 +1,4 @@
-package activities_test
+package controldb_test
 
 import (
 	"testing"
@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"tenantry/activities"
 	"tenantry/internal/billing"
+	"tenantry/internal/controldb"
 	"tenantry/internal/testenv"
 )
 
@@ -21,7 +21,7 @@ func TestUnbilledPeriodsResumeAfterTheLatestInvoice(t *testing.T) {
 	closePeriod(t, c, billed, march)
 	closePeriod(t, c, billed, march.Next(0))
 
-	all, err := activities.UnbilledPeriods(ctx, c.DB, "", 0)
+	all, err := controldb.UnbilledPeriods(ctx, c.DB, "", 0)
 	require.NoError(t, err)
 	// Never invoiced: the month the account was created in.
 	assert.Equal(t, march, all[fresh])
@@ -29,13 +29,13 @@ func TestUnbilledPeriodsResumeAfterTheLatestInvoice(t *testing.T) {
 	may := billing.Period{Start: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
 	assert.Equal(t, may, all[billed])
 
-	one, err := activities.UnbilledPeriods(ctx, c.DB, billed, 0)
+	one, err := controldb.UnbilledPeriods(ctx, c.DB, billed, 0)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]billing.Period{billed: may}, one)
 
 	// A period length changed since the last invoice: the next period
 	// starts where the invoice ended and ends on the new boundary.
-	hourly, err := activities.UnbilledPeriods(ctx, c.DB, billed, 7*time.Hour)
+	hourly, err := controldb.UnbilledPeriods(ctx, c.DB, billed, 7*time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, may.Start, hourly[billed].Start)
 	assert.Equal(t, billing.PeriodOf(may.Start, 7*time.Hour).End, hourly[billed].End)
