@@ -25,6 +25,7 @@ type ExpiryInput struct {
 
 // ExpiryProgress is what the progress query of the watch returns.
 type ExpiryProgress struct {
+	Status    Status     `json:"status"` // waiting for its next wake, running between
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	Warned    bool       `json:"warned"`
 	NextWake  time.Time  `json:"next_wake"`
@@ -32,8 +33,15 @@ type ExpiryProgress struct {
 
 // ExpiryResult says how the watch ended.
 type ExpiryResult struct {
-	Outcome string // "disabled", "no end", "not live"
+	Outcome string // ExpiryDisabled, ExpiryNoEnd or ExpiryNotLive
 }
+
+// How a watch ends.
+const (
+	ExpiryDisabled = "disabled" // the end came: DisableService was started
+	ExpiryNoEnd    = "no end"   // the end was removed
+	ExpiryNotLive  = "not live" // the instance is no longer ready or provisioning
+)
 
 // InstanceExpiry warns before an instance's end (in the timeline and the
 // API) and at the end disables it through DisableService unless it was
@@ -46,25 +54,35 @@ func InstanceExpiry(ctx workflow.Context, in ExpiryInput) (ExpiryResult, error) 
 		warning = activities.ExpiryWarning
 	}
 	changed := workflow.GetSignalChannel(ctx, ExpiryChangedSignal)
-	var p ExpiryProgress
+	p := ExpiryProgress{Status: StatusRunning}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (ExpiryProgress, error) { return p, nil }); err != nil {
 		return ExpiryResult{}, err
 	}
+	res, err := watchExpiry(ctx, in, warning, changed, &p)
+	p.Status = StatusCompleted
+	if err != nil {
+		p.Status = StatusFailed
+	}
+	return res, err
+}
+
+// watchExpiry is the watch's loop; p is what its progress query answers.
+func watchExpiry(ctx workflow.Context, in ExpiryInput, warning time.Duration, changed workflow.ReceiveChannel, p *ExpiryProgress) (ExpiryResult, error) {
 	for {
 		var e activities.Expiry
 		if err := call(withDBSteps(ctx), acts.InstanceExpiry, activities.InstanceRef{InstanceID: in.InstanceID}, &e); err != nil {
 			return ExpiryResult{}, err
 		}
 		if e.Status != "ready" && e.Status != "provisioning" {
-			return ExpiryResult{Outcome: "not live"}, nil
+			return ExpiryResult{Outcome: ExpiryNotLive}, nil
 		}
 		if e.ExpiresAt == nil {
-			return ExpiryResult{Outcome: "no end"}, nil
+			return ExpiryResult{Outcome: ExpiryNoEnd}, nil
 		}
 		now := workflow.Now(ctx)
 		end := *e.ExpiresAt
 		if !now.Before(end) {
-			return ExpiryResult{Outcome: "disabled"}, disableAtEnd(ctx, in, e)
+			return ExpiryResult{Outcome: ExpiryDisabled}, disableAtEnd(ctx, in, e)
 		}
 		wake := end
 		if !e.Warned {
@@ -75,13 +93,14 @@ func InstanceExpiry(ctx workflow.Context, in ExpiryInput) (ExpiryResult, error) 
 				return ExpiryResult{}, err
 			}
 		}
-		p = ExpiryProgress{ExpiresAt: &end, Warned: e.Warned || wake == end, NextWake: wake}
+		*p = ExpiryProgress{Status: StatusWaiting, ExpiresAt: &end, Warned: e.Warned || wake == end, NextWake: wake}
 		timerCtx, cancel := workflow.WithCancel(ctx)
 		s := workflow.NewSelector(ctx)
 		s.AddReceive(changed, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(ctx, nil) })
 		s.AddFuture(workflow.NewTimer(timerCtx, wake.Sub(now)), func(workflow.Future) {})
 		s.Select(ctx)
 		cancel()
+		p.Status = StatusRunning
 	}
 }
 
