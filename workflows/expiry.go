@@ -1,13 +1,22 @@
 package workflows
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/workflow"
 
 	"tenantry/activities"
 )
+
+// InstanceExpiry's contract: one watch per instance on TaskQueue, started
+// (or woken) by WatchExpiry and woken by ExpiryChanged; its progress query
+// answers an ExpiryProgress, whose Status is StatusWaiting while it sleeps
+// until its next wake. It has no steps: each wake re-reads the end.
 
 // ExpiryID names the watch over an instance's end.
 func ExpiryID(instanceID string) string { return "expiry/" + instanceID }
@@ -19,6 +28,8 @@ const ExpiryChangedSignal = "expiry-changed"
 // ExpiryInput watches one instance's end.
 type ExpiryInput struct {
 	InstanceID  string
+	AccountID   string        // for the search attributes
+	Service     string        // for the search attributes
 	Warning     time.Duration // zero: activities.ExpiryWarning
 	GracePeriod time.Duration // for the DisableService it starts
 }
@@ -42,6 +53,29 @@ const (
 	ExpiryNoEnd    = "no end"   // the end was removed
 	ExpiryNotLive  = "not live" // the instance is no longer ready or provisioning
 )
+
+// WatchExpiry starts the watch over in.InstanceID's end, or wakes the
+// running one to re-read it (signal-with-start): call it after giving an
+// instance an end or moving it.
+func WatchExpiry(ctx context.Context, c client.Client, in ExpiryInput) error {
+	_, err := c.SignalWithStartWorkflow(ctx, ExpiryID(in.InstanceID), ExpiryChangedSignal, nil,
+		client.StartWorkflowOptions{TaskQueue: TaskQueue,
+			TypedSearchAttributes: SearchAttributes(in.AccountID, in.Service, in.InstanceID)},
+		InstanceExpiry, in)
+	return err
+}
+
+// ExpiryChanged wakes a running watch over the instance's end, so it
+// re-reads the end (and stops when there is none); no watch running is
+// fine.
+func ExpiryChanged(ctx context.Context, c client.Client, instanceID string) error {
+	err := c.SignalWorkflow(ctx, ExpiryID(instanceID), "", ExpiryChangedSignal, nil)
+	var missing *serviceerror.NotFound
+	if errors.As(err, &missing) {
+		return nil
+	}
+	return err
+}
 
 // InstanceExpiry warns before an instance's end (in the timeline and the
 // API) and at the end disables it through DisableService unless it was
