@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/api/serviceerror"
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
@@ -99,12 +98,7 @@ func (s *Server) retryClose(ctx context.Context, accountID string) error {
 	if s.Temporal == nil {
 		return errors.New("no Temporal connection in this process")
 	}
-	err := s.Temporal.SignalWorkflow(ctx, workflows.BillingCycleID(accountID), "", workflows.RetryCloseSignal, nil)
-	var missing *serviceerror.NotFound
-	if errors.As(err, &missing) {
-		return apperr.NotFound("account %s has no running billing cycle", accountID)
-	}
-	return err
+	return workflows.RetryClose(ctx, s.Temporal, accountID)
 }
 
 func (s *Server) revenue(c *gin.Context) {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/client"
 
 	"tenantry/activities"
 	"tenantry/workflows"
@@ -37,13 +36,11 @@ func (s *Server) setExpiry(c *gin.Context) {
 		return
 	}
 	if req.ExpiresAt != nil {
-		_, err = s.Temporal.SignalWithStartWorkflow(ctx, workflows.ExpiryID(v.ID), workflows.ExpiryChangedSignal, nil,
-			client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue,
-				TypedSearchAttributes: workflows.SearchAttributes(u.AccountID, v.Service, v.ID)},
-			workflows.InstanceExpiry, workflows.ExpiryInput{InstanceID: v.ID, Warning: s.expiryWarning(), GracePeriod: s.GracePeriod})
+		err = workflows.WatchExpiry(ctx, s.Temporal, workflows.ExpiryInput{InstanceID: v.ID, AccountID: u.AccountID, Service: v.Service,
+			Warning: s.expiryWarning(), GracePeriod: s.GracePeriod})
 	} else {
 		// A running watch re-reads, finds no end and stops; none running is fine.
-		_ = s.Temporal.SignalWorkflow(ctx, workflows.ExpiryID(v.ID), "", workflows.ExpiryChangedSignal, nil)
+		_ = workflows.ExpiryChanged(ctx, s.Temporal, v.ID)
 	}
 	if err != nil {
 		s.fail(c, err)

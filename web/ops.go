@@ -2,14 +2,10 @@ package web
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"tenantry/activities"
 	"tenantry/internal/apperr"
@@ -70,7 +66,7 @@ func (s *Server) sendSetup(ctx context.Context, v instanceView, req setupRequest
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, workflows.EnableID(v.ID), workflows.SetupUpdate, setup)
+	return workflows.SendSetup(ctx, s.Temporal, v.ID, setup)
 }
 
 // startModuleChange checks the new module set and starts ChangeModules.
@@ -82,13 +78,8 @@ func (s *Server) startModuleChange(ctx context.Context, u currentUser, v instanc
 	if len(change.Added) == 0 && len(change.Removed) == 0 {
 		return change, apperr.Invalid("the instance already has exactly these modules")
 	}
-	_, err = s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.ChangeModulesID(v.ID), TaskQueue: workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes:    workflows.SearchAttributes(u.AccountID, v.Service, v.ID),
-	}, workflows.ChangeModules, workflows.ChangeModulesInput{InstanceID: v.ID, AccountID: u.AccountID, ActorID: u.ID, Modules: change.Modules})
-	return change, alreadyRunning(err, "a module change for this instance is already in progress")
+	return change, workflows.StartChangeModules(ctx, s.Temporal, workflows.ChangeModulesInput{
+		InstanceID: v.ID, AccountID: u.AccountID, Service: v.Service, ActorID: u.ID, Modules: change.Modules})
 }
 
 // gracePeriod is how long a disabled instance's data is kept.
@@ -109,13 +100,9 @@ func (s *Server) startDisable(ctx context.Context, u currentUser, v instanceView
 		return 0, time.Time{}, apperr.Conflict("the instance is being upgraded: disable it once that is done")
 	}
 	grace := s.gracePeriod()
-	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.DisableID(v.ID), TaskQueue: workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes:    workflows.SearchAttributes(u.AccountID, v.Service, v.ID),
-	}, workflows.DisableService, workflows.DisableInput{InstanceID: v.ID, AccountID: u.AccountID, ActorID: u.ID, GracePeriod: grace})
-	return grace, s.Clock().Add(grace).UTC(), alreadyRunning(err, "this instance is already being disabled")
+	err := workflows.StartDisable(ctx, s.Temporal, workflows.DisableInput{
+		InstanceID: v.ID, AccountID: u.AccountID, Service: v.Service, ActorID: u.ID, GracePeriod: grace})
+	return grace, s.Clock().Add(grace).UTC(), err
 }
 
 // reenable brings a disabled instance back within its grace period.
@@ -123,30 +110,5 @@ func (s *Server) reenable(ctx context.Context, u currentUser, v instanceView) er
 	if v.Status != "disabled" {
 		return apperr.Conflict("only a disabled instance can be enabled again (it is %s)", v.Status)
 	}
-	return s.update(ctx, workflows.DisableID(v.ID), workflows.ReenableUpdate, workflows.ReenableRequest{ActorID: u.ID})
-}
-
-// update sends a workflow update and waits until it is accepted; a closed
-// workflow means the moment for it has passed.
-func (s *Server) update(ctx context.Context, workflowID, name string, arg any) error {
-	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflowID, UpdateName: name, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return apperr.Conflict("this operation has already finished")
-	}
-	if err != nil {
-		return err
-	}
-	return h.Get(ctx, nil)
-}
-
-func alreadyRunning(err error, msg string) error {
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return apperr.Conflict("%s", msg)
-	}
-	return err
+	return workflows.Reenable(ctx, s.Temporal, v.ID, workflows.ReenableRequest{ActorID: u.ID})
 }

@@ -2,13 +2,10 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
@@ -56,20 +53,7 @@ func (s *Server) createAccount(ctx context.Context, req signupRequest) (workflow
 	if taken {
 		return in, res, apperr.Conflict("an account with email %s already exists", in.Email)
 	}
-	run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.SignupID(in.Email),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: 0, // fail when a signup for this email is running
-		TypedSearchAttributes:    workflows.SearchAttributes(in.AccountID, "", ""),
-	}, workflows.Signup, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return in, res, apperr.Conflict("a signup for %s is already in progress", in.Email)
-	}
-	if err != nil {
-		return in, res, err
-	}
-	if err := run.Get(ctx, &res); err != nil {
+	if res, err = workflows.RunSignup(ctx, s.Temporal, in); err != nil {
 		return in, res, err
 	}
 	// The account's billing cycle starts now. Should this fail, the account

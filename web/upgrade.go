@@ -79,5 +79,5 @@ func (s *Server) startUpgrade(ctx context.Context, u currentUser, instanceID, ve
 	id, err := workflows.StartUpgrade(ctx, s.Temporal, workflows.UpgradeInput{
 		InstanceID: instanceID, AccountID: accountID, Service: plan.Service, ActorID: u.ID, Version: version,
 	})
-	return id, plan, alreadyRunning(err, "an upgrade of this instance to "+version+" is already running")
+	return id, plan, err
 }
