@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tenantry/internal/apperr"
 	"tenantry/workflows"
 )
 
@@ -48,6 +49,13 @@ func TestInstanceExpiresUnlessRenewed(t *testing.T) {
 		var p workflows.ExpiryProgress
 		return err == nil && v.Get(&p) == nil && p.ExpiresAt != nil && p.ExpiresAt.Equal(later)
 	})
+	// The pages read it as the common Progress: asleep until the new end
+	// is waiting, not stuck.
+	v, err := s.Temporal.QueryWorkflow(ctx, workflows.ExpiryID(inst.ID), "", workflows.ProgressQuery)
+	var p workflows.Progress
+	if err != nil || v.Get(&p) != nil || p.Status != workflows.StatusWaiting {
+		t.Fatalf("the sleeping watch reports %+v (%v)", p, err)
+	}
 	if time.Until(soon) > 0 {
 		time.Sleep(time.Until(soon) + time.Second) // past the old end: nothing may happen
 	}
@@ -65,6 +73,14 @@ func TestInstanceExpiresUnlessRenewed(t *testing.T) {
 	var result workflows.ExpiryResult
 	if err := s.Temporal.GetWorkflow(ctx, workflows.ExpiryID(inst.ID), "").Get(ctx, &result); err != nil || result.Outcome != "disabled" {
 		t.Fatalf("the watch ended with %+v, %v", result, err)
+	}
+	// The disabling keeps the data for the grace period: a second one is
+	// refused while it runs, and waking the finished watch is harmless.
+	if err := workflows.StartDisable(ctx, s.Temporal, workflows.DisableInput{InstanceID: inst.ID}); apperr.KindOf(err) != apperr.KindConflict {
+		t.Fatalf("a second disable during the grace period: %v", err)
+	}
+	if err := workflows.ExpiryChanged(ctx, s.Temporal, inst.ID); err != nil {
+		t.Fatalf("waking a finished watch: %v", err)
 	}
 	recordHistories(t, s, map[string]string{"instance_expiry": workflows.ExpiryID(inst.ID)})
 }

@@ -2,9 +2,11 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/workflow"
 
@@ -12,6 +14,12 @@ import (
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
 )
+
+// BillingCycle's contract: one cycle per account on TaskQueue, started by
+// StartBillingCycle, continued as new each period; RetryClose sends the
+// RetryCloseSignal; its progress query answers a BillingProgress, whose
+// Status is StatusWaiting while it sleeps until the period's end. It has no
+// steps: each period is one close.
 
 // BillingCycleID is one cycle per account for the account's whole life.
 func BillingCycleID(accountID string) string { return "billing/" + accountID }
@@ -53,6 +61,32 @@ type BillingProgress struct {
 	// Error is why the last close attempt failed, and Retry how to retry it.
 	Error string `json:"error,omitempty"`
 	Retry string `json:"retry,omitempty"`
+}
+
+// StartBillingCycle starts the account's cycle at period p, or leaves the
+// running one alone. Signup starts it at the period that holds now;
+// start-up and the billing API start a missing one at the account's first
+// unbilled period (controldb.UnbilledPeriods), so it catches up.
+func StartBillingCycle(ctx context.Context, c client.Client, accountID string, p billing.Period, length time.Duration) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       BillingCycleID(accountID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    SearchAttributes(accountID, "", ""),
+	}, BillingCycle, BillingCycleInput{AccountID: accountID, Period: p, Length: length})
+	return err
+}
+
+// RetryClose asks an account's cycle to try its failed close again now, as
+// the retry-close signal from the temporal CLI does; an account without a
+// running cycle is apperr.NotFound.
+func RetryClose(ctx context.Context, c client.Client, accountID string) error {
+	err := c.SignalWorkflow(ctx, BillingCycleID(accountID), "", RetryCloseSignal, nil)
+	var missing *serviceerror.NotFound
+	if errors.As(err, &missing) {
+		return apperr.NotFound("account %s has no running billing cycle", accountID)
+	}
+	return err
 }
 
 // BillingCycle sleeps until its period ends, closes it (the invoice is
@@ -112,18 +146,4 @@ func (c *cycle) close(ctx workflow.Context) activities.InvoiceSummary {
 		cancel()
 		c.p.Error, c.p.Retry = "", ""
 	}
-}
-
-// StartBillingCycle starts the account's cycle at period p, or leaves the
-// running one alone. Signup starts it at the period that holds now;
-// start-up and the billing API start a missing one at the account's first
-// unbilled period (controldb.UnbilledPeriods), so it catches up.
-func StartBillingCycle(ctx context.Context, c client.Client, accountID string, p billing.Period, length time.Duration) error {
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       BillingCycleID(accountID),
-		TaskQueue:                TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    SearchAttributes(accountID, "", ""),
-	}, BillingCycle, BillingCycleInput{AccountID: accountID, Period: p, Length: length})
-	return err
 }

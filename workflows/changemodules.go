@@ -1,10 +1,16 @@
 package workflows
 
 import (
+	"context"
+
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/workflow"
 
 	"tenantry/activities"
 )
+
+// ChangeModules' contract: one change per instance at a time on TaskQueue,
+// started by StartChangeModules; its progress query answers a Progress.
 
 // ChangeModulesID allows one module change per instance at a time.
 func ChangeModulesID(instanceID string) string { return "modules/" + instanceID }
@@ -13,36 +19,55 @@ func ChangeModulesID(instanceID string) string { return "modules/" + instanceID 
 type ChangeModulesInput struct {
 	InstanceID string
 	AccountID  string
+	Service    string // for the search attributes
 	ActorID    string
 	Modules    []string
+}
+
+// ChangeModulesResult is the change as checked against the catalog.
+type ChangeModulesResult = activities.ModuleChange
+
+// ChangeModules' steps, in order.
+const (
+	ChangeModulesStepCheck    = "check"
+	ChangeModulesStepSettings = "tenant_settings"
+	ChangeModulesStepBilling  = "billing"
+)
+
+// StartChangeModules starts an instance's module change; one still running
+// for the instance is an apperr.Conflict.
+func StartChangeModules(ctx context.Context, c client.Client, in ChangeModulesInput) error {
+	_, err := startOnce(ctx, c, ChangeModulesID(in.InstanceID), SearchAttributes(in.AccountID, in.Service, in.InstanceID),
+		"a module change for this instance is already in progress", ChangeModules, in)
+	return err
 }
 
 // ChangeModules checks the new module set, writes it into the tenant's
 // settings, then switches billing: the removed modules' spans close and the
 // added ones open at the same instant.
-func ChangeModules(ctx workflow.Context, in ChangeModulesInput) (activities.ModuleChange, error) {
+func ChangeModules(ctx workflow.Context, in ChangeModulesInput) (ChangeModulesResult, error) {
 	t, err := newTracker(ctx,
-		stepDef{"check", "Check the modules against the catalog"},
-		stepDef{"tenant_settings", "Write the modules into the instance's settings"},
-		stepDef{"billing", "Switch billing to the new modules"},
+		stepDef{ChangeModulesStepCheck, "Check the modules against the catalog"},
+		stepDef{ChangeModulesStepSettings, "Write the modules into the instance's settings"},
+		stepDef{ChangeModulesStepBilling, "Switch billing to the new modules"},
 	)
 	if err != nil {
-		return activities.ModuleChange{}, err
+		return ChangeModulesResult{}, err
 	}
 	db := withDBSteps(ctx)
-	var change activities.ModuleChange
+	var change ChangeModulesResult
 	at := workflow.Now(ctx).UTC()
 	for _, st := range []struct {
 		name string
 		fn   func() error
 	}{
-		{"check", func() error {
+		{ChangeModulesStepCheck, func() error {
 			return call(db, acts.CheckModuleChange, activities.ModuleChangeInput{InstanceID: in.InstanceID, Modules: in.Modules}, &change)
 		}},
-		{"tenant_settings", func() error {
+		{ChangeModulesStepSettings, func() error {
 			return call(db, acts.WriteTenantModules, activities.TenantModulesInput{InstanceID: in.InstanceID, Modules: change.Modules}, nil)
 		}},
-		{"billing", func() error {
+		{ChangeModulesStepBilling, func() error {
 			return call(db, acts.SwitchModules, activities.ModuleChangeInput{
 				InstanceID: in.InstanceID, ActorID: in.ActorID, Modules: change.Modules, At: at,
 			}, nil)

@@ -6,30 +6,46 @@ import (
 	"tenantry/activities"
 )
 
+// CreateDatabase's contract: a child of EnableService on TaskQueue (never
+// started from outside a workflow); its progress query answers a Progress.
+
 // CreateDatabaseID is the business ID of an instance's database creation.
 func CreateDatabaseID(instanceID string) string { return "database/" + instanceID }
 
+// CreateDatabaseInput names the instance whose database to create.
+type CreateDatabaseInput = activities.InstanceRef
+
+// CreateDatabaseResult names what was made; the password stays in the
+// control database.
+type CreateDatabaseResult = activities.DatabaseInfo
+
+// CreateDatabase's steps, in order.
+const (
+	CreateDatabaseStepAllocate = "allocate"
+	CreateDatabaseStepRole     = "create_role"
+	CreateDatabaseStepDatabase = "create_database"
+)
+
 // CreateDatabase picks a database server, creates the tenant's role and its
 // database owned by that role, and closes the database to everybody else.
-// Its result names what it made; the password stays in the control database.
-func CreateDatabase(ctx workflow.Context, in activities.InstanceRef) (activities.DatabaseInfo, error) {
+func CreateDatabase(ctx workflow.Context, in CreateDatabaseInput) (CreateDatabaseResult, error) {
 	t, err := newTracker(ctx,
-		stepDef{"allocate", "Pick a server, name the database, generate credentials"},
-		stepDef{"create_role", "Create the tenant's role"},
-		stepDef{"create_database", "Create the database, closed to others"},
+		stepDef{CreateDatabaseStepAllocate, "Pick a server, name the database, generate credentials"},
+		stepDef{CreateDatabaseStepRole, "Create the tenant's role"},
+		stepDef{CreateDatabaseStepDatabase, "Create the database, closed to others"},
 	)
 	if err != nil {
-		return activities.DatabaseInfo{}, err
+		return CreateDatabaseResult{}, err
 	}
 	db := withDBSteps(ctx)
-	var info activities.DatabaseInfo
+	var info CreateDatabaseResult
 	for _, st := range []struct {
 		name string
 		fn   func() error
 	}{
-		{"allocate", func() error { return call(db, acts.AllocateDatabase, in, &info) }},
-		{"create_role", func() error { return call(db, acts.CreateRole, info, nil) }},
-		{"create_database", func() error { return call(db, acts.CreateDatabase, info, nil) }},
+		{CreateDatabaseStepAllocate, func() error { return call(db, acts.AllocateDatabase, in, &info) }},
+		{CreateDatabaseStepRole, func() error { return call(db, acts.CreateRole, info, nil) }},
+		{CreateDatabaseStepDatabase, func() error { return call(db, acts.CreateDatabase, info, nil) }},
 	} {
 		if err := t.run(ctx, st.name, st.fn); err != nil {
 			t.fail(ctx, err)

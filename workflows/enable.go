@@ -1,16 +1,24 @@
 package workflows
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"tenantry/activities"
 	"tenantry/internal/apperr"
 )
+
+// EnableService's contract: one provisioning per instance on TaskQueue,
+// started by StartEnable; the setup page reaches it through SendSetup; its
+// progress query answers a Progress (StatusWaiting while it waits for
+// setup).
 
 // EnableID is the business ID of an instance's provisioning.
 func EnableID(instanceID string) string { return "enable/" + instanceID }
@@ -49,17 +57,49 @@ type EnableResult struct {
 	Host       string
 }
 
-// Enable steps, in order.
+// EnableService's steps, in order; EnableStepCompensate only appears
+// after a step failed for good.
 const (
-	stepValidate   = "validate"
-	stepDatabase   = "create_database"
-	stepSetup      = "setup"
-	stepMigrate    = "migrate_and_seed"
-	stepHost       = "register_host"
-	stepBilling    = "open_billing"
-	stepReady      = "ready"
-	stepCompensate = "compensate"
+	EnableStepValidate   = "validate"
+	EnableStepDatabase   = "create_database"
+	EnableStepSetup      = "setup"
+	EnableStepMigrate    = "migrate_and_seed"
+	EnableStepHost       = "register_host"
+	EnableStepBilling    = "open_billing"
+	EnableStepReady      = "ready"
+	EnableStepCompensate = "compensate"
 )
+
+// StartEnable starts EnableService together with the ReservedUpdate
+// (update-with-start): one call that returns once the request is validated
+// and the host reserved, or with the reason it was refused.
+func StartEnable(ctx context.Context, c client.Client, in EnableInput) (activities.ReserveInstanceResult, error) {
+	start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       EnableID(in.InstanceID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes:    SearchAttributes(in.AccountID, in.Service, in.InstanceID),
+	}, EnableService, in)
+	var reserved activities.ReserveInstanceResult
+	handle, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName: ReservedUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return reserved, err
+	}
+	return reserved, handle.Get(ctx, &reserved)
+}
+
+// SendSetup delivers the setup page to an instance's provisioning and
+// waits until it is taken. The workflow's validator has the last word: its
+// domain error (setup already received, provisioning failed, bad input)
+// reaches the caller; provisioning that has closed is an apperr.Conflict.
+func SendSetup(ctx context.Context, c client.Client, instanceID string, setup activities.Setup) error {
+	return updateAndWait(ctx, c, EnableID(instanceID), SetupUpdate, setup)
+}
 
 // EnableService provisions a service instance: validate → create its
 // database (child) → wait for setup → migrate and seed (child) → register
@@ -91,13 +131,13 @@ type enable struct {
 func (s *enable) init(ctx workflow.Context) error {
 	var err error
 	s.t, err = newTracker(ctx,
-		stepDef{stepValidate, "Check the request and reserve the host"},
-		stepDef{stepDatabase, "Create the database and its role"},
-		stepDef{stepSetup, "Wait for the setup page (admin user, language)"},
-		stepDef{stepMigrate, "Create the tables and seed the admin user"},
-		stepDef{stepHost, "Route the host to the instance"},
-		stepDef{stepBilling, "Start billing the modules"},
-		stepDef{stepReady, "Ready"},
+		stepDef{EnableStepValidate, "Check the request and reserve the host"},
+		stepDef{EnableStepDatabase, "Create the database and its role"},
+		stepDef{EnableStepSetup, "Wait for the setup page (admin user, language)"},
+		stepDef{EnableStepMigrate, "Create the tables and seed the admin user"},
+		stepDef{EnableStepHost, "Route the host to the instance"},
+		stepDef{EnableStepBilling, "Start billing the modules"},
+		stepDef{EnableStepReady, "Ready"},
 	)
 	if err != nil {
 		return err
@@ -156,7 +196,7 @@ func (s *enable) provision(ctx, db workflow.Context) error {
 		name string
 		fn   func() error
 	}{
-		{stepValidate, func() error {
+		{EnableStepValidate, func() error {
 			err := call(db, acts.ReserveInstance, activities.ReserveInstanceInput{
 				InstanceID: s.in.InstanceID, AccountID: s.in.AccountID, ActorID: s.in.ActorID,
 				Service: s.in.Service, Modules: s.in.Modules, Host: s.in.Host,
@@ -164,25 +204,25 @@ func (s *enable) provision(ctx, db workflow.Context) error {
 			s.reservedRow, s.reserveErr = err == nil, err
 			return err
 		}},
-		{stepDatabase, func() error {
+		{EnableStepDatabase, func() error {
 			s.databaseAllocated = true // from here on, a database may exist
 			cctx := childOptions(ctx, CreateDatabaseID(s.in.InstanceID), s.in.AccountID, s.in.Service, s.in.InstanceID)
 			return workflow.ExecuteChildWorkflow(cctx, CreateDatabase, ref).Get(ctx, nil)
 		}},
-		{stepSetup, func() error { return s.awaitSetup(ctx) }},
-		{stepMigrate, func() error {
+		{EnableStepSetup, func() error { return s.awaitSetup(ctx) }},
+		{EnableStepMigrate, func() error {
 			cctx := childOptions(ctx, MigrateAndSeedID(s.in.InstanceID, s.reserved.Version), s.in.AccountID, s.in.Service, s.in.InstanceID)
 			return workflow.ExecuteChildWorkflow(cctx, MigrateAndSeed, MigrateAndSeedInput{
 				InstanceID: s.in.InstanceID, Version: s.reserved.Version, Setup: s.setup, Modules: s.reserved.Modules,
 			}).Get(ctx, nil)
 		}},
-		{stepHost, func() error { return call(db, acts.RegisterHost, ref, nil) }},
-		{stepBilling, func() error {
+		{EnableStepHost, func() error { return call(db, acts.RegisterHost, ref, nil) }},
+		{EnableStepBilling, func() error {
 			return call(db, acts.OpenUsageSpans, activities.SpansInput{
 				InstanceID: s.in.InstanceID, Modules: s.reserved.Modules, At: workflow.Now(ctx).UTC(),
 			}, nil)
 		}},
-		{stepReady, func() error {
+		{EnableStepReady, func() error {
 			return call(db, acts.MarkReady, activities.MarkReadyInput{InstanceID: s.in.InstanceID, ActorID: s.in.ActorID}, nil)
 		}},
 	}
@@ -202,7 +242,7 @@ func (s *enable) awaitSetup(ctx workflow.Context) error {
 	if timeout <= 0 {
 		timeout = DefaultSetupTimeout
 	}
-	s.t.set(ctx, stepSetup, StepWaiting)
+	s.t.set(ctx, EnableStepSetup, StepWaiting)
 	s.t.p.Status = StatusWaiting
 	ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return s.setup != nil })
 	s.t.p.Status = StatusRunning
@@ -226,7 +266,7 @@ func (s *enable) compensate(ctx workflow.Context, cause error) {
 	db := withDBSteps(dctx)
 	ref := activities.InstanceRef{InstanceID: s.in.InstanceID}
 	reason := reasonOf(cause)
-	err := s.t.run(dctx, stepCompensate, func() error {
+	err := s.t.run(dctx, EnableStepCompensate, func() error {
 		var dropErr error
 		if s.databaseAllocated {
 			dropErr = call(db, acts.DropDatabase, ref, nil)
@@ -245,14 +285,14 @@ func (s *enable) compensate(ctx workflow.Context, cause error) {
 		}
 		return err
 	})
-	s.t.step(stepCompensate).Title = "Remove what was created"
+	s.t.step(EnableStepCompensate).Title = "Remove what was created"
 	if err != nil {
 		return // what was made is still there
 	}
 	for i := range s.t.p.Steps {
 		st := &s.t.p.Steps[i]
 		// Waiting for setup made nothing, so there is nothing it undid.
-		if st.State == StepDone && st.Name != stepCompensate && st.Name != stepSetup {
+		if st.State == StepDone && st.Name != EnableStepCompensate && st.Name != EnableStepSetup {
 			st.State = StepCompensated
 		}
 	}

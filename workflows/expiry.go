@@ -1,13 +1,22 @@
 package workflows
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/workflow"
 
 	"tenantry/activities"
 )
+
+// InstanceExpiry's contract: one watch per instance on TaskQueue, started
+// (or woken) by WatchExpiry and woken by ExpiryChanged; its progress query
+// answers an ExpiryProgress, whose Status is StatusWaiting while it sleeps
+// until its next wake. It has no steps: each wake re-reads the end.
 
 // ExpiryID names the watch over an instance's end.
 func ExpiryID(instanceID string) string { return "expiry/" + instanceID }
@@ -19,12 +28,15 @@ const ExpiryChangedSignal = "expiry-changed"
 // ExpiryInput watches one instance's end.
 type ExpiryInput struct {
 	InstanceID  string
+	AccountID   string        // for the search attributes
+	Service     string        // for the search attributes
 	Warning     time.Duration // zero: activities.ExpiryWarning
 	GracePeriod time.Duration // for the DisableService it starts
 }
 
 // ExpiryProgress is what the progress query of the watch returns.
 type ExpiryProgress struct {
+	Status    Status     `json:"status"` // waiting for its next wake, running between
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	Warned    bool       `json:"warned"`
 	NextWake  time.Time  `json:"next_wake"`
@@ -32,7 +44,37 @@ type ExpiryProgress struct {
 
 // ExpiryResult says how the watch ended.
 type ExpiryResult struct {
-	Outcome string // "disabled", "no end", "not live"
+	Outcome string // ExpiryDisabled, ExpiryNoEnd or ExpiryNotLive
+}
+
+// How a watch ends.
+const (
+	ExpiryDisabled = "disabled" // the end came: DisableService was started
+	ExpiryNoEnd    = "no end"   // the end was removed
+	ExpiryNotLive  = "not live" // the instance is no longer ready or provisioning
+)
+
+// WatchExpiry starts the watch over in.InstanceID's end, or wakes the
+// running one to re-read it (signal-with-start): call it after giving an
+// instance an end or moving it.
+func WatchExpiry(ctx context.Context, c client.Client, in ExpiryInput) error {
+	_, err := c.SignalWithStartWorkflow(ctx, ExpiryID(in.InstanceID), ExpiryChangedSignal, nil,
+		client.StartWorkflowOptions{TaskQueue: TaskQueue,
+			TypedSearchAttributes: SearchAttributes(in.AccountID, in.Service, in.InstanceID)},
+		InstanceExpiry, in)
+	return err
+}
+
+// ExpiryChanged wakes a running watch over the instance's end, so it
+// re-reads the end (and stops when there is none); no watch running is
+// fine.
+func ExpiryChanged(ctx context.Context, c client.Client, instanceID string) error {
+	err := c.SignalWorkflow(ctx, ExpiryID(instanceID), "", ExpiryChangedSignal, nil)
+	var missing *serviceerror.NotFound
+	if errors.As(err, &missing) {
+		return nil
+	}
+	return err
 }
 
 // InstanceExpiry warns before an instance's end (in the timeline and the
@@ -46,25 +88,35 @@ func InstanceExpiry(ctx workflow.Context, in ExpiryInput) (ExpiryResult, error) 
 		warning = activities.ExpiryWarning
 	}
 	changed := workflow.GetSignalChannel(ctx, ExpiryChangedSignal)
-	var p ExpiryProgress
+	p := ExpiryProgress{Status: StatusRunning}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (ExpiryProgress, error) { return p, nil }); err != nil {
 		return ExpiryResult{}, err
 	}
+	res, err := watchExpiry(ctx, in, warning, changed, &p)
+	p.Status = StatusCompleted
+	if err != nil {
+		p.Status = StatusFailed
+	}
+	return res, err
+}
+
+// watchExpiry is the watch's loop; p is what its progress query answers.
+func watchExpiry(ctx workflow.Context, in ExpiryInput, warning time.Duration, changed workflow.ReceiveChannel, p *ExpiryProgress) (ExpiryResult, error) {
 	for {
 		var e activities.Expiry
 		if err := call(withDBSteps(ctx), acts.InstanceExpiry, activities.InstanceRef{InstanceID: in.InstanceID}, &e); err != nil {
 			return ExpiryResult{}, err
 		}
 		if e.Status != "ready" && e.Status != "provisioning" {
-			return ExpiryResult{Outcome: "not live"}, nil
+			return ExpiryResult{Outcome: ExpiryNotLive}, nil
 		}
 		if e.ExpiresAt == nil {
-			return ExpiryResult{Outcome: "no end"}, nil
+			return ExpiryResult{Outcome: ExpiryNoEnd}, nil
 		}
 		now := workflow.Now(ctx)
 		end := *e.ExpiresAt
 		if !now.Before(end) {
-			return ExpiryResult{Outcome: "disabled"}, disableAtEnd(ctx, in, e)
+			return ExpiryResult{Outcome: ExpiryDisabled}, disableAtEnd(ctx, in, e)
 		}
 		wake := end
 		if !e.Warned {
@@ -75,13 +127,14 @@ func InstanceExpiry(ctx workflow.Context, in ExpiryInput) (ExpiryResult, error) 
 				return ExpiryResult{}, err
 			}
 		}
-		p = ExpiryProgress{ExpiresAt: &end, Warned: e.Warned || wake == end, NextWake: wake}
+		*p = ExpiryProgress{Status: StatusWaiting, ExpiresAt: &end, Warned: e.Warned || wake == end, NextWake: wake}
 		timerCtx, cancel := workflow.WithCancel(ctx)
 		s := workflow.NewSelector(ctx)
 		s.AddReceive(changed, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(ctx, nil) })
 		s.AddFuture(workflow.NewTimer(timerCtx, wake.Sub(now)), func(workflow.Future) {})
 		s.Select(ctx)
 		cancel()
+		p.Status = StatusRunning
 	}
 }
 

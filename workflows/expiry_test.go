@@ -62,6 +62,8 @@ func TestInstanceExpiry(t *testing.T) {
 		var p workflows.ExpiryProgress
 		require.NoError(t, v.Get(&p))
 		assert.Equal(t, start.Add(13*day), p.NextWake)
+		assert.Equal(t, workflows.StatusWaiting, p.Status, "asleep until the next wake")
+		assert.Equal(t, workflows.StatusWaiting, h.progress().Status, "the common Status the pages read")
 	}, 12*day)
 	h.env.ExecuteWorkflow(workflows.InstanceExpiry, workflows.ExpiryInput{InstanceID: inst})
 	require.NoError(t, h.env.GetWorkflowError())
@@ -70,4 +72,5 @@ func TestInstanceExpiry(t *testing.T) {
 	assert.Equal(t, "disabled", res.Outcome)
 	assert.Equal(t, start.Add(20*day), disabledAt.UTC())
 	assert.Equal(t, 2, warnings())
+	assert.Equal(t, workflows.StatusCompleted, h.progress().Status)
 }

@@ -1,6 +1,10 @@
 // Package workflows holds Tenantry's durable workflows. Each file holds one
-// workflow's contract (ID builder, input, result, signal/query/update names)
-// and its code; the steps are activities in package activities.
+// workflow: at its top the contract (ID builder, signal/query/update names,
+// input, result and progress types, step names) and the Start… or update
+// helpers through which the platform layer starts and drives it, no
+// workflow being started anywhere else; then its code. The steps are
+// activities in package activities. Every progress query answer carries
+// the common Status (see Progress).
 package workflows
 
 import (

@@ -11,7 +11,8 @@ import (
 	"tenantry/internal/apperr"
 )
 
-// ProgressQuery is answered by every workflow with its Progress.
+// ProgressQuery is answered by every workflow with its Progress (or a
+// progress type of its own that shares Progress's Status).
 const ProgressQuery = "progress"
 
 // StepState is where one step of a workflow stands.
@@ -49,7 +50,12 @@ type Step struct {
 }
 
 // Progress is what the progress query returns: the steps in order, the
-// overall status and, on failure, the reason in plain words.
+// overall status and, on failure, the reason in plain words. BillingCycle
+// and InstanceExpiry answer types of their own (BillingProgress,
+// ExpiryProgress) that share its "status" field (and BillingProgress its
+// "error"), so every answer decodes into a Progress with a meaningful
+// Status: StatusWaiting while a workflow waits for a person or sleeps on a
+// timer.
 type Progress struct {
 	Status Status `json:"status"`
 	Steps  []Step `json:"steps"`

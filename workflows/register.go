@@ -4,16 +4,27 @@ import (
 	"go.temporal.io/sdk/worker"
 )
 
+// Workflows lists every workflow function the worker runs, each registered
+// under its function's name (its workflow type). Register adds exactly
+// these; the replay test requires a recorded history of each.
+func Workflows() []any {
+	return []any{
+		Signup,
+		EnableService,
+		CreateDatabase,
+		MigrateAndSeed,
+		ChangeModules,
+		DisableService,
+		BillingCycle,
+		InstanceExpiry,
+		UpgradeInstance,
+		PriceChange,
+	}
+}
+
 // Register adds every workflow to a worker (or a replayer).
 func Register(r worker.WorkflowRegistry) {
-	r.RegisterWorkflow(Signup)
-	r.RegisterWorkflow(EnableService)
-	r.RegisterWorkflow(CreateDatabase)
-	r.RegisterWorkflow(MigrateAndSeed)
-	r.RegisterWorkflow(ChangeModules)
-	r.RegisterWorkflow(DisableService)
-	r.RegisterWorkflow(BillingCycle)
-	r.RegisterWorkflow(InstanceExpiry)
-	r.RegisterWorkflow(UpgradeInstance)
-	r.RegisterWorkflow(PriceChange)
+	for _, wf := range Workflows() {
+		r.RegisterWorkflow(wf)
+	}
 }

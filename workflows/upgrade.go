@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -12,6 +11,10 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/apperr"
 )
+
+// UpgradeInstance's contract: one per instance and version on TaskQueue,
+// started by StartUpgrade (a Rollout runs it as a child); its progress
+// query answers a Progress.
 
 // UpgradeInstanceID is one upgrade of an instance to one version; a
 // Rollout runs it as a child per instance.
@@ -28,15 +31,29 @@ type UpgradeInput struct {
 	Version    string
 }
 
-// Upgrade steps, in order.
+// UpgradeResult is what the upgrade changed: the version it came from,
+// the modules it kept and the ones it dropped.
+type UpgradeResult = activities.UpgradePlan
+
+// UpgradeInstance's steps, in order.
 const (
-	stepUpgradeValidate = "validate"
-	stepMaintenanceOn   = "maintenance_on"
-	stepUpgradeMigrate  = "migrate"
-	stepSwap            = "swap"
-	stepUpgradeSettings = "tenant_settings"
-	stepMaintenanceOff  = "maintenance_off"
+	UpgradeStepValidate       = "validate"
+	UpgradeStepMaintenanceOn  = "maintenance_on"
+	UpgradeStepMigrate        = "migrate"
+	UpgradeStepSwap           = "swap"
+	UpgradeStepSettings       = "tenant_settings"
+	UpgradeStepMaintenanceOff = "maintenance_off"
 )
+
+// StartUpgrade starts an instance's upgrade to a version and returns its
+// workflow ID; an upgrade to the same version still running is an
+// apperr.Conflict.
+func StartUpgrade(ctx context.Context, c client.Client, in UpgradeInput) (string, error) {
+	id := UpgradeInstanceID(in.InstanceID, in.Version)
+	_, err := startOnce(ctx, c, id, SearchAttributes(in.AccountID, in.Service, in.InstanceID),
+		"an upgrade of this instance to "+in.Version+" is already running", UpgradeInstance, in)
+	return id, err
+}
 
 // UpgradeInstance moves one instance to a newer version of its service:
 // validate → maintenance on (the routers answer 503) → migrate its database
@@ -48,16 +65,16 @@ const (
 // it. Either failure fails the workflow for good, with its reason in the
 // progress. (Migrations that did apply stay applied: each
 // file is one transaction, so the database is never half-way through one.)
-func UpgradeInstance(ctx workflow.Context, in UpgradeInput) (activities.UpgradePlan, error) {
+func UpgradeInstance(ctx workflow.Context, in UpgradeInput) (UpgradeResult, error) {
 	u := &upgrade{in: in}
 	var err error
 	u.t, err = newTracker(ctx,
-		stepDef{stepUpgradeValidate, "Check the instance is ready and the version newer"},
-		stepDef{stepMaintenanceOn, "Put the instance in maintenance"},
-		stepDef{stepUpgradeMigrate, "Migrate the database to " + in.Version},
-		stepDef{stepSwap, "Switch to " + in.Version + " and stop billing the modules it drops"},
-		stepDef{stepUpgradeSettings, "Write the modules into the instance's settings"},
-		stepDef{stepMaintenanceOff, "End maintenance"},
+		stepDef{UpgradeStepValidate, "Check the instance is ready and the version newer"},
+		stepDef{UpgradeStepMaintenanceOn, "Put the instance in maintenance"},
+		stepDef{UpgradeStepMigrate, "Migrate the database to " + in.Version},
+		stepDef{UpgradeStepSwap, "Switch to " + in.Version + " and stop billing the modules it drops"},
+		stepDef{UpgradeStepSettings, "Write the modules into the instance's settings"},
+		stepDef{UpgradeStepMaintenanceOff, "End maintenance"},
 	)
 	if err != nil {
 		return activities.UpgradePlan{}, err
@@ -80,12 +97,12 @@ type upgrade struct {
 func (u *upgrade) run(ctx workflow.Context) error {
 	db := withDBSteps(ctx)
 	check := activities.UpgradeInput{InstanceID: u.in.InstanceID, ActorID: u.in.ActorID, Version: u.in.Version}
-	if err := u.t.run(ctx, stepUpgradeValidate, func() error { return call(db, acts.CheckUpgrade, check, &u.plan) }); err != nil {
+	if err := u.t.run(ctx, UpgradeStepValidate, func() error { return call(db, acts.CheckUpgrade, check, &u.plan) }); err != nil {
 		return u.fail(ctx, err)
 	}
 	if u.plan.Current {
 		// Already there (a repeated request): nothing to drain or migrate.
-		for _, s := range []string{stepMaintenanceOn, stepUpgradeMigrate, stepSwap, stepUpgradeSettings, stepMaintenanceOff} {
+		for _, s := range []string{UpgradeStepMaintenanceOn, UpgradeStepMigrate, UpgradeStepSwap, UpgradeStepSettings, UpgradeStepMaintenanceOff} {
 			u.t.set(ctx, s, StepSkipped)
 		}
 		return nil
@@ -97,17 +114,17 @@ func (u *upgrade) run(ctx workflow.Context) error {
 		name string
 		fn   func() error
 	}{
-		{stepMaintenanceOn, func() error {
+		{UpgradeStepMaintenanceOn, func() error {
 			u.inMaintenance = true
 			return call(db, acts.SetMaintenance, activities.MaintenanceInput{InstanceID: u.in.InstanceID, On: true}, nil)
 		}},
-		{stepUpgradeMigrate, func() error {
+		{UpgradeStepMigrate, func() error {
 			cctx := childOptions(ctx, MigrateAndSeedID(u.in.InstanceID, u.in.Version), u.in.AccountID, u.plan.Service, u.in.InstanceID)
 			return workflow.ExecuteChildWorkflow(cctx, MigrateAndSeed, MigrateAndSeedInput{
 				InstanceID: u.in.InstanceID, Version: u.in.Version,
 			}).Get(ctx, nil)
 		}},
-		{stepSwap, func() error {
+		{UpgradeStepSwap, func() error {
 			var swapped activities.UpgradePlan
 			err := call(db, acts.SwapVersion, swap, &swapped)
 			// A swap re-run after its reply was lost finds the version
@@ -117,10 +134,10 @@ func (u *upgrade) run(ctx workflow.Context) error {
 			}
 			return err
 		}},
-		{stepUpgradeSettings, func() error {
+		{UpgradeStepSettings, func() error {
 			return call(db, acts.WriteTenantModules, activities.TenantModulesInput{InstanceID: u.in.InstanceID, Modules: u.plan.Modules}, nil)
 		}},
-		{stepMaintenanceOff, func() error { return u.endMaintenance(ctx) }},
+		{UpgradeStepMaintenanceOff, func() error { return u.endMaintenance(ctx) }},
 	}
 	for _, st := range steps {
 		if err := u.t.run(ctx, st.name, st.fn); err != nil {
@@ -152,7 +169,7 @@ func (u *upgrade) fail(ctx workflow.Context, cause error) error {
 		}
 	}
 	u.t.step(failed).Error = reason
-	if failed == stepSwap {
+	if failed == UpgradeStepSwap {
 		// The database is migrated already: the old version's code may not
 		// run on it (forum 1.2.0 renames a table), so the instance stays in
 		// maintenance until an operator finishes the swap.
@@ -164,14 +181,14 @@ func (u *upgrade) fail(ctx workflow.Context, cause error) error {
 		u.t.p.Error = reason
 		return err
 	}
-	if u.inMaintenance && failed != stepMaintenanceOff {
-		if err := u.t.run(ctx, stepMaintenanceOff, func() error { return u.endMaintenance(ctx) }); err != nil {
-			u.t.step(stepMaintenanceOff).Error = operatorReason(err)
+	if u.inMaintenance && failed != UpgradeStepMaintenanceOff {
+		if err := u.t.run(ctx, UpgradeStepMaintenanceOff, func() error { return u.endMaintenance(ctx) }); err != nil {
+			u.t.step(UpgradeStepMaintenanceOff).Error = operatorReason(err)
 			reason += " (and maintenance could not be ended: " + operatorReason(err) + ")"
 		}
 	}
 	switch failed {
-	case stepMaintenanceOn, stepUpgradeMigrate:
+	case UpgradeStepMaintenanceOn, UpgradeStepMigrate:
 		reason = failed + " failed: " + reason + "; the instance stays on " + u.plan.FromVersion
 	}
 	err := temporal.NewNonRetryableApplicationError(reason, string(apperr.KindOf(cause)), cause)
@@ -191,18 +208,4 @@ func operatorReason(err error) string {
 		}
 	}
 	return msg
-}
-
-// StartUpgrade starts an instance's upgrade to a version; an upgrade to the
-// same version that is still running is a conflict.
-func StartUpgrade(ctx context.Context, c client.Client, in UpgradeInput) (string, error) {
-	id := UpgradeInstanceID(in.InstanceID, in.Version)
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes:    SearchAttributes(in.AccountID, in.Service, in.InstanceID),
-	}, UpgradeInstance, in)
-	return id, err
 }

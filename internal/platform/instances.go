@@ -232,7 +232,7 @@ func (p *Platform) ChangeModules(ctx context.Context, who Principal, id string, 
 		return change, apperr.Invalid("the instance already has exactly these modules")
 	}
 	return change, workflows.StartChangeModules(ctx, p.Temporal, workflows.ChangeModulesInput{
-		InstanceID: v.ID, AccountID: who.AccountID, ActorID: who.UserID, Modules: change.Modules}, v.Service)
+		InstanceID: v.ID, AccountID: who.AccountID, Service: v.Service, ActorID: who.UserID, Modules: change.Modules})
 }
 
 // Grace is how long a disabled instance's data is kept.
@@ -264,7 +264,7 @@ func (p *Platform) Disable(ctx context.Context, who Principal, id string) (Disab
 	}
 	grace := p.Grace()
 	err = workflows.StartDisable(ctx, p.Temporal, workflows.DisableInput{
-		InstanceID: v.ID, AccountID: who.AccountID, ActorID: who.UserID, GracePeriod: grace}, v.Service)
+		InstanceID: v.ID, AccountID: who.AccountID, Service: v.Service, ActorID: who.UserID, GracePeriod: grace})
 	return Disabled{GracePeriod: grace, DataKeptUntil: p.Clock().Add(grace).UTC()}, err
 }
 
@@ -293,11 +293,15 @@ func (p *Platform) SetExpiry(ctx context.Context, who Principal, id string, expi
 		return err
 	}
 	if expiresAt == nil {
-		// A running watch re-reads, finds no end and stops; none running is fine.
-		return workflows.ExpiryChanged(ctx, p.Temporal, v.ID)
+		// A running watch re-reads, finds no end and stops; none running is
+		// fine, and one that missed the signal re-reads before it disables.
+		if err := workflows.ExpiryChanged(ctx, p.Temporal, v.ID); err != nil {
+			p.Log.Warn("wake expiry watch", "instance", v.ID, "err", err)
+		}
+		return nil
 	}
-	return workflows.WatchExpiry(ctx, p.Temporal, workflows.ExpiryInput{
-		InstanceID: v.ID, Warning: activities.ExpiryWarning, GracePeriod: p.GracePeriod}, v.accountID, v.Service)
+	return workflows.WatchExpiry(ctx, p.Temporal, workflows.ExpiryInput{InstanceID: v.ID, AccountID: v.accountID, Service: v.Service,
+		Warning: activities.ExpiryWarning, GracePeriod: p.GracePeriod})
 }
 
 // Upgrade is an upgrade that has started.
@@ -344,9 +348,6 @@ func (p *Platform) UpgradeInstance(ctx context.Context, who Principal, id, versi
 	wid, err := workflows.StartUpgrade(ctx, p.Temporal, workflows.UpgradeInput{
 		InstanceID: v.ID, AccountID: v.accountID, Service: plan.Service, ActorID: who.UserID, Version: version,
 	})
-	if workflows.IsAlreadyStarted(err) {
-		err = apperr.Conflict("an upgrade of this instance to %s is already running", version)
-	}
 	return Upgrade{WorkflowID: wid, Plan: plan}, err
 }
 

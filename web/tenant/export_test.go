@@ -1,0 +1,4 @@
+package tenant
+
+// PageStrings lets the external tests compare the languages' key sets.
+var PageStrings = pageStrings
