@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -101,7 +100,7 @@ func (a *Auth) RequireSession(fail func(*gin.Context, error)) gin.HandlerFunc {
 			a.sessions.Remove(ctx, sessionAccountKey)
 			who, err = a.resolver.PrincipalOf(ctx, userID, "")
 		}
-		if apperr.KindOf(err) == apperr.KindUnauthorized || errors.Is(err, context.Canceled) {
+		if apperr.KindOf(err) == apperr.KindUnauthorized {
 			c.Redirect(http.StatusSeeOther, "/login")
 			c.Abort()
 			return
