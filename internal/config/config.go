@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 
+	"tenantry/internal/buildinfo"
 	"tenantry/internal/secret"
 )
 
@@ -36,6 +37,7 @@ const (
 	SetupTimeoutEnv    = "TENANTRY_SETUP_TIMEOUT"
 	BillingPeriodEnv   = "TENANTRY_BILLING_PERIOD"
 	SecureCookiesEnv   = "TENANTRY_SECURE_COOKIES"
+	BuildIDEnv         = "TENANTRY_BUILD_ID"
 )
 
 // Defaults of the settings that have one.
@@ -62,6 +64,9 @@ type Config struct {
 	// (TENANTRY_SECRET_KEY). The dev command keeps one in StateDir when it is
 	// empty.
 	SecretKey string
+	// BuildID names this binary's build in heartbeats (TENANTRY_BUILD_ID
+	// overrides the VCS revision the Go toolchain recorded).
+	BuildID string
 	// Listen is the web server's address (TENANTRY_LISTEN); "127.0.0.1:0"
 	// picks a port.
 	Listen string
@@ -137,6 +142,7 @@ func Load(environ []string) (Config, error) {
 		RouterListen:    env.getOr(RouterListenEnv, DefaultRouterListen),
 		StateDir:        env.getOr(StateDirEnv, DefaultStateDir),
 		TemporalUI:      strings.TrimRight(env.get(TemporalUIEnv), "/"),
+		BuildID:         buildinfo.ID(env.get(BuildIDEnv)),
 	}
 	var errs []error
 	collect := func(err error) {

@@ -55,6 +55,7 @@ type Stack struct {
 	// Platform is the platform layer the web server runs on, when one runs.
 	Platform *platform.Platform
 
+	beats      heartbeats
 	worker     sdkworker.Worker
 	http       *http.Server
 	routerHTTP *http.Server
@@ -138,9 +139,26 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 		}
 	}
 	if cfg.RouterListen != "" {
-		return s.serveRouter(ctx, cfg)
+		if err := s.serveRouter(ctx, cfg); err != nil {
+			return err
+		}
 	}
-	return nil
+	return s.startHeartbeats(ctx, cfg, s.parts(cfg))
+}
+
+// parts names what this process runs, for its heartbeats.
+func (s *Stack) parts(cfg Config) []string {
+	var kinds []string
+	if cfg.Listen != "" {
+		kinds = append(kinds, controldb.ProcessWeb)
+	}
+	if cfg.RunWorker {
+		kinds = append(kinds, controldb.ProcessWorker)
+	}
+	if cfg.RouterListen != "" {
+		kinds = append(kinds, controldb.ProcessRouter)
+	}
+	return kinds
 }
 
 // serveRouter starts the host router on its own listener.
@@ -187,6 +205,7 @@ func (s *Stack) serve(cfg Config) error {
 // Stop shuts down in reverse order: router, web, worker, Temporal client,
 // pools.
 func (s *Stack) Stop() {
+	s.stopHeartbeats()
 	if s.routerHTTP != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = s.routerHTTP.Shutdown(ctx)
