@@ -57,9 +57,11 @@ func New(p *Platform) *Platform {
 	return p
 }
 
-// require refuses an operation the principal may not do.
+// require refuses an operation the principal may not do. An account's
+// operation needs an account to act on: a platform role's "*" reaches the
+// accounts its holder belongs to, not an empty one.
 func require(who Principal, perm string) error {
-	if who.Can(perm) {
+	if who.Can(perm) && (who.AccountID != "" || access.IsPlatformPermission(perm)) {
 		return nil
 	}
 	if who.AccountID == "" && !access.IsPlatformPermission(perm) {

@@ -107,8 +107,12 @@ func (p *Platform) Memberships(ctx context.Context, who Principal) ([]Membership
 }
 
 // SwitchAccount resolves the principal acting on another of its accounts;
-// an account the user does not belong to is not found.
+// an account the user does not belong to is not found. An API token acts
+// on its own account only.
 func (p *Platform) SwitchAccount(ctx context.Context, who Principal, accountID string) (Principal, error) {
+	if who.Scope != nil {
+		return who, apperr.Forbidden("an API token acts on its own account only: make a token on the other account")
+	}
 	list, err := p.Memberships(ctx, who)
 	if err != nil {
 		return who, err

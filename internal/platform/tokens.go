@@ -162,7 +162,7 @@ func (p *Platform) APITokens(ctx context.Context, who Principal) ([]APIToken, er
 }
 
 // TokenPermissions lists what a new token of the principal may be scoped
-// to: the permissions it holds.
+// to: the permissions it holds (within its own token's scope).
 func (p *Platform) TokenPermissions(who Principal) []string {
 	var all []string
 	for perm := range access.Platform {
@@ -175,7 +175,7 @@ func (p *Platform) TokenPermissions(who Principal) []string {
 		}
 	}
 	sort.Strings(all)
-	return slices.DeleteFunc(all, func(perm string) bool { return !who.Perms.Allows(perm) })
+	return slices.DeleteFunc(all, func(perm string) bool { return !who.Can(perm) })
 }
 
 // NewAPIToken is the token form.
@@ -203,7 +203,8 @@ func (p *Platform) CreateAPIToken(ctx context.Context, who Principal, in NewAPIT
 			return "", APIToken{}, apperr.Invalid("%s", err.Error())
 		}
 	}
-	if !who.Perms.Covers(scope) {
+	// A request made with a token makes tokens within that token's scope.
+	if !who.Perms.Covers(scope) || (who.Scope != nil && !who.Scope.Covers(scope)) {
 		return "", APIToken{}, apperr.Forbidden("a token can only hold permissions you hold yourself")
 	}
 	if who.AccountID == "" {

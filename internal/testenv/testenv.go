@@ -82,11 +82,7 @@ func NewControl(tb testing.TB) *Control {
 	tb.Helper()
 	ctx := context.Background()
 	server := ServerURL(tb)
-	name := "control_" + randomHex(6)
-	dbURL := WithDatabase(tb, server, name)
-	if err := devstack.EnsureDatabase(ctx, server, name); err != nil {
-		tb.Fatal(err)
-	}
+	dbURL := NewDatabase(tb, "control_")
 	if err := controldb.Migrate(ctx, dbURL); err != nil {
 		tb.Fatal(err)
 	}
@@ -112,13 +108,29 @@ func NewControl(tb testing.TB) *Control {
 	tb.Cleanup(func() {
 		c.Acts.Servers.Close()
 		db.Close()
+	})
+	return c
+}
+
+// NewDatabase creates an empty database of its own for one test, named
+// prefix and a random suffix, and returns its URL; it is dropped when the
+// test ends.
+func NewDatabase(tb testing.TB, prefix string) string {
+	tb.Helper()
+	ctx := context.Background()
+	server := ServerURL(tb)
+	name := prefix + randomHex(6)
+	if err := devstack.EnsureDatabase(ctx, server, name); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
 		conn, err := pgx.Connect(ctx, server)
 		if err == nil {
 			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 			conn.Close(ctx)
 		}
 	})
-	return c
+	return WithDatabase(tb, server, name)
 }
 
 // WithDatabase returns url pointed at another database.

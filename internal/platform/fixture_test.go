@@ -1,0 +1,221 @@
+package platform_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/mocks"
+
+	"tenantry/internal/access"
+	"tenantry/internal/platform"
+	"tenantry/internal/secret"
+	"tenantry/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// password is every fixture user's password.
+const password = "correct horse battery"
+
+// passwordHash is hashed once: argon2 is slow on purpose.
+var passwordHash = secret.HashPassword(password)
+
+// fixture is a control database with three accounts and their people, a
+// platform over it whose Temporal client is a mock that records every call,
+// and principals resolved from the real grants:
+//
+//   - Acme: "owner", "member", "billing", and "developer" (owner there and
+//     a platform developer); a ready and a disabled forum; an invoice.
+//   - Ops: "billing-operator" (owner there and a platform billing operator)
+//     and spare, who holds billing-operator too, for revoking.
+//   - Other: its owner, a ready forum and an invoice: another account's
+//     objects.
+//
+// "outsider" is Other's owner acting on Acme, which they do not belong to;
+// "operator elsewhere" is Acme's developer acting on Other: neither has an
+// account to act on.
+type fixture struct {
+	ctx      context.Context
+	t        *testing.T
+	c        *testenv.Control
+	p        *platform.Platform
+	temporal *mocks.Client
+
+	who              map[string]platform.Principal
+	acme, ops, other target
+	users            map[string]string // user IDs by principal name
+	spare            string            // holds billing-operator
+	tokens           map[string]platform.Principal
+}
+
+// target is what an operation acts on in one account.
+type target struct {
+	account, ready, disabled, invoice, member, token string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	c := testenv.NewControl(t)
+	f := &fixture{ctx: ctx, t: t, c: c, temporal: temporalMock(t), who: map[string]platform.Principal{},
+		users: map[string]string{}, tokens: map[string]platform.Principal{}}
+	f.p = platform.New(&platform.Platform{DB: c.DB, Temporal: f.temporal, Catalog: c.Catalog, Checks: c.Acts,
+		Log: slog.New(slog.DiscardHandler)})
+
+	f.acme.account, f.ops.account, f.other.account = c.Account(t, "Acme"), c.Account(t, "Ops"), c.Account(t, "Other")
+	for _, m := range []struct{ name, account, role string }{
+		{"owner", f.acme.account, "owner"}, {"member", f.acme.account, "member"}, {"billing", f.acme.account, "billing"},
+		{"developer", f.acme.account, "developer"}, {"billing-operator", f.ops.account, "billing-operator"},
+		{"other owner", f.other.account, "owner"},
+	} {
+		f.users[m.name] = c.AddMember(t, m.account, uuid.NewString()[:8]+"@example.test", passwordHash, m.role)
+		if m.name != "other owner" {
+			f.who[m.name] = f.principal(f.users[m.name], m.account)
+		}
+	}
+	f.spare = c.AddMember(t, f.ops.account, "spare@example.test", passwordHash, "billing-operator")
+	// The owner belongs to Ops too, to switch to.
+	f.exec(`INSERT INTO grants (user_id, role, account_id) VALUES ($1, 'billing', $2)`, f.users["owner"], f.ops.account)
+	f.who["outsider"] = f.principal(f.users["other owner"], f.acme.account)
+	f.who["operator elsewhere"] = f.principal(f.users["developer"], f.other.account)
+
+	f.acme.member, f.other.member = f.users["billing"], f.users["other owner"]
+	f.acme.ready, f.acme.disabled = f.instance(f.acme.account, "ready"), f.instance(f.acme.account, "disabled")
+	f.other.ready = f.instance(f.other.account, "ready")
+	f.other.disabled = f.other.ready
+	f.acme.invoice, f.other.invoice = f.invoice(f.acme.account), f.invoice(f.other.account)
+	f.acme.token = f.apiToken(f.who["owner"], access.InstancesRead).id
+	f.other.token = f.apiToken(f.principal(f.users["other owner"], f.other.account), access.InstancesRead).id
+	return f
+}
+
+// principal resolves a user acting on an account from the grants.
+func (f *fixture) principal(userID, accountID string) platform.Principal {
+	f.t.Helper()
+	who, err := f.p.PrincipalOf(f.ctx, userID, accountID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return who
+}
+
+type madeToken struct {
+	id, secret string
+}
+
+// apiToken makes a real API token of who scoped to perms.
+func (f *fixture) apiToken(who platform.Principal, perms ...string) madeToken {
+	f.t.Helper()
+	secret, tok, err := f.p.CreateAPIToken(f.ctx, who, platform.NewAPIToken{Name: "test", Permissions: perms})
+	if err != nil {
+		f.t.Fatalf("token of %s for %v: %v", who.Email, perms, err)
+	}
+	return madeToken{id: tok.ID, secret: secret}
+}
+
+// scoped is who acting through an API token scoped to perm only (resolved
+// as a request with that token would be).
+func (f *fixture) scoped(name, perm string) platform.Principal {
+	f.t.Helper()
+	key := name + " " + perm
+	if who, ok := f.tokens[key]; ok {
+		return who
+	}
+	who, _, err := f.p.ResolveAPIToken(f.ctx, f.apiToken(f.who[name], perm).secret)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.tokens[key] = who
+	return who
+}
+
+// instance adds a forum 1.0.0 of an account with a status; it returns its ID.
+func (f *fixture) instance(accountID, status string) string {
+	f.t.Helper()
+	id := uuid.NewString()
+	f.exec(`INSERT INTO instances (id, account_id, service, version, modules, status, host)
+		VALUES ($1, $2, 'forum', '1.0.0', '{core}', $3, $4)`, id, accountID, status, id[:8]+".localhost")
+	return id
+}
+
+// invoice adds a closed invoice of last month; it returns its ID.
+func (f *fixture) invoice(accountID string) string {
+	f.t.Helper()
+	id := uuid.NewString()
+	start := time.Date(time.Now().Year(), time.Now().Month()-1, 1, 0, 0, 0, 0, time.UTC)
+	f.exec(`INSERT INTO invoices (id, account_id, period_start, period_end, currency, subtotal_minor, discount_minor, total_minor)
+		VALUES ($1, $2, $3, $4, 'EUR', 100, 0, 100)`, id, accountID, start, start.AddDate(0, 1, 0))
+	return id
+}
+
+func (f *fixture) exec(sql string, args ...any) {
+	f.t.Helper()
+	if _, err := f.c.DB.Exec(f.ctx, sql, args...); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// state is everything an operation may write (the control database's
+// tables the platform layer writes, and the calls made to Temporal): equal
+// states before and after a call mean it had no side effect.
+func (f *fixture) state() string {
+	f.t.Helper()
+	var s string
+	if err := f.c.DB.QueryRow(f.ctx, `SELECT concat_ws(' | ',
+		'users: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM users t), ''),
+		'grants: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM grants t), ''),
+		'audit_log: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM audit_log t), ''),
+		'api_tokens: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM api_tokens t), ''),
+		'api_sessions: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM api_sessions t), ''),
+		'discounts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM discounts t), ''),
+		'instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM instances t), ''),
+		'invoices: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM invoices t), ''))`).Scan(&s); err != nil {
+		f.t.Fatal(err)
+	}
+	return s + " | temporal: " + strings.Join(f.calls(), ",")
+}
+
+// calls lists the names of the Temporal client's methods called so far.
+func (f *fixture) calls() []string {
+	var names []string
+	for _, c := range f.temporal.Calls {
+		names = append(names, c.Method)
+	}
+	return names
+}
+
+// temporalMock answers every call the platform layer makes as a healthy
+// cluster would where nothing ran yet: starts, signals and updates succeed,
+// lists are empty, nothing is found to describe, and the billing cycle's
+// worker does not answer (the period so far is computed without it).
+func temporalMock(t *testing.T) *mocks.Client {
+	tc := mocks.NewClient(t)
+	run := mocks.NewWorkflowRun(t)
+	run.On("GetID").Return("run").Maybe()
+	update := mocks.NewWorkflowUpdateHandle(t)
+	update.On("Get", mock.Anything, mock.Anything).Return(nil).Maybe()
+	anyArgs := func(n int) []any {
+		args := make([]any, n)
+		for i := range args {
+			args[i] = mock.Anything
+		}
+		return args
+	}
+	tc.On("ExecuteWorkflow", anyArgs(4)...).Return(run, nil).Maybe()
+	tc.On("NewWithStartWorkflowOperation", anyArgs(3)...).Return(nil).Maybe()
+	tc.On("UpdateWithStartWorkflow", anyArgs(2)...).Return(update, nil).Maybe()
+	tc.On("UpdateWorkflow", anyArgs(2)...).Return(update, nil).Maybe()
+	tc.On("SignalWorkflow", anyArgs(5)...).Return(nil).Maybe()
+	tc.On("SignalWithStartWorkflow", anyArgs(7)...).Return(run, nil).Maybe()
+	tc.On("ListWorkflow", anyArgs(2)...).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil).Maybe()
+	tc.On("DescribeWorkflowExecution", anyArgs(3)...).Return(nil, serviceerror.NewNotFound("never ran")).Maybe()
+	tc.On("QueryWorkflowWithOptions", anyArgs(2)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()
+	return tc
+}
