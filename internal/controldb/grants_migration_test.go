@@ -12,8 +12,6 @@ import (
 	"tenantry/schemas"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
-
 // beforeGrants is the last control schema with users.role and
 // users.account_id; the grants migration follows it.
 const beforeGrants = 40

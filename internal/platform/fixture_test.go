@@ -66,7 +66,7 @@ func newFixture(t *testing.T) *fixture {
 	c := testenv.NewControl(t)
 	f := &fixture{ctx: ctx, t: t, c: c, temporal: temporalMock(t), who: map[string]platform.Principal{},
 		users: map[string]string{}, tokens: map[string]platform.Principal{}}
-	f.p = platform.New(&platform.Platform{DB: c.DB, Temporal: f.temporal, Catalog: c.Catalog, Checks: c.Acts,
+	f.p = platform.New(&platform.Platform{DB: c.DB, Temporal: f.temporal, Catalog: c.Catalog,
 		Log: slog.New(slog.DiscardHandler)})
 
 	f.acme.account, f.ops.account, f.other.account = c.Account(t, "Acme"), c.Account(t, "Ops"), c.Account(t, "Other")

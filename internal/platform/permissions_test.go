@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"tenantry/activities"
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
+	"tenantry/internal/controldb"
 	"tenantry/internal/platform"
 )
 
@@ -143,7 +143,7 @@ var operations = []operation{
 		}},
 	{name: "GrantDiscount", perm: access.ConsoleBilling, may: []string{"billing-operator", "developer"}, mayNot: accountPeople,
 		call: func(f *fixture, who platform.Principal, on target) error {
-			_, err := f.p.GrantDiscount(f.ctx, who, activities.DiscountInput{AccountID: on.account, Name: "Loyalty", PercentBP: 1000})
+			_, err := f.p.GrantDiscount(f.ctx, who, controldb.DiscountInput{AccountID: on.account, Name: "Loyalty", PercentBP: 1000})
 			return err
 		}},
 
