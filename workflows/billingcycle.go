@@ -21,6 +21,11 @@ import (
 // Status is StatusWaiting while it sleeps until the period's end. It has no
 // steps: each period is one close.
 
+// BillingCycleVersioning is auto-upgrade: it runs for the account's whole
+// life (continued as new each period) and moves to the current build at its
+// next task; every change to its code is guarded with workflow.GetVersion.
+const BillingCycleVersioning = workflow.VersioningBehaviorAutoUpgrade
+
 // BillingCycleID is one cycle per account for the account's whole life.
 func BillingCycleID(accountID string) string { return "billing/" + accountID }
 

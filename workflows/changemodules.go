@@ -12,6 +12,9 @@ import (
 // ChangeModules' contract: one change per instance at a time on TaskQueue,
 // started by StartChangeModules; its progress query answers a Progress.
 
+// ChangeModulesVersioning is pinned: it finishes in seconds.
+const ChangeModulesVersioning = workflow.VersioningBehaviorPinned
+
 // ChangeModulesID allows one module change per instance at a time.
 func ChangeModulesID(instanceID string) string { return "modules/" + instanceID }
 

@@ -9,6 +9,10 @@ import (
 // CreateDatabase's contract: a child of EnableService on TaskQueue (never
 // started from outside a workflow); its progress query answers a Progress.
 
+// CreateDatabaseVersioning is pinned: a child of a pinned provisioning,
+// finished in seconds.
+const CreateDatabaseVersioning = workflow.VersioningBehaviorPinned
+
 // CreateDatabaseID is the business ID of an instance's database creation.
 func CreateDatabaseID(instanceID string) string { return "database/" + instanceID }
 

@@ -16,6 +16,13 @@ import (
 // the ReenableUpdate; its progress query answers a Progress (StatusWaiting
 // during the grace period).
 
+// DisableServiceVersioning is auto-upgrade: it sleeps through the grace
+// period (a week by default); pinned, it would keep its build's workers
+// running that long. It moves to the current build at its next task (the
+// timer firing or a reenable), so every change to its code after the first
+// step is guarded with workflow.GetVersion.
+const DisableServiceVersioning = workflow.VersioningBehaviorAutoUpgrade
+
 // DisableID names an instance's disabling and grace period.
 func DisableID(instanceID string) string { return "disable/" + instanceID }
 

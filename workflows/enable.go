@@ -20,6 +20,12 @@ import (
 // progress query answers a Progress (StatusWaiting while it waits for
 // setup).
 
+// EnableServiceVersioning is pinned: provisioning runs every step on the
+// build that started it, so a change to its steps never meets a half-done
+// run. It may wait for the setup page (up to the setup timeout), keeping its
+// build draining until the page arrives: the build's workers run until then.
+const EnableServiceVersioning = workflow.VersioningBehaviorPinned
+
 // EnableID is the business ID of an instance's provisioning.
 func EnableID(instanceID string) string { return "enable/" + instanceID }
 

@@ -18,6 +18,11 @@ import (
 // answers an ExpiryProgress, whose Status is StatusWaiting while it sleeps
 // until its next wake. It has no steps: each wake re-reads the end.
 
+// InstanceExpiryVersioning is auto-upgrade: it sleeps until the instance's
+// end (months away) and moves to the current build when it wakes; every
+// change to its code is guarded with workflow.GetVersion.
+const InstanceExpiryVersioning = workflow.VersioningBehaviorAutoUpgrade
+
 // ExpiryID names the watch over an instance's end.
 func ExpiryID(instanceID string) string { return "expiry/" + instanceID }
 

@@ -10,6 +10,10 @@ import (
 // on TaskQueue (never started from outside a workflow); its progress query
 // answers a Progress.
 
+// MigrateAndSeedVersioning is pinned: a child of a pinned provisioning or
+// upgrade, finished in minutes at most.
+const MigrateAndSeedVersioning = workflow.VersioningBehaviorPinned
+
 // MigrateAndSeedID names one migration of an instance to one version.
 func MigrateAndSeedID(instanceID, version string) string {
 	return "migrate/" + instanceID + "/" + version

@@ -15,6 +15,11 @@ import (
 // by StartPriceChange; its progress query answers a Progress (StatusWaiting
 // until the change's instant).
 
+// PriceChangeVersioning is auto-upgrade: it sleeps until the change's
+// instant (weeks away) and moves to the current build when it wakes; every
+// change to its code is guarded with workflow.GetVersion.
+const PriceChangeVersioning = workflow.VersioningBehaviorAutoUpgrade
+
 // PriceChangeID names the one workflow of a scheduled price change, e.g.
 // price/forum/search/2027-01-01T00:00:00Z:
 //

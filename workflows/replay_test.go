@@ -24,7 +24,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 	registered := map[string]bool{}
 	for _, wf := range workflows.Workflows() {
-		registered[activityName(wf)] = true // a workflow's type is its function's name too
+		registered[activityName(wf.Fn)] = true // a workflow's type is its function's name too
 	}
 	recorded := map[string][]string{} // workflow type → its fixtures
 	for _, file := range files {

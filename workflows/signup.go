@@ -13,6 +13,10 @@ import (
 // Signup's contract: one workflow per email address on TaskQueue, started
 // and waited for by RunSignup; its progress query answers a Progress.
 
+// SignupVersioning is pinned: it finishes in seconds, so it ends on the
+// build it started on.
+const SignupVersioning = workflow.VersioningBehaviorPinned
+
 // SignupID is one workflow per email address, so a repeated signup is
 // visibly the same business operation.
 func SignupID(email string) string { return "signup/" + strings.ToLower(email) }

@@ -16,6 +16,10 @@ import (
 // started by StartUpgrade (a Rollout runs it as a child); its progress
 // query answers a Progress.
 
+// UpgradeInstanceVersioning is pinned: maintenance on, migrate, swap and
+// maintenance off run on one build, in minutes.
+const UpgradeInstanceVersioning = workflow.VersioningBehaviorPinned
+
 // UpgradeInstanceID is one upgrade of an instance to one version; a
 // Rollout runs it as a child per instance.
 func UpgradeInstanceID(instanceID, version string) string {

@@ -71,7 +71,7 @@ func runDev(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		}
 	}
 
-	s, err := stack.Start(ctx, stack.Config{Config: cfg, RunWorker: true, Log: log})
+	s, err := stack.Start(ctx, stack.Config{Config: cfg, RunWorker: true, AdoptOrphans: true, Log: log})
 	if err != nil {
 		return err
 	}

@@ -114,6 +114,17 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		// forwarding, which now and then costs seconds.
 		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
 		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+		// Worker Deployments (versioning v3) are on by default in server
+		// 1.29 (system.enableDeploymentVersions, frontend.
+		// workerVersioningWorkflowAPIs); a version no longer current is
+		// checked for open pinned workflows first after a grace period
+		// for visibility to catch up, then at intervals, both 3 minutes by
+		// default. The dev server's visibility is its own SQLite, written
+		// with the workflow, so a few seconds are enough: a drained
+		// version shows as drained about 5 s after its last pinned
+		// workflow closes instead of 3 to 6 minutes.
+		"--dynamic-config-value", `matching.wv.VersionDrainageStatusVisibilityGracePeriod="5s"`,
+		"--dynamic-config-value", `matching.wv.VersionDrainageStatusRefreshInterval="5s"`,
 	}
 	for _, sa := range SearchAttributes {
 		args = append(args, "--search-attribute", sa+"=Keyword")

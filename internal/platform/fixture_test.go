@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
 
 	"tenantry/internal/access"
@@ -217,5 +218,23 @@ func temporalMock(t *testing.T) *mocks.Client {
 	tc.On("ListWorkflow", anyArgs(2)...).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil).Maybe()
 	tc.On("DescribeWorkflowExecution", anyArgs(3)...).Return(nil, serviceerror.NewNotFound("never ran")).Maybe()
 	tc.On("QueryWorkflowWithOptions", anyArgs(2)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()
+	// No worker deployment yet; setting a version's routing succeeds.
+	deployments := mocks.NewWorkerDeploymentClient(t)
+	none := mocks.NewWorkerDeploymentListIterator(t)
+	none.On("HasNext").Return(false).Maybe()
+	deployments.On("List", anyArgs(2)...).Return(none, nil).Maybe()
+	handle := mocks.NewWorkerDeploymentHandle(t)
+	handle.On("SetCurrentVersion", anyArgs(2)...).Return(client.WorkerDeploymentSetCurrentVersionResponse{}, nil).Maybe()
+	handle.On("SetRampingVersion", anyArgs(2)...).Return(client.WorkerDeploymentSetRampingVersionResponse{}, nil).Maybe()
+	deployments.On("GetHandle", mock.Anything).Return(deploymentHandle{handle}).Maybe()
+	tc.On("WorkerDeploymentClient").Return(deployments).Maybe()
 	return tc
+}
+
+// deploymentHandle completes the SDK's mock handle, which lacks
+// SetManagerIdentity (added to the interface after the mock was made).
+type deploymentHandle struct{ *mocks.WorkerDeploymentHandle }
+
+func (deploymentHandle) SetManagerIdentity(context.Context, client.WorkerDeploymentSetManagerIdentityOptions) (client.WorkerDeploymentSetManagerIdentityResponse, error) {
+	return client.WorkerDeploymentSetManagerIdentityResponse{}, nil
 }

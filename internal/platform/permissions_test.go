@@ -190,6 +190,24 @@ var operations = []operation{
 			return f.p.RevokePlatformRole(f.ctx, who, f.spare, "billing-operator")
 		}},
 
+	// Shipping worker builds.
+	{name: "Workers", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"), starts: "WorkerDeploymentClient",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.Workers(f.ctx, who)
+			return err
+		}},
+	{name: "SetCurrentBuild", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"), starts: "WorkerDeploymentClient",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			return f.p.SetCurrentBuild(f.ctx, who, "tenantry", "b2")
+		}},
+	{name: "RampBuild", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"), starts: "WorkerDeploymentClient",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			return f.p.RampBuild(f.ctx, who, "tenantry", "b2", 10)
+		}},
+
 	// The account's team and timeline.
 	{name: "Team", perm: access.TeamRead, may: []string{"owner", "developer"}, mayNot: with(strangers, "member", "billing"),
 		call: func(f *fixture, who platform.Principal, on target) error { _, err := f.p.Team(f.ctx, who); return err }},

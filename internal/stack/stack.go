@@ -19,6 +19,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"tenantry/activities"
+	"tenantry/internal/buildinfo"
 	"tenantry/internal/catalog"
 	"tenantry/internal/config"
 	"tenantry/internal/controldb"
@@ -38,7 +39,11 @@ type Config struct {
 	// is set and the host router when RouterListen is set; a command clears
 	// the ones it does not run.
 	RunWorker bool
-	Log       *slog.Logger
+	// AdoptOrphans (the dev stack) makes this worker's build current in
+	// place of a current build whose workers are gone, and moves the
+	// running pinned workflows of such builds to it.
+	AdoptOrphans bool
+	Log          *slog.Logger
 }
 
 // Stack is a running Tenantry.
@@ -68,6 +73,9 @@ type Stack struct {
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.BuildID == "" {
+		cfg.BuildID = buildinfo.ID("")
 	}
 	cipher, err := secret.NewCipher(cfg.SecretKey)
 	if err != nil {
@@ -122,9 +130,12 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 		s.Temporal = c
 	}
 	if cfg.RunWorker {
-		s.worker = worker.New(s.Temporal, s.Acts)
+		s.worker = worker.New(s.Temporal, s.Acts, cfg.BuildID)
 		if err := s.worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
+		}
+		if err := s.activate(ctx, cfg); err != nil {
+			return fmt.Errorf("worker deployment: %w", err)
 		}
 		if err := s.ensureBillingCycles(ctx, cfg); err != nil {
 			return fmt.Errorf("billing cycles: %w", err)
