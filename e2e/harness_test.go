@@ -33,23 +33,32 @@ func startStack(t *testing.T, grace time.Duration) *stack.Stack {
 // join the same stack.
 func startStackWith(t *testing.T, cfg stack.Config) (*stack.Stack, stack.Config) {
 	t.Helper()
-	ctx := context.Background()
+	cfg = stackEnv(t, cfg)
+	cfg.Listen, cfg.RunWorker = "127.0.0.1:0", true
+	s, err := stack.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s, cfg
+}
+
+// stackEnv starts what a stack runs on, a Temporal dev server from
+// temporal-dev/ and a control database on the real PostgreSQL, and fills
+// cfg with them (and a secret key) for the stack's parts to join.
+func stackEnv(t *testing.T, cfg stack.Config) stack.Config {
+	t.Helper()
 	wd, _ := os.Getwd()
-	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)})
+	tmp, err := devstack.StartTemporal(context.Background(), devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tmp.Stop)
 	control := testenv.NewControl(t)
 	cfg.DatabaseURL, cfg.TenantServerURL, cfg.SecretKey = control.URL, testenv.ServerURL(t), secret.NewKey()
-	cfg.Temporal.HostPort, cfg.Listen, cfg.RunWorker = tmp.HostPort, "127.0.0.1:0", true
+	cfg.Temporal.HostPort = tmp.HostPort
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := stack.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	return s, cfg
+	return cfg
 }
 
 // api is a tiny JSON client for the tests.

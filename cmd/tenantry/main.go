@@ -14,6 +14,7 @@ import (
 
 	"tenantry/internal/config"
 	"tenantry/internal/stack"
+	"tenantry/worker"
 )
 
 const usage = `usage: tenantry <command>
@@ -92,6 +93,9 @@ func runPart(ctx context.Context, cfg stack.Config) error {
 		return err
 	}
 	defer s.Stop()
+	if cfg.RunWorker {
+		fmt.Println("worker of build", cfg.BuildID, "in deployment", worker.DeploymentName)
+	}
 	if s.URL != "" {
 		fmt.Println("web server on", s.URL)
 	}

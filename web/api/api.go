@@ -47,6 +47,10 @@ type Platform interface {
 	CloseFailures(ctx context.Context, who platform.Principal) ([]platform.CloseFailure, error)
 	RetryClose(ctx context.Context, who platform.Principal, accountID string) error
 	GrantDiscount(ctx context.Context, who platform.Principal, in controldb.DiscountInput) (string, error)
+
+	Workers(ctx context.Context, who platform.Principal) ([]platform.WorkerDeployment, error)
+	SetCurrentBuild(ctx context.Context, who platform.Principal, deployment, buildID string) error
+	RampBuild(ctx context.Context, who platform.Principal, deployment, buildID string, percentage float32) error
 }
 
 // API is the JSON API's handlers.
@@ -87,6 +91,10 @@ func (a *API) Routes(r *gin.Engine) {
 	ops.GET("/failures", a.listCloseFailures)
 	ops.POST("/failures/:account/retry", a.retryCloseNow)
 	ops.POST("/discounts", a.grantDiscount)
+	workers := me.Group("/ops/workers")
+	workers.GET("", a.listWorkers)
+	workers.POST("/:deployment/versions/:build/current", a.setCurrentBuild)
+	workers.POST("/:deployment/versions/:build/ramp", a.rampBuild)
 
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 }

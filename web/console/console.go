@@ -66,6 +66,9 @@ type Platform interface {
 	PlatformTeam(ctx context.Context, who platform.Principal) ([]platform.PlatformGrant, error)
 	GrantPlatformRole(ctx context.Context, who platform.Principal, email, role string) (platform.PlatformGrant, error)
 	RevokePlatformRole(ctx context.Context, who platform.Principal, userID, role string) error
+	Workers(ctx context.Context, who platform.Principal) ([]platform.WorkerDeployment, error)
+	SetCurrentBuild(ctx context.Context, who platform.Principal, deployment, buildID string) error
+	RampBuild(ctx context.Context, who platform.Principal, deployment, buildID string, percentage float32) error
 }
 
 // Console is the browser console's handlers: server-rendered pages, plain
@@ -144,6 +147,9 @@ func (k *Console) Routes(r *gin.Engine) {
 	dev.GET("/team", k.devTeamPage)
 	dev.POST("/team", k.devGrantSubmit)
 	dev.POST("/team/:user/:role/revoke", k.devRevokeSubmit)
+	dev.GET("/workers", k.devWorkersPage)
+	dev.POST("/workers/:deployment/versions/:build/current", k.devSetCurrentBuild)
+	dev.POST("/workers/:deployment/versions/:build/ramp", k.devRampBuild)
 }
 
 // need refuses a page early, with the answer the platform layer would give
