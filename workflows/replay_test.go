@@ -5,9 +5,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
+	"tenantry/worker"
 	"tenantry/workflows"
 )
 
@@ -41,7 +45,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
+			r := sdkworker.NewWorkflowReplayer()
 			workflows.Register(r)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replay %s: %v", file, err)
@@ -50,8 +54,71 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 }
 
+// TestPinnedHistoryReplaysOnItsBuild replays a provisioning recorded on a
+// versioned worker (e2e TestShippingANewWorkerBuild: it waited for its
+// setup page on build A while build B became current, then finished on
+// A): every workflow task of it completed on build A as pinned, so its
+// history replays on the code of its own build, which is today's. And
+// wherever a recorded history says how its workflow tasks were versioned,
+// that is what the workflow's contract declares today.
+func TestPinnedHistoryReplaysOnItsBuild(t *testing.T) {
+	file := filepath.Join("testdata", "enable_pinned_build_a.json")
+	h := readHistory(t, file)
+	tasks := 0
+	for _, e := range h.GetEvents() {
+		if done := e.GetWorkflowTaskCompletedEventAttributes(); done != nil {
+			tasks++
+			if done.GetVersioningBehavior() != enums.VERSIONING_BEHAVIOR_PINNED || done.GetDeploymentVersion().GetBuildId() != "build-a" ||
+				done.GetDeploymentVersion().GetDeploymentName() != worker.DeploymentName {
+				t.Fatalf("workflow task %d completed %s on %v, want pinned on build-a", e.GetEventId(),
+					done.GetVersioningBehavior(), done.GetDeploymentVersion())
+			}
+		}
+	}
+	if tasks < 2 {
+		t.Fatalf("%s has %d workflow tasks: not a run that waited", file, tasks)
+	}
+	r := sdkworker.NewWorkflowReplayer()
+	workflows.Register(r)
+	if err := r.ReplayWorkflowHistory(nil, h); err != nil {
+		t.Fatalf("replay on its own build: %v", err)
+	}
+
+	declared := map[string]enums.VersioningBehavior{}
+	for _, d := range workflows.Workflows() {
+		declared[activityName(d.Fn)] = enums.VersioningBehavior(d.Versioning)
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, file := range files {
+		typ := recordedType(t, file)
+		for _, e := range readHistory(t, file).GetEvents() {
+			done := e.GetWorkflowTaskCompletedEventAttributes()
+			if b := done.GetVersioningBehavior(); done != nil && b != enums.VERSIONING_BEHAVIOR_UNSPECIFIED && b != declared[typ] {
+				t.Errorf("%s: %s ran %s, its contract declares %s", file, typ, b, declared[typ])
+			}
+		}
+	}
+}
+
+// TestEveryWorkflowDeclaresItsVersioning: a versioned worker refuses a
+// workflow without a behaviour; the declarations are pinned or
+// auto-upgrade, nothing else.
+func TestEveryWorkflowDeclaresItsVersioning(t *testing.T) {
+	for _, d := range workflows.Workflows() {
+		if d.Versioning != workflow.VersioningBehaviorPinned && d.Versioning != workflow.VersioningBehaviorAutoUpgrade {
+			t.Errorf("%s declares versioning behaviour %d", activityName(d.Fn), d.Versioning)
+		}
+	}
+}
+
 // recordedType is the workflow type a recorded history started.
 func recordedType(t *testing.T, file string) string {
+	t.Helper()
+	return readHistory(t, file).GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName()
+}
+
+// readHistory reads a recorded history.
+func readHistory(t *testing.T, file string) *history.History {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
@@ -65,5 +132,5 @@ func recordedType(t *testing.T, file string) string {
 	if len(h.GetEvents()) == 0 {
 		t.Fatalf("%s holds no events", file)
 	}
-	return h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName()
+	return h
 }
