@@ -307,3 +307,54 @@ func (s *session) post(path string, form url.Values) {
 		s.t.Fatalf("POST %s: %d\n%s", path, resp.StatusCode, body)
 	}
 }
+
+// TestDevRestartWithChangedCodeStrandsNothing restarts the dev stack with
+// another build (changed code): the new build makes itself current in
+// place of the one whose workers are gone and takes over its pinned
+// workflows, so a provisioning that waited for its setup page on the old
+// build finishes on the new one, and the old build drains.
+func TestDevRestartWithChangedCodeStrandsNothing(t *testing.T) {
+	ctx := context.Background()
+	cfg := stackEnv(t, stack.Config{Config: config.Config{GracePeriod: time.Hour}, RunWorker: true, AdoptOrphans: true})
+	cfg.Listen, cfg.BuildID = "127.0.0.1:0", "dev-1"
+	first, err := stack.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := signupAndLogin(t, first.URL, "ada@acme.test")
+	var inst instance
+	ada.must(http.StatusCreated, "POST", "/instances", map[string]any{"service": "forum", "host": "acme.localhost"}, &inst)
+	eventually(t, 20*time.Second, "the enable to wait for setup", func() bool {
+		ada.must(http.StatusOK, "GET", "/instances/"+inst.ID, nil, &inst)
+		return stepState(inst, "enable", "setup") == "waiting"
+	})
+	ranOn(t, first, workflows.EnableID(inst.ID), "dev-1", enums.VERSIONING_BEHAVIOR_PINNED)
+	first.Stop()
+
+	cfg.BuildID = "dev-2"
+	second, err := stack.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Stop)
+	if _, err := second.Platform.BootstrapPlatformRole(ctx, "ada@acme.test", "developer"); err != nil {
+		t.Fatal(err)
+	}
+	ada.base = second.URL + "/api"
+	if v, current, _ := versionOf(ada, "dev-2"); current != "dev-2" || v.Status != worker.StatusCurrent {
+		t.Fatalf("after the restart: current %q, dev-2 %+v", current, v)
+	}
+	if v, _, _ := versionOf(ada, "dev-1"); v.OpenPinned != 0 || v.Stranded {
+		t.Fatalf("the old build still holds workflows: %+v", v)
+	}
+	ada.must(http.StatusAccepted, "POST", "/instances/"+inst.ID+"/setup", map[string]string{
+		"admin_email": "admin@acme.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"}, nil)
+	waitStatus(t, ada, "/instances/"+inst.ID, "ready")
+	if on := versioning(t, second, workflows.EnableID(inst.ID)); on != "dev-2" {
+		t.Fatalf("the provisioning finished on %q", on)
+	}
+	eventually(t, 60*time.Second, "the old build to drain", func() bool {
+		v, _, _ := versionOf(ada, "dev-1")
+		return v.Status == worker.StatusDrained
+	})
+}
