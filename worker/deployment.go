@@ -204,9 +204,9 @@ func buildOf(v *sdkworker.WorkerDeploymentVersion) string {
 
 // SetCurrent makes a version current: new workflows and every auto-upgrade
 // workflow's next task run on it; pinned ones stay where they started.
-// The server refuses a version none of whose workers ever polled, or one
-// whose workers do not poll every task queue the current one does
-// (apperr conflict, with the server's reason).
+// A version no worker ever polled is not found (apperr); the server
+// refuses one whose workers do not poll every task queue the current one
+// does (apperr conflict, with the server's reason).
 func SetCurrent(ctx context.Context, c client.Client, deployment, buildID, identity string) error {
 	_, err := c.WorkerDeploymentClient().GetHandle(deployment).SetCurrentVersion(ctx,
 		client.WorkerDeploymentSetCurrentVersionOptions{BuildID: buildID, Identity: identity})

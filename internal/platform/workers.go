@@ -83,9 +83,9 @@ func (p *Platform) Workers(ctx context.Context, who Principal) ([]WorkerDeployme
 
 // SetCurrentBuild makes a build the current version of a deployment: new
 // workflows and the auto-upgrade ones' next tasks run on it, pinned ones
-// finish where they started. Temporal refuses a build whose workers never
-// polled, or that does not poll every task queue of the current one
-// (conflict, with its reason).
+// finish where they started. A build no worker ever polled is not found;
+// Temporal refuses one whose workers do not poll every task queue of the
+// current one (conflict, with its reason).
 func (p *Platform) SetCurrentBuild(ctx context.Context, who Principal, deployment, buildID string) error {
 	if err := require(who, access.ConsoleAdmin); err != nil {
 		return err
