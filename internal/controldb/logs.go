@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Kinds of an instance's log lines.
@@ -29,33 +30,42 @@ type RequestLine struct {
 	Path     string
 	Status   int
 	Duration time.Duration
-	// Seq numbers the router's lines, so a retried flush is idempotent.
-	Seq int64
 }
 
-// InsertRequestLines writes a router's batch of request lines once: a
-// retried batch (same router, same seqs) writes nothing twice, and lines
-// of instances that no longer exist are dropped.
-func InsertRequestLines(ctx context.Context, q Execer, routerID string, lines []RequestLine) error {
+// InsertRequestLines writes one batch of a router's request lines once: a
+// retried batch (same router, same batch number) writes nothing again, and
+// lines of instances that no longer exist are dropped. Batches older than
+// a day are forgotten on the way.
+func InsertRequestLines(ctx context.Context, db *pgxpool.Pool, routerID string, batch int64, lines []RequestLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
 	instances, methods, paths := make([]string, len(lines)), make([]string, len(lines)), make([]string, len(lines))
-	ats, statuses, durations, seqs := make([]time.Time, len(lines)), make([]int32, len(lines)), make([]int64, len(lines)), make([]int64, len(lines))
+	ats, statuses, durations := make([]time.Time, len(lines)), make([]int32, len(lines)), make([]int64, len(lines))
 	for i, l := range lines {
 		instances[i], methods[i], paths[i] = l.InstanceID, l.Method, l.Path
-		ats[i], statuses[i], durations[i], seqs[i] = l.At, int32(l.Status), l.Duration.Microseconds(), l.Seq
+		ats[i], statuses[i], durations[i] = l.At, int32(l.Status), l.Duration.Microseconds()
 	}
-	_, err := q.Exec(ctx, `
-		INSERT INTO instance_logs (instance_id, at, kind, method, path, status, duration_us, router_id, seq)
-		SELECT l.i, l.a, 'request', l.m, l.p, l.s, l.d, $1, l.q
-		FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::bigint[])
-			AS l(i, a, m, p, s, d, q)
-		WHERE EXISTS (SELECT 1 FROM instances WHERE id = l.i)
-		ORDER BY l.q -- ids follow the order the router served them
-		ON CONFLICT (router_id, seq) WHERE kind = 'request' DO NOTHING`,
-		routerID, instances, ats, methods, paths, statuses, durations, seqs)
-	return err
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO instance_log_batches (router_id, batch) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+			routerID, batch)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err // written already
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM instance_log_batches WHERE router_id = $1 AND flushed_at < now() - interval '1 day'`,
+			routerID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			INSERT INTO instance_logs (instance_id, at, kind, method, path, status, duration_us, router_id)
+			SELECT l.i, l.a, 'request', l.m, l.p, l.s, l.d, $1
+			FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::bigint[])
+				WITH ORDINALITY AS l(i, a, m, p, s, d, n)
+			WHERE EXISTS (SELECT 1 FROM instances WHERE id = l.i)
+			ORDER BY l.n -- ids follow the order the router served them`,
+			routerID, instances, ats, methods, paths, statuses, durations)
+		return err
+	})
 }
 
 // LogEvent adds an event to an instance's log once per key.

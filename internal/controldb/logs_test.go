@@ -21,12 +21,12 @@ func TestInstanceLogLines(t *testing.T) {
 	require.NoError(t, controldb.LogEvent(ctx, c.DB, id, "k1", "instance.maintenance", map[string]any{"on": true}))
 	require.NoError(t, controldb.LogEvent(ctx, c.DB, id, "k1", "instance.maintenance", map[string]any{"on": true}))
 	batch := []controldb.RequestLine{
-		{InstanceID: id, At: now, Method: "GET", Path: "/", Status: 200, Duration: 1500 * time.Microsecond, Seq: 1},
-		{InstanceID: id, At: now.Add(time.Second), Method: "POST", Path: "/login", Status: 303, Duration: time.Millisecond, Seq: 2},
+		{InstanceID: id, At: now, Method: "GET", Path: "/", Status: 200, Duration: 1500 * time.Microsecond},
+		{InstanceID: id, At: now.Add(time.Second), Method: "POST", Path: "/login", Status: 303, Duration: time.Millisecond},
 	}
-	require.NoError(t, controldb.InsertRequestLines(ctx, c.DB, "router-a", batch))
-	require.NoError(t, controldb.InsertRequestLines(ctx, c.DB, "router-a", batch))
-	require.NoError(t, controldb.InsertRequestLines(ctx, c.DB, "router-b", batch[:1]))
+	require.NoError(t, controldb.InsertRequestLines(ctx, c.DB, "router-a", 1, batch))
+	require.NoError(t, controldb.InsertRequestLines(ctx, c.DB, "router-a", 1, batch)) // a retried flush
+	require.NoError(t, controldb.InsertRequestLines(ctx, c.DB, "router-b", 1, batch[:1]))
 
 	all, err := controldb.InstanceLogs(ctx, c.DB, id, 0, nil, 100, false)
 	require.NoError(t, err)
@@ -66,9 +66,9 @@ func TestPruneLogs(t *testing.T) {
 		if i < 20 {
 			at = old
 		}
-		lines = append(lines, controldb.RequestLine{InstanceID: id, At: at, Method: "GET", Path: "/", Status: 200, Seq: int64(i + 1)})
+		lines = append(lines, controldb.RequestLine{InstanceID: id, At: at, Method: "GET", Path: "/", Status: 200})
 	}
-	require.NoError(t, controldb.InsertRequestLines(ctx, c.DB, "router-a", lines))
+	require.NoError(t, controldb.InsertRequestLines(ctx, c.DB, "router-a", 1, lines))
 	var total int64
 	for {
 		n, err := controldb.PruneLogs(ctx, c.DB, time.Now().Add(-controldb.LogMaxAge), 7)

@@ -7,23 +7,30 @@ CREATE TABLE instance_logs (
     instance_id  uuid NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
     at           timestamptz NOT NULL,
     kind         text NOT NULL CHECK (kind IN ('request', 'event')),
-    -- A request line: what the router saw. Its key (router, seq) makes a
-    -- retried flush write nothing twice.
+    -- A request line: what the router saw.
     method       text,
     path         text,
     status       integer,
     duration_us  bigint,
     router_id    text,
-    seq          bigint,
     -- An event line: what happened, recorded once per event key however
     -- often the activity that records it runs.
     event        text,
     detail       jsonb,
     event_key    text,
-    CHECK ((kind = 'request') = (router_id IS NOT NULL AND seq IS NOT NULL)),
+    CHECK ((kind = 'request') = (router_id IS NOT NULL)),
     CHECK ((kind = 'event') = (event IS NOT NULL AND event_key IS NOT NULL))
 );
 CREATE INDEX instance_logs_instance_idx ON instance_logs (instance_id, id);
 CREATE INDEX instance_logs_at_idx ON instance_logs (at);
-CREATE UNIQUE INDEX instance_logs_request_key ON instance_logs (router_id, seq) WHERE kind = 'request';
+
+-- The batches of request lines the routers flushed: a retried flush (same
+-- router, same batch) writes its lines once, without a unique key on every
+-- line.
+CREATE TABLE instance_log_batches (
+    router_id   text NOT NULL,
+    batch       bigint NOT NULL,
+    flushed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (router_id, batch)
+);
 CREATE UNIQUE INDEX instance_logs_event_key ON instance_logs (event_key) WHERE kind = 'event';
