@@ -27,6 +27,7 @@ func Workflows() []Definition {
 		{InstanceExpiry, InstanceExpiryVersioning},
 		{UpgradeInstance, UpgradeInstanceVersioning},
 		{PriceChange, PriceChangeVersioning},
+		{LogRetention, LogRetentionVersioning},
 	}
 }
 
