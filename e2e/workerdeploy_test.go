@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -94,12 +95,7 @@ func TestShippingANewWorkerBuild(t *testing.T) {
 	}
 
 	// An enable on A waits for its setup page.
-	var waiting instance
-	ada.must(http.StatusCreated, "POST", "/instances", map[string]any{"service": "forum", "host": "acme-a.localhost"}, &waiting)
-	eventually(t, 20*time.Second, "the enable on A to wait for setup", func() bool {
-		ada.must(http.StatusOK, "GET", "/instances/"+waiting.ID, nil, &waiting)
-		return stepState(waiting, "enable", "setup") == "waiting"
-	})
+	waiting := enableWaitingForSetup(t, ada, "acme-a.localhost")
 	ranOn(t, web, workflows.EnableID(waiting.ID), "build-a", enums.VERSIONING_BEHAVIOR_PINNED)
 	var accountID string
 	if err := web.DB.QueryRow(ctx, `SELECT account_id::text FROM instances WHERE id = $1`, waiting.ID).Scan(&accountID); err != nil {
@@ -124,7 +120,9 @@ func TestShippingANewWorkerBuild(t *testing.T) {
 	dev.must(http.StatusNotFound, "POST", "/ops/workers/tenantry/versions/no-such-build/current", nil, nil)
 	dev.must(http.StatusOK, "POST", "/ops/workers/tenantry/versions/build-b/ramp", ramp(25), nil)
 	if b, _, _ = versionOf(dev, "build-b"); b.Status != worker.StatusRamping {
-		t.Fatalf("build B after the ramp: %+v", b)
+		var raw json.RawMessage
+		dev.must(http.StatusOK, "GET", "/ops/workers", nil, &raw)
+		t.Fatalf("build B after the ramp: %+v\n%s", b, raw)
 	}
 
 	// A developer makes B current from the console's Workers page, which
@@ -228,6 +226,19 @@ func TestShippingANewWorkerBuild(t *testing.T) {
 	}
 }
 
+// enableWaitingForSetup enables a forum without its setup and waits until
+// the provisioning waits for the setup page.
+func enableWaitingForSetup(t *testing.T, a *api, host string) instance {
+	t.Helper()
+	var inst instance
+	a.must(http.StatusCreated, "POST", "/instances", map[string]any{"service": "forum", "host": host}, &inst)
+	eventually(t, 20*time.Second, "the enable to wait for setup", func() bool {
+		a.must(http.StatusOK, "GET", "/instances/"+inst.ID, nil, &inst)
+		return stepState(inst, "enable", "setup") == "waiting"
+	})
+	return inst
+}
+
 // versioning is the build a workflow's latest run runs on.
 func versioning(t *testing.T, s *stack.Stack, id string) string {
 	t.Helper()
@@ -320,12 +331,7 @@ func TestDevRestartWithChangedCodeStrandsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ada := signupAndLogin(t, first.URL, "ada@acme.test")
-	var inst instance
-	ada.must(http.StatusCreated, "POST", "/instances", map[string]any{"service": "forum", "host": "acme.localhost"}, &inst)
-	eventually(t, 20*time.Second, "the enable to wait for setup", func() bool {
-		ada.must(http.StatusOK, "GET", "/instances/"+inst.ID, nil, &inst)
-		return stepState(inst, "enable", "setup") == "waiting"
-	})
+	inst := enableWaitingForSetup(t, ada, "acme.localhost")
 	ranOn(t, first, workflows.EnableID(inst.ID), "dev-1", enums.VERSIONING_BEHAVIOR_PINNED)
 	first.Stop()
 

@@ -75,19 +75,31 @@ func PinnedQuery(deployment, buildID string) string {
 }
 
 // Deployments lists every Worker Deployment of the namespace with its
-// versions; none before a versioned worker first polls.
+// versions, DeploymentName first; none before a versioned worker first
+// polls. The list comes from visibility, which briefly misses a
+// deployment while its entity workflow continues as new (after a routing
+// change), so DeploymentName is always asked for by name.
 func Deployments(ctx context.Context, c client.Client) ([]Deployment, error) {
+	names := []string{DeploymentName}
 	it, err := c.WorkerDeploymentClient().List(ctx, client.WorkerDeploymentListOptions{})
 	if err != nil {
 		return nil, err
 	}
-	var out []Deployment
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
 			return nil, err
 		}
-		d, err := Describe(ctx, c, e.Name)
+		if !slices.Contains(names, e.Name) {
+			names = append(names, e.Name)
+		}
+	}
+	var out []Deployment
+	for _, name := range names {
+		d, err := Describe(ctx, c, name)
+		if apperr.KindOf(err) == apperr.KindNotFound {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

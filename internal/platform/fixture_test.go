@@ -224,6 +224,8 @@ func temporalMock(t *testing.T) *mocks.Client {
 	none.On("HasNext").Return(false).Maybe()
 	deployments.On("List", anyArgs(2)...).Return(none, nil).Maybe()
 	handle := mocks.NewWorkerDeploymentHandle(t)
+	handle.On("Describe", anyArgs(2)...).Return(client.WorkerDeploymentDescribeResponse{},
+		serviceerror.NewNotFound("no Worker Deployment found")).Maybe()
 	handle.On("SetCurrentVersion", anyArgs(2)...).Return(client.WorkerDeploymentSetCurrentVersionResponse{}, nil).Maybe()
 	handle.On("SetRampingVersion", anyArgs(2)...).Return(client.WorkerDeploymentSetRampingVersionResponse{}, nil).Maybe()
 	deployments.On("GetHandle", mock.Anything).Return(deploymentHandle{handle}).Maybe()
