@@ -212,6 +212,10 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.Click(`//a[text()="Billing"][starts-with(@href, "/dev")]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//h2[text()="Failed closes"]`, chromedp.BySearch),
 		shot("15-dev-billing"),
+		// The Workers page: this stack's one build, current.
+		chromedp.Click(`//a[text()="Workers"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//div[@data-status="current"]`, chromedp.BySearch),
+		shot("16-dev-workers"),
 	)
 	for _, want := range []string{"database/", "migrate/", "modules/", "disable/", "go tool temporal workflow describe --workflow-id enable/", "--type FirstWorkflowTask"} {
 		if !strings.Contains(text, want) {
