@@ -58,7 +58,7 @@ func (k *Console) showWorkers(c *gin.Context, status int, errMsg string) {
 	}
 	p := k.page(c, "Workers")
 	p.Error = errMsg
-	k.render(c, status, DevWorkersPage(p, workersView(list, k.Clock())))
+	k.render(c, status, DevWorkersPage(p, WorkersViewOf(list, k.Clock())))
 }
 
 func (k *Console) devSetCurrentBuild(c *gin.Context) {
@@ -88,8 +88,8 @@ func (k *Console) devRampBuild(c *gin.Context) {
 	k.redirect(c, "/dev/workers", notice)
 }
 
-// workersView turns the platform's deployments into the page's view.
-func workersView(list []platform.WorkerDeployment, now time.Time) WorkersView {
+// WorkersViewOf turns the platform's deployments into the page's view.
+func WorkersViewOf(list []platform.WorkerDeployment, now time.Time) WorkersView {
 	var v WorkersView
 	for _, d := range list {
 		dv := WorkerDeploymentView{Name: d.Name, Current: d.Current, Ramping: d.Ramping, Describe: d.Describe}
