@@ -1,0 +1,1003 @@
+package platform
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"tenantry/internal/access"
+	"tenantry/internal/apperr"
+	"tenantry/internal/catalog"
+	"tenantry/internal/controldb"
+	"tenantry/internal/validate"
+	"tenantry/workflows"
+)
+
+// The Open Service Broker API's rules (web/broker translates HTTP): a
+// platform provisions, updates, deprovisions, binds and unbinds Tenantry
+// instances for the account whose broker credentials it signs in with.
+//
+// Mapping: every service is one service offering with one plan,
+// "standard"; modules are chosen in the parameters, described by a JSON
+// schema, because they combine freely and are billed one by one (a plan
+// per combination would be 2^n plans). The plan's maintenance_info.version
+// is the service's current version, the one a new instance gets; an update
+// carrying it moves an older instance there through UpgradeInstance.
+
+// BrokerMinAPIVersion is the oldest X-Broker-API-Version served.
+const BrokerMinAPIVersion = "2.14"
+
+// BrokerPlanName is each service's one plan.
+const BrokerPlanName = "standard"
+
+// OSB last-operation states.
+const (
+	BrokerInProgress = "in progress"
+	BrokerSucceeded  = "succeeded"
+	BrokerFailed     = "failed"
+)
+
+// Broker operations, as the last operation of an instance records them.
+const (
+	brokerOpProvision   = "provision"
+	brokerOpModules     = "modules"
+	brokerOpUpgrade     = "upgrade/" // + version
+	brokerOpDeprovision = "deprovision"
+)
+
+// BrokerFailure is an OSB error the spec gives a status and maybe a code
+// of its own; web/broker maps Kind to the status.
+type BrokerFailure struct {
+	Kind BrokerFailureKind
+	// Code is the spec's error code (AsyncRequired, ConcurrencyError,
+	// MaintenanceInfoConflict), or empty.
+	Code    string
+	Message string
+}
+
+// BrokerFailureKind is the kind of an OSB error.
+type BrokerFailureKind string
+
+const (
+	BrokerMalformed     BrokerFailureKind = "malformed"     // 400
+	BrokerConflict      BrokerFailureKind = "conflict"      // 409: the id exists with other attributes
+	BrokerGone          BrokerFailureKind = "gone"          // 410
+	BrokerUnprocessable BrokerFailureKind = "unprocessable" // 422
+	BrokerNotFound      BrokerFailureKind = "not_found"     // 404
+)
+
+func (e *BrokerFailure) Error() string { return e.Message }
+
+func brokerFail(kind BrokerFailureKind, code, format string, args ...any) error {
+	return &BrokerFailure{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// brokerConcurrency is the answer to a request while another operation on
+// the instance runs.
+func brokerConcurrency(format string, args ...any) error {
+	return brokerFail(BrokerUnprocessable, "ConcurrencyError", format, args...)
+}
+
+// BrokerOffering is a service offering of the catalog, in the OSB shape.
+type BrokerOffering struct {
+	ID                   string         `json:"id"`
+	Name                 string         `json:"name"`
+	Description          string         `json:"description"`
+	Tags                 []string       `json:"tags"`
+	Bindable             bool           `json:"bindable"`
+	InstancesRetrievable bool           `json:"instances_retrievable"`
+	BindingsRetrievable  bool           `json:"bindings_retrievable"`
+	PlanUpdateable       bool           `json:"plan_updateable"`
+	Metadata             map[string]any `json:"metadata"`
+	Plans                []BrokerPlan   `json:"plans"`
+}
+
+// BrokerPlan is an offering's plan.
+type BrokerPlan struct {
+	ID              string                `json:"id"`
+	Name            string                `json:"name"`
+	Description     string                `json:"description"`
+	Free            bool                  `json:"free"`
+	Bindable        bool                  `json:"bindable"`
+	PlanUpdateable  bool                  `json:"plan_updateable"`
+	Metadata        map[string]any        `json:"metadata"`
+	Schemas         map[string]any        `json:"schemas"`
+	MaintenanceInfo BrokerMaintenanceInfo `json:"maintenance_info"`
+}
+
+// BrokerMaintenanceInfo carries a service version.
+type BrokerMaintenanceInfo struct {
+	Version     string `json:"version"`
+	Description string `json:"description,omitempty"`
+}
+
+// brokerIDs are the stable ids of a service's offering and plan: derived
+// from the names, so every process and every release says the same.
+func brokerServiceID(service string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("tenantry:osb:service:"+service)).String()
+}
+
+func brokerPlanID(service string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("tenantry:osb:plan:"+service+":"+BrokerPlanName)).String()
+}
+
+// BrokerCatalog is the catalog in the OSB shape; the front end answers it
+// to any authenticated platform.
+func (p *Platform) BrokerCatalog() []BrokerOffering {
+	out := []BrokerOffering{}
+	now := p.Clock()
+	for _, name := range p.Catalog.Names() {
+		svc, _ := p.Catalog.Service(name)
+		var modules, bullets []string
+		for _, m := range svc.Modules {
+			modules = append(modules, m.Name)
+			price, _ := m.PriceAt(now)
+			b := fmt.Sprintf("%s: %s/h", m.Name, formatMinor(price, svc.Currency))
+			if m.Required {
+				b += " (always included)"
+			}
+			bullets = append(bullets, b)
+		}
+		out = append(out, BrokerOffering{
+			ID: brokerServiceID(name), Name: name, Description: svc.Description, Tags: []string{"tenantry", "postgresql", name},
+			Bindable: true, InstancesRetrievable: true, BindingsRetrievable: true, PlanUpdateable: false,
+			Metadata: map[string]any{"displayName": "Tenantry " + name, "providerDisplayName": "Tenantry"},
+			Plans: []BrokerPlan{{
+				ID: brokerPlanID(name), Name: BrokerPlanName, Bindable: true, PlanUpdateable: false,
+				Description: "Billed by the hour per module; choose the modules in the parameters (core is always included).",
+				Metadata:    map[string]any{"bullets": bullets, "currency": svc.Currency},
+				Schemas:     brokerSchemas(modules),
+				MaintenanceInfo: BrokerMaintenanceInfo{Version: svc.CurrentVersion,
+					Description: name + " " + svc.CurrentVersion + ": updating to it migrates the instance's database under maintenance"},
+			}},
+		})
+	}
+	return out
+}
+
+func formatMinor(v int64, currency string) string {
+	return fmt.Sprintf("%d.%02d %s", v/100, v%100, currency)
+}
+
+// brokerSchemas describes the parameters (JSON Schema draft 4).
+func brokerSchemas(modules []string) map[string]any {
+	const draft = "http://json-schema.org/draft-04/schema#"
+	mods := map[string]any{"type": "array", "uniqueItems": true, "items": map[string]any{"type": "string", "enum": modules},
+		"description": "The modules to enable besides core (each billed by the hour)"}
+	setup := map[string]any{"type": "object", "additionalProperties": false,
+		"description": "The setup page's answers; without them provisioning waits for the setup page (the dashboard)",
+		"required":    []string{"admin_email", "admin_name", "admin_password", "language"},
+		"properties": map[string]any{
+			"admin_email":    map[string]any{"type": "string", "format": "email"},
+			"admin_name":     map[string]any{"type": "string", "minLength": 1},
+			"admin_password": map[string]any{"type": "string", "minLength": 10, "maxLength": 256},
+			"language":       map[string]any{"type": "string", "enum": validate.Languages},
+		}}
+	return map[string]any{
+		"service_instance": map[string]any{
+			"create": map[string]any{"parameters": map[string]any{"$schema": draft, "type": "object", "additionalProperties": false,
+				"required": []string{"host"},
+				"properties": map[string]any{
+					"host":    map[string]any{"type": "string", "description": "The host the instance answers at, e.g. acme-forum.example.com"},
+					"modules": mods, "setup": setup,
+				}}},
+			"update": map[string]any{"parameters": map[string]any{"$schema": draft, "type": "object", "additionalProperties": false,
+				"properties": map[string]any{"modules": mods}}},
+		},
+		"service_binding": map[string]any{
+			"create": map[string]any{"parameters": map[string]any{"$schema": draft, "type": "object", "additionalProperties": false,
+				"properties": map[string]any{}}},
+		},
+	}
+}
+
+// brokerService finds the service an offering and plan id name.
+func (p *Platform) brokerService(serviceID, planID string) (*catalog.Service, error) {
+	if serviceID == "" || planID == "" {
+		return nil, brokerFail(BrokerMalformed, "", "service_id and plan_id are required")
+	}
+	for _, name := range p.Catalog.Names() {
+		if brokerServiceID(name) == serviceID {
+			svc, _ := p.Catalog.Service(name)
+			if planID != brokerPlanID(name) {
+				return nil, brokerFail(BrokerMalformed, "", "plan %s is not a plan of %s", planID, name)
+			}
+			return svc, nil
+		}
+	}
+	return nil, brokerFail(BrokerMalformed, "", "no service offering %s in the catalog", serviceID)
+}
+
+// BrokerOrigin is who on the platform asked (the
+// X-Broker-API-Originating-Identity header), recorded in the audit log.
+type BrokerOrigin struct {
+	Identity string
+}
+
+// detail decodes "platform base64(json)"; a malformed one is refused.
+func (o BrokerOrigin) detail() (map[string]string, error) {
+	if o.Identity == "" {
+		return map[string]string{}, nil
+	}
+	plat, value, ok := strings.Cut(strings.TrimSpace(o.Identity), " ")
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value))
+	if !ok || plat == "" || err != nil || !json.Valid(raw) {
+		return nil, brokerFail(BrokerMalformed, "", "X-Broker-API-Originating-Identity must be \"<platform> <base64 of a JSON object>\"")
+	}
+	return map[string]string{"originating_platform": plat, "originating_identity": string(raw)}, nil
+}
+
+// brokerAudit records a broker operation in the account's timeline.
+func (p *Platform) brokerAudit(ctx context.Context, who Principal, action, instanceID string, o BrokerOrigin, more map[string]string) error {
+	detail, err := o.detail()
+	if err != nil {
+		return err
+	}
+	for k, v := range more {
+		detail[k] = v
+	}
+	return p.audit(ctx, who, "broker."+action, "instance", instanceID, detail)
+}
+
+// BrokerProvisionInput is a provision request.
+type BrokerProvisionInput struct {
+	InstanceID string // the platform's
+	ServiceID  string
+	PlanID     string
+	Parameters json.RawMessage
+	// MaintenanceVersion is maintenance_info.version, when sent.
+	MaintenanceVersion string
+	Origin             BrokerOrigin
+	// ConsoleURL is the console's base URL, for dashboard_url.
+	ConsoleURL string
+}
+
+// BrokerReply is the answer to a provision, update or deprovision: done
+// already, or accepted with the operation to poll.
+type BrokerReply struct {
+	Accepted     bool
+	Operation    string
+	DashboardURL string
+}
+
+// brokerParams are a provision's parameters.
+type brokerParams struct {
+	Host    string      `json:"host"`
+	Modules []string    `json:"modules,omitempty"`
+	Setup   *SetupInput `json:"setup,omitempty"`
+}
+
+// stored is what is kept of the parameters: no password.
+func (b brokerParams) stored() brokerParams {
+	if b.Setup != nil {
+		s := *b.Setup
+		s.AdminPassword = ""
+		b.Setup = &s
+	}
+	return b
+}
+
+func decodeStrict(raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return brokerFail(BrokerMalformed, "", "parameters: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
+}
+
+// brokerRow is a platform's instance as the broker keeps it.
+type brokerRow struct {
+	osbID, instanceID, accountID, serviceID, planID, operation string
+	params                                                     brokerParams
+}
+
+func (p *Platform) loadBrokerRow(ctx context.Context, q controldb.Querier, osbID string) (brokerRow, bool, error) {
+	var r brokerRow
+	var raw []byte
+	err := q.QueryRow(ctx, `SELECT osb_id, instance_id::text, account_id::text, service_id, plan_id, operation, parameters
+		FROM broker_instances WHERE osb_id = $1`, osbID).
+		Scan(&r.osbID, &r.instanceID, &r.accountID, &r.serviceID, &r.planID, &r.operation, &raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, false, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, &r.params)
+	}
+	return r, err == nil, err
+}
+
+// ownBrokerRow loads the principal's account's instance by its platform
+// id; another account's is as unknown as one that never was.
+func (p *Platform) ownBrokerRow(ctx context.Context, who Principal, osbID string) (brokerRow, bool, error) {
+	r, ok, err := p.loadBrokerRow(ctx, p.DB, osbID)
+	if ok && r.accountID != who.AccountID {
+		return brokerRow{}, false, nil
+	}
+	return r, ok, err
+}
+
+// brokerInstance is the Tenantry instance of a row; one EnableService has
+// not recorded yet is provisioning.
+func (p *Platform) brokerInstance(ctx context.Context, r brokerRow) (Instance, error) {
+	v, err := p.loadInstance(ctx, r.instanceID)
+	if apperr.KindOf(err) == apperr.KindNotFound {
+		return Instance{ID: r.instanceID, Status: "provisioning", Host: r.params.Host}, nil
+	}
+	return v, err
+}
+
+func dashboardURL(base, instanceID string) string {
+	return strings.TrimRight(base, "/") + "/instances/" + instanceID
+}
+
+// gone says whether the platform's instance was deprovisioned.
+func (r brokerRow) gone(v Instance) bool {
+	return r.operation == brokerOpDeprovision && (v.Status == "disabled" || v.Status == "deleted")
+}
+
+// BrokerProvision provisions a service instance for the platform through
+// EnableService. The same request again answers 202 while it runs and 200
+// once it is ready; the same id with other attributes is a conflict.
+func (p *Platform) BrokerProvision(ctx context.Context, who Principal, in BrokerProvisionInput) (BrokerReply, error) {
+	if err := require(who, access.InstancesManage); err != nil {
+		return BrokerReply{}, err
+	}
+	if in.InstanceID == "" || len(in.InstanceID) > 200 {
+		return BrokerReply{}, brokerFail(BrokerMalformed, "", "instance_id must be 1 to 200 characters")
+	}
+	svc, err := p.brokerService(in.ServiceID, in.PlanID)
+	if err != nil {
+		return BrokerReply{}, err
+	}
+	if in.MaintenanceVersion != "" && in.MaintenanceVersion != svc.CurrentVersion {
+		return BrokerReply{}, brokerFail(BrokerUnprocessable, "MaintenanceInfoConflict",
+			"the plan's maintenance_info.version is %s now: fetch the catalog again", svc.CurrentVersion)
+	}
+	var params brokerParams
+	if err := decodeStrict(in.Parameters, &params); err != nil {
+		return BrokerReply{}, err
+	}
+	if params.Host == "" {
+		return BrokerReply{}, brokerFail(BrokerMalformed, "", "parameters.host is required: the host the instance answers at")
+	}
+	if r, ok, err := p.loadBrokerRow(ctx, p.DB, in.InstanceID); err != nil || ok {
+		if err != nil {
+			return BrokerReply{}, err
+		}
+		return p.reprovision(ctx, who, r, in, params)
+	}
+	instanceID := uuid.NewString()
+	req := EnableInput{Service: svc.Name, Modules: params.Modules, Host: params.Host, Setup: params.Setup}
+	stored, _ := json.Marshal(params.stored())
+	// The mapping first, so the instance is never without it; a refusal
+	// removes it again.
+	tag, err := p.DB.Exec(ctx, `INSERT INTO broker_instances (osb_id, instance_id, account_id, service_id, plan_id, parameters, operation)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (osb_id) DO NOTHING`,
+		in.InstanceID, instanceID, who.AccountID, in.ServiceID, in.PlanID, stored, brokerOpProvision)
+	if err != nil {
+		return BrokerReply{}, err
+	}
+	if tag.RowsAffected() == 0 { // the same request, at the same time
+		r, _, err := p.loadBrokerRow(ctx, p.DB, in.InstanceID)
+		if err != nil {
+			return BrokerReply{}, err
+		}
+		return p.reprovision(ctx, who, r, in, params)
+	}
+	if _, err := p.enable(ctx, who, req, instanceID); err != nil {
+		if _, derr := p.DB.Exec(ctx, `DELETE FROM broker_instances WHERE osb_id = $1`, in.InstanceID); derr != nil {
+			p.Log.Error("forget a refused broker instance", "osb_id", in.InstanceID, "err", derr)
+		}
+		if k := apperr.KindOf(err); k == apperr.KindInvalid || k == apperr.KindConflict {
+			return BrokerReply{}, brokerFail(BrokerMalformed, "", "%s", apperr.Message(err))
+		}
+		if apperr.KindOf(err) != apperr.KindNotFound { // not found: the workflow has not recorded it yet
+			return BrokerReply{}, err
+		}
+	}
+	return BrokerReply{Accepted: true, Operation: brokerOpProvision, DashboardURL: dashboardURL(in.ConsoleURL, instanceID)},
+		p.brokerAudit(ctx, who, "provision", instanceID, in.Origin, map[string]string{"osb_instance_id": in.InstanceID})
+}
+
+// reprovision answers a provision of an id that exists.
+func (p *Platform) reprovision(ctx context.Context, who Principal, r brokerRow, in BrokerProvisionInput, params brokerParams) (BrokerReply, error) {
+	same := r.accountID == who.AccountID && r.serviceID == in.ServiceID && r.planID == in.PlanID
+	if same {
+		a, _ := json.Marshal(r.params)
+		b, _ := json.Marshal(params.stored())
+		same = string(a) == string(b)
+	}
+	if !same {
+		return BrokerReply{}, brokerFail(BrokerConflict, "", "service instance %s exists already with other attributes", in.InstanceID)
+	}
+	v, err := p.brokerInstance(ctx, r)
+	if err != nil {
+		return BrokerReply{}, err
+	}
+	dash := dashboardURL(in.ConsoleURL, r.instanceID)
+	switch {
+	case r.gone(v):
+		return BrokerReply{}, brokerFail(BrokerConflict, "", "service instance %s was deprovisioned: use a new id", in.InstanceID)
+	case v.Status == "provisioning" || v.Status == "failed":
+		return BrokerReply{Accepted: true, Operation: brokerOpProvision, DashboardURL: dash}, nil
+	}
+	return BrokerReply{DashboardURL: dash}, nil
+}
+
+// BrokerUpdateInput is an update request; Parameters is nil when absent.
+type BrokerUpdateInput struct {
+	InstanceID         string
+	ServiceID          string
+	PlanID             string
+	Parameters         json.RawMessage
+	MaintenanceVersion string
+	Origin             BrokerOrigin
+	ConsoleURL         string
+}
+
+// BrokerUpdate changes the modules (parameters.modules, through
+// ChangeModules) or moves the instance to the catalog's version
+// (maintenance_info, through UpgradeInstance), one at a time. The account
+// moves its own instance only to the version the catalog offers now:
+// instances.manage is what it needs, as for every other change. The same
+// request again answers 202 while it runs and 200 once it is done.
+func (p *Platform) BrokerUpdate(ctx context.Context, who Principal, in BrokerUpdateInput) (BrokerReply, error) {
+	if err := require(who, access.InstancesManage); err != nil {
+		return BrokerReply{}, err
+	}
+	r, ok, err := p.ownBrokerRow(ctx, who, in.InstanceID)
+	if err != nil {
+		return BrokerReply{}, err
+	}
+	if !ok {
+		return BrokerReply{}, brokerFail(BrokerNotFound, "", "no service instance %s", in.InstanceID)
+	}
+	if in.ServiceID != r.serviceID {
+		return BrokerReply{}, brokerFail(BrokerMalformed, "", "service_id must be the instance's, %s", r.serviceID)
+	}
+	if in.PlanID != "" && in.PlanID != r.planID {
+		return BrokerReply{}, brokerFail(BrokerUnprocessable, "", "plan changes are not supported: each service has one plan; change modules in the parameters")
+	}
+	svc, err := p.brokerService(r.serviceID, r.planID)
+	if err != nil {
+		return BrokerReply{}, err
+	}
+	if in.MaintenanceVersion != "" && in.MaintenanceVersion != svc.CurrentVersion {
+		return BrokerReply{}, brokerFail(BrokerUnprocessable, "MaintenanceInfoConflict",
+			"the plan's maintenance_info.version is %s now: fetch the catalog again", svc.CurrentVersion)
+	}
+	var params struct {
+		Modules *[]string `json:"modules"`
+	}
+	if err := decodeStrict(in.Parameters, &params); err != nil {
+		return BrokerReply{}, err
+	}
+	v, err := p.brokerInstance(ctx, r)
+	if err != nil {
+		return BrokerReply{}, err
+	}
+	if r.gone(v) || r.operation == brokerOpDeprovision {
+		return BrokerReply{}, brokerFail(BrokerUnprocessable, "", "service instance %s is being deprovisioned", in.InstanceID)
+	}
+	dash := dashboardURL(in.ConsoleURL, r.instanceID)
+	upgrade := in.MaintenanceVersion != "" && in.MaintenanceVersion != v.Version
+	var wanted []string
+	if params.Modules != nil {
+		if wanted, err = svc.ResolveModules(v.Version, *params.Modules); err != nil {
+			return BrokerReply{}, brokerFail(BrokerUnprocessable, "", "%s", apperr.Message(err))
+		}
+	}
+	// The same request as the one running: still accepted.
+	if state, _, err := p.brokerOpState(ctx, r, v, r.operation); err != nil {
+		return BrokerReply{}, err
+	} else if state == BrokerInProgress {
+		sameUpgrade := upgrade && r.operation == brokerOpUpgrade+in.MaintenanceVersion
+		sameModules := !upgrade && wanted != nil && r.operation == brokerOpModules && slices.Equal(wanted, r.params.Modules)
+		if sameUpgrade || sameModules {
+			return BrokerReply{Accepted: true, Operation: r.operation, DashboardURL: dash}, nil
+		}
+		return BrokerReply{}, brokerConcurrency("another operation on this instance is in progress (%s)", r.operation)
+	}
+	if v.Status != "ready" {
+		return BrokerReply{}, brokerConcurrency("the instance is %s: it can change once it is ready", v.Status)
+	}
+	var changed bool
+	if wanted != nil {
+		change := controldb.DiffModules(v.Modules, wanted)
+		changed = len(change.Added)+len(change.Removed) > 0
+	}
+	switch {
+	case upgrade && changed:
+		return BrokerReply{}, brokerFail(BrokerUnprocessable, "", "change the modules and the version in two updates, one after the other")
+	case upgrade:
+		if _, err := p.startUpgrade(ctx, who, v, in.MaintenanceVersion); err != nil {
+			return BrokerReply{}, brokerError(err)
+		}
+		return p.brokerStarted(ctx, who, r, in, brokerOpUpgrade+in.MaintenanceVersion, nil, dash)
+	case changed:
+		if _, err := p.ChangeModules(ctx, who, v.ID, wanted); err != nil {
+			return BrokerReply{}, brokerError(err)
+		}
+		return p.brokerStarted(ctx, who, r, in, brokerOpModules, wanted, dash)
+	}
+	// Nothing to change: done.
+	return BrokerReply{DashboardURL: dash}, nil
+}
+
+// brokerError turns a refusal of the operation behind a broker request
+// into the broker's answer: a conflict is another operation running.
+func brokerError(err error) error {
+	switch apperr.KindOf(err) {
+	case apperr.KindConflict:
+		return brokerConcurrency("%s", apperr.Message(err))
+	case apperr.KindInvalid:
+		return brokerFail(BrokerUnprocessable, "", "%s", apperr.Message(err))
+	}
+	return err
+}
+
+// brokerStarted records the operation an update started and answers 202.
+func (p *Platform) brokerStarted(ctx context.Context, who Principal, r brokerRow, in BrokerUpdateInput, op string, modules []string,
+	dash string) (BrokerReply, error) {
+	params := r.params
+	if modules != nil {
+		params.Modules = modules
+	}
+	stored, _ := json.Marshal(params)
+	if _, err := p.DB.Exec(ctx, `UPDATE broker_instances SET operation = $2, parameters = $3, updated_at = now() WHERE osb_id = $1`,
+		r.osbID, op, stored); err != nil {
+		return BrokerReply{}, err
+	}
+	return BrokerReply{Accepted: true, Operation: op, DashboardURL: dash},
+		p.brokerAudit(ctx, who, "update", r.instanceID, in.Origin, map[string]string{"osb_instance_id": r.osbID, "operation": op})
+}
+
+// BrokerDeprovisionInput is a deprovision request.
+type BrokerDeprovisionInput struct {
+	InstanceID string
+	ServiceID  string
+	PlanID     string
+	Origin     BrokerOrigin
+}
+
+// BrokerDeprovision disables the instance through DisableService: its
+// host goes offline and billing stops at once; the data is kept for the
+// grace period, then dropped. An unknown (or already deprovisioned)
+// instance is gone; one whose provisioning failed is forgotten at once.
+func (p *Platform) BrokerDeprovision(ctx context.Context, who Principal, in BrokerDeprovisionInput) (BrokerReply, error) {
+	if err := require(who, access.InstancesManage); err != nil {
+		return BrokerReply{}, err
+	}
+	if in.ServiceID == "" || in.PlanID == "" {
+		return BrokerReply{}, brokerFail(BrokerMalformed, "", "service_id and plan_id are required")
+	}
+	r, ok, err := p.ownBrokerRow(ctx, who, in.InstanceID)
+	if err != nil {
+		return BrokerReply{}, err
+	}
+	if !ok {
+		return BrokerReply{}, brokerFail(BrokerGone, "", "no service instance %s", in.InstanceID)
+	}
+	if in.ServiceID != r.serviceID || in.PlanID != r.planID {
+		return BrokerReply{}, brokerFail(BrokerMalformed, "", "service_id and plan_id must be the instance's")
+	}
+	v, err := p.brokerInstance(ctx, r)
+	if err != nil {
+		return BrokerReply{}, err
+	}
+	if r.gone(v) {
+		return BrokerReply{}, brokerFail(BrokerGone, "", "service instance %s was deprovisioned", in.InstanceID)
+	}
+	if r.operation == brokerOpDeprovision {
+		return BrokerReply{Accepted: true, Operation: brokerOpDeprovision}, nil
+	}
+	var bindings int
+	if err := p.DB.QueryRow(ctx, `SELECT count(*) FROM broker_bindings WHERE instance_osb_id = $1 AND state <> 'unbound'`, r.osbID).
+		Scan(&bindings); err != nil {
+		return BrokerReply{}, err
+	}
+	if bindings > 0 {
+		return BrokerReply{}, brokerFail(BrokerUnprocessable, "", "the instance still has %d binding(s): unbind them first", bindings)
+	}
+	mark := func() error {
+		_, err := p.DB.Exec(ctx, `UPDATE broker_instances SET operation = $2, updated_at = now() WHERE osb_id = $1`, r.osbID, brokerOpDeprovision)
+		if err == nil {
+			err = p.brokerAudit(ctx, who, "deprovision", r.instanceID, in.Origin, map[string]string{"osb_instance_id": r.osbID})
+		}
+		return err
+	}
+	switch v.Status {
+	case "failed", "disabled", "deleted":
+		// Nothing runs or is billed: forgotten now.
+		return BrokerReply{}, mark()
+	case "provisioning":
+		return BrokerReply{}, brokerConcurrency("the instance is being provisioned: deprovision it once that has ended")
+	}
+	if _, err := p.Disable(ctx, who, v.ID); err != nil {
+		return BrokerReply{}, brokerError(err)
+	}
+	return BrokerReply{Accepted: true, Operation: brokerOpDeprovision}, mark()
+}
+
+// BrokerOperation is where an instance's last operation stands.
+type BrokerOperation struct {
+	State       string
+	Description string
+}
+
+// BrokerLastOperation answers a poll of the instance's last operation (or
+// the one named, when the platform sends the operation it was given).
+func (p *Platform) BrokerLastOperation(ctx context.Context, who Principal, osbID, operation string) (BrokerOperation, error) {
+	if err := require(who, access.InstancesRead); err != nil {
+		return BrokerOperation{}, err
+	}
+	r, ok, err := p.ownBrokerRow(ctx, who, osbID)
+	if err != nil {
+		return BrokerOperation{}, err
+	}
+	if !ok {
+		return BrokerOperation{}, brokerFail(BrokerNotFound, "", "no service instance %s", osbID)
+	}
+	if operation == "" {
+		operation = r.operation
+	}
+	if operation != brokerOpProvision && operation != brokerOpModules && operation != brokerOpDeprovision &&
+		!strings.HasPrefix(operation, brokerOpUpgrade) {
+		return BrokerOperation{}, brokerFail(BrokerMalformed, "", "unknown operation %q", operation)
+	}
+	v, err := p.brokerInstance(ctx, r)
+	if err != nil {
+		return BrokerOperation{}, err
+	}
+	state, why, err := p.brokerOpState(ctx, r, v, operation)
+	return BrokerOperation{State: state, Description: why}, err
+}
+
+// brokerOpState works out where an operation of an instance stands, from
+// the instance and the operation's workflow.
+func (p *Platform) brokerOpState(ctx context.Context, r brokerRow, v Instance, op string) (string, string, error) {
+	switch {
+	case op == brokerOpProvision:
+		switch v.Status {
+		case "provisioning":
+			if pr, _, err := p.latestProgress(ctx, workflows.EnableID(v.ID)); err == nil && pr.Status == workflows.StatusWaiting {
+				return BrokerInProgress, "waiting for the setup page (the dashboard) or an update with the setup", nil
+			}
+			return BrokerInProgress, "provisioning the database", nil
+		case "failed":
+			return BrokerFailed, nonEmpty(v.FailureReason, "provisioning failed"), nil
+		}
+		return BrokerSucceeded, "ready", nil
+	case op == brokerOpDeprovision:
+		if v.Status == "disabled" || v.Status == "deleted" || v.Status == "failed" {
+			return BrokerSucceeded, "deprovisioned: billing stopped; the data is dropped after the grace period", nil
+		}
+		return p.workflowState(ctx, workflows.DisableID(v.ID), "disabling")
+	case op == brokerOpModules:
+		return p.workflowState(ctx, workflows.ChangeModulesID(v.ID), "changing modules")
+	case strings.HasPrefix(op, brokerOpUpgrade):
+		version := strings.TrimPrefix(op, brokerOpUpgrade)
+		return p.workflowState(ctx, workflows.UpgradeInstanceID(v.ID, version), "upgrading to "+version)
+	}
+	return "", "", brokerFail(BrokerMalformed, "", "unknown operation %q", op)
+}
+
+// workflowState is an operation's state from its workflow's latest run.
+func (p *Platform) workflowState(ctx context.Context, id, running string) (string, string, error) {
+	d, err := p.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return BrokerInProgress, running, nil // starting
+	}
+	if err != nil {
+		return "", "", err
+	}
+	info := d.GetWorkflowExecutionInfo()
+	switch info.GetStatus() {
+	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return BrokerInProgress, running, nil
+	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return BrokerSucceeded, "done", nil
+	}
+	reason := "the operation failed"
+	if pr, err := p.runProgress(ctx, id, info.GetExecution().GetRunId(), true); err == nil && pr.Error != "" {
+		reason = pr.Error
+	}
+	return BrokerFailed, reason, nil
+}
+
+func nonEmpty(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
+}
+
+// BrokerInstanceView is a fetched service instance.
+type BrokerInstanceView struct {
+	ServiceID       string                `json:"service_id"`
+	PlanID          string                `json:"plan_id"`
+	DashboardURL    string                `json:"dashboard_url"`
+	Parameters      map[string]any        `json:"parameters"`
+	MaintenanceInfo BrokerMaintenanceInfo `json:"maintenance_info"`
+}
+
+// BrokerInstance fetches a provisioned instance: not found while it is
+// being provisioned, a concurrency error while it is being updated.
+func (p *Platform) BrokerInstance(ctx context.Context, who Principal, osbID, consoleURL string) (BrokerInstanceView, error) {
+	if err := require(who, access.InstancesRead); err != nil {
+		return BrokerInstanceView{}, err
+	}
+	r, ok, err := p.ownBrokerRow(ctx, who, osbID)
+	if err != nil {
+		return BrokerInstanceView{}, err
+	}
+	var v Instance
+	if ok {
+		v, err = p.brokerInstance(ctx, r)
+		if err != nil {
+			return BrokerInstanceView{}, err
+		}
+	}
+	if !ok || r.gone(v) || v.Status == "provisioning" || v.Status == "failed" {
+		return BrokerInstanceView{}, brokerFail(BrokerNotFound, "", "no provisioned service instance %s", osbID)
+	}
+	if r.operation != brokerOpProvision {
+		state, _, err := p.brokerOpState(ctx, r, v, r.operation)
+		if err != nil {
+			return BrokerInstanceView{}, err
+		}
+		if state == BrokerInProgress {
+			return BrokerInstanceView{}, brokerConcurrency("the instance is being updated")
+		}
+	}
+	return BrokerInstanceView{ServiceID: r.serviceID, PlanID: r.planID, DashboardURL: dashboardURL(consoleURL, v.ID),
+		Parameters: map[string]any{"host": v.Host, "modules": v.Modules}, MaintenanceInfo: BrokerMaintenanceInfo{Version: v.Version}}, nil
+}
+
+// BrokerBindInput is a bind request.
+type BrokerBindInput struct {
+	InstanceID string
+	BindingID  string
+	ServiceID  string
+	PlanID     string
+	Parameters json.RawMessage
+	Origin     BrokerOrigin
+}
+
+// BrokerBinding is a binding's answer. Credentials carry the password
+// only the first time they are given.
+type BrokerBinding struct {
+	Credentials map[string]any   `json:"credentials"`
+	Endpoints   []BrokerEndpoint `json:"endpoints"`
+	Parameters  map[string]any   `json:"parameters,omitempty"`
+}
+
+// BrokerEndpoint is a network endpoint an app connects to.
+type BrokerEndpoint struct {
+	Host     string   `json:"host"`
+	Ports    []string `json:"ports"`
+	Protocol string   `json:"protocol"`
+}
+
+// bindWait bounds how long a bind or unbind waits for its workflow.
+const bindWait = 30 * time.Second
+
+// BrokerBind creates a binding: a login role of its own, read-only on the
+// instance's database, made by the Bind workflow, whose activity generates
+// the password and stores it sealed. The answer carries the credentials
+// once (Created); the same request again answers 200 without the password.
+func (p *Platform) BrokerBind(ctx context.Context, who Principal, in BrokerBindInput) (BrokerBinding, bool, error) {
+	if err := require(who, access.InstancesManage); err != nil {
+		return BrokerBinding{}, false, err
+	}
+	if in.BindingID == "" || len(in.BindingID) > 200 {
+		return BrokerBinding{}, false, brokerFail(BrokerMalformed, "", "binding_id must be 1 to 200 characters")
+	}
+	r, ok, err := p.ownBrokerRow(ctx, who, in.InstanceID)
+	if err != nil {
+		return BrokerBinding{}, false, err
+	}
+	if !ok {
+		return BrokerBinding{}, false, brokerFail(BrokerNotFound, "", "no service instance %s", in.InstanceID)
+	}
+	if in.ServiceID != r.serviceID || in.PlanID != r.planID {
+		return BrokerBinding{}, false, brokerFail(BrokerMalformed, "", "service_id and plan_id must be the instance's")
+	}
+	var params map[string]any
+	if err := decodeStrict(in.Parameters, &params); err != nil {
+		return BrokerBinding{}, false, err
+	}
+	if len(params) > 0 {
+		return BrokerBinding{}, false, brokerFail(BrokerMalformed, "", "bindings take no parameters")
+	}
+	v, err := p.brokerInstance(ctx, r)
+	if err != nil {
+		return BrokerBinding{}, false, err
+	}
+	if r.gone(v) || v.Status != "ready" {
+		return BrokerBinding{}, false, brokerConcurrency("the instance is %s: bind it once it is ready", v.Status)
+	}
+	id := uuid.NewString()
+	tag, err := p.DB.Exec(ctx, `INSERT INTO broker_bindings (id, osb_id, instance_osb_id, instance_id, role_name)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (osb_id) DO NOTHING`,
+		id, in.BindingID, r.osbID, r.instanceID, "tb_"+strings.ReplaceAll(id, "-", ""))
+	if err != nil {
+		return BrokerBinding{}, false, err
+	}
+	if tag.RowsAffected() == 0 {
+		b, err := p.loadBinding(ctx, in.BindingID)
+		if err != nil {
+			return BrokerBinding{}, false, err
+		}
+		if b.instanceOSB != r.osbID || b.state == "unbinding" || b.state == "unbound" {
+			return BrokerBinding{}, false, brokerFail(BrokerConflict, "", "binding %s exists already for another instance, or was removed", in.BindingID)
+		}
+		id = b.id
+		if b.state == "bound" {
+			return p.bindingCredentials(ctx, id)
+		}
+	} else if err := p.brokerAudit(ctx, who, "bind", r.instanceID, in.Origin,
+		map[string]string{"osb_instance_id": r.osbID, "osb_binding_id": in.BindingID}); err != nil {
+		return BrokerBinding{}, false, err
+	}
+	wf := workflows.BindInput{BindingID: id, InstanceID: r.instanceID, AccountID: who.AccountID, Service: v.Service}
+	if err := p.runBindingWorkflow(ctx, workflows.StartBind, workflows.BindID(wf.InstanceID, id), wf); err != nil {
+		return BrokerBinding{}, false, err
+	}
+	return p.bindingCredentials(ctx, id)
+}
+
+// runBindingWorkflow starts a binding's workflow, or joins the run going,
+// and waits for its end.
+func (p *Platform) runBindingWorkflow(ctx context.Context,
+	start func(context.Context, client.Client, workflows.BindInput) (client.WorkflowRun, error), id string, in workflows.BindInput) error {
+	ctx, cancel := context.WithTimeout(ctx, bindWait)
+	defer cancel()
+	run, err := start(ctx, p.Temporal, in)
+	if apperr.KindOf(err) == apperr.KindConflict {
+		run, err = p.Temporal.GetWorkflow(ctx, id, ""), nil
+	}
+	if err != nil {
+		return err
+	}
+	return run.Get(ctx, nil)
+}
+
+// brokerBindingRow is a binding as the broker keeps it.
+type brokerBindingRow struct {
+	id, instanceOSB, instanceID, state string
+}
+
+func (p *Platform) loadBinding(ctx context.Context, osbID string) (brokerBindingRow, error) {
+	var b brokerBindingRow
+	err := p.DB.QueryRow(ctx, `SELECT id::text, instance_osb_id, instance_id::text, state FROM broker_bindings WHERE osb_id = $1`, osbID).
+		Scan(&b.id, &b.instanceOSB, &b.instanceID, &b.state)
+	return b, err
+}
+
+// ownBinding loads a binding of one of the principal's account's
+// instances; anything else is not found.
+func (p *Platform) ownBinding(ctx context.Context, who Principal, instanceOSB, bindingOSB string) (brokerBindingRow, brokerRow, bool, error) {
+	r, ok, err := p.ownBrokerRow(ctx, who, instanceOSB)
+	if err != nil || !ok {
+		return brokerBindingRow{}, r, false, err
+	}
+	b, err := p.loadBinding(ctx, bindingOSB)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && b.instanceOSB != r.osbID) {
+		return b, r, false, nil
+	}
+	return b, r, err == nil, err
+}
+
+// bindingCredentials reads a bound binding's credentials back; the sealed
+// password is handed out once and erased in the same statement.
+func (p *Platform) bindingCredentials(ctx context.Context, bindingID string) (BrokerBinding, bool, error) {
+	var role, database, host, instanceHost, state string
+	var port int
+	var sealed []byte
+	err := p.DB.QueryRow(ctx, `
+		WITH old AS (SELECT id, password_encrypted FROM broker_bindings WHERE id = $1 FOR UPDATE),
+		taken AS (UPDATE broker_bindings b SET password_encrypted = NULL, delivered_at = now()
+			FROM old WHERE b.id = old.id AND b.state = 'bound' AND old.password_encrypted IS NOT NULL RETURNING old.password_encrypted)
+		SELECT b.role_name, b.state, i.database_name, s.host, s.port, i.host, (SELECT password_encrypted FROM taken)
+		FROM broker_bindings b JOIN instances i ON i.id = b.instance_id JOIN database_servers s ON s.id = i.database_server_id
+		WHERE b.id = $1`, bindingID).Scan(&role, &state, &database, &host, &port, &instanceHost, &sealed)
+	if err != nil {
+		return BrokerBinding{}, false, err
+	}
+	if state != "bound" {
+		return BrokerBinding{}, false, brokerFail(BrokerNotFound, "", "the binding is %s", state)
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	creds := map[string]any{"host": host, "port": port, "database": database, "username": role, "user": role,
+		"url": "http://" + instanceHost, "read_only": true}
+	if sealed != nil {
+		password, err := p.Cipher.Open(sealed, controldb.BindingAAD(bindingID))
+		if err != nil {
+			return BrokerBinding{}, false, err
+		}
+		creds["password"] = string(password)
+		creds["uri"] = (&url.URL{Scheme: "postgres", User: url.UserPassword(role, string(password)), Host: addr, Path: "/" + database}).String()
+	}
+	return BrokerBinding{Credentials: creds, Endpoints: []BrokerEndpoint{{Host: host, Ports: []string{strconv.Itoa(port)}, Protocol: "tcp"}}},
+		sealed != nil, nil
+}
+
+// BrokerGetBinding fetches a binding: its connection details, without the
+// password once it has been given.
+func (p *Platform) BrokerGetBinding(ctx context.Context, who Principal, instanceOSB, bindingOSB string) (BrokerBinding, error) {
+	if err := require(who, access.InstancesManage); err != nil {
+		return BrokerBinding{}, err
+	}
+	b, _, ok, err := p.ownBinding(ctx, who, instanceOSB, bindingOSB)
+	if err != nil {
+		return BrokerBinding{}, err
+	}
+	if !ok || b.state != "bound" {
+		return BrokerBinding{}, brokerFail(BrokerNotFound, "", "no binding %s", bindingOSB)
+	}
+	out, _, err := p.bindingCredentials(ctx, b.id)
+	out.Parameters = map[string]any{}
+	return out, err
+}
+
+// BrokerUnbindInput is an unbind request.
+type BrokerUnbindInput struct {
+	InstanceID string
+	BindingID  string
+	ServiceID  string
+	PlanID     string
+	Origin     BrokerOrigin
+}
+
+// BrokerUnbind drops a binding's role through the Unbind workflow and
+// waits for it; an unknown or removed binding is gone.
+func (p *Platform) BrokerUnbind(ctx context.Context, who Principal, in BrokerUnbindInput) error {
+	if err := require(who, access.InstancesManage); err != nil {
+		return err
+	}
+	if in.ServiceID == "" || in.PlanID == "" {
+		return brokerFail(BrokerMalformed, "", "service_id and plan_id are required")
+	}
+	b, r, ok, err := p.ownBinding(ctx, who, in.InstanceID, in.BindingID)
+	if err != nil {
+		return err
+	}
+	if !ok || b.state == "unbound" {
+		return brokerFail(BrokerGone, "", "no binding %s", in.BindingID)
+	}
+	if b.state != "unbinding" {
+		if _, err := p.DB.Exec(ctx, `UPDATE broker_bindings SET state = 'unbinding' WHERE id = $1 AND state IN ('binding', 'bound')`, b.id); err != nil {
+			return err
+		}
+		if err := p.brokerAudit(ctx, who, "unbind", r.instanceID, in.Origin,
+			map[string]string{"osb_instance_id": r.osbID, "osb_binding_id": in.BindingID}); err != nil {
+			return err
+		}
+	}
+	v, err := p.brokerInstance(ctx, r)
+	if err != nil {
+		return err
+	}
+	wf := workflows.BindInput{BindingID: b.id, InstanceID: r.instanceID, AccountID: who.AccountID, Service: v.Service}
+	return p.runBindingWorkflow(ctx, workflows.StartUnbind, workflows.UnbindID(wf.InstanceID, b.id), wf)
+}
