@@ -84,4 +84,3 @@ func roleStep(ctx workflow.Context, name, title string, fn any, in BindInput) er
 	t.finish(StatusCompleted)
 	return nil
 }
-

@@ -28,7 +28,7 @@ type Platform struct {
 	Log      *slog.Logger
 	// Cipher opens the broker bindings' sealed passwords.
 	Cipher *secret.Cipher
-	Clock    func() time.Time
+	Clock  func() time.Time
 	// BillingPeriod shortens billing periods; zero is calendar months.
 	BillingPeriod time.Duration
 	// GracePeriod and SetupTimeout override the workflows' defaults (the
