@@ -82,6 +82,19 @@ const (
 
 func (e *BrokerFailure) Error() string { return e.Message }
 
+// Unwrap is the domain error the failure is, so other front ends and
+// apperr.KindOf read it too: gone and not found are not found, a conflict
+// a conflict, the rest invalid.
+func (e *BrokerFailure) Unwrap() error {
+	switch e.Kind {
+	case BrokerGone, BrokerNotFound:
+		return apperr.NotFound("%s", e.Message)
+	case BrokerConflict:
+		return apperr.Conflict("%s", e.Message)
+	}
+	return apperr.Invalid("%s", e.Message)
+}
+
 func brokerFail(kind BrokerFailureKind, code, format string, args ...any) error {
 	return &BrokerFailure{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
 }
