@@ -69,5 +69,7 @@ func (a *Activities) definitions() []definition {
 		// Bind, Unbind
 		{"CreateBindingRole", a.CreateBindingRole},
 		{"DropBindingRole", a.DropBindingRole},
+		// LogRetention
+		{"PruneInstanceLogs", a.PruneInstanceLogs},
 	}
 }

@@ -21,6 +21,7 @@ func Workflows() []any {
 		PriceChange,
 		Bind,
 		Unbind,
+		LogRetention,
 	}
 }
 
