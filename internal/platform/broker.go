@@ -266,8 +266,9 @@ func (p *Platform) brokerAudit(ctx context.Context, who Principal, action, insta
 	return p.audit(ctx, who, "broker."+action, "instance", instanceID, detail)
 }
 
-// BrokerProvisionInput is a provision request.
-type BrokerProvisionInput struct {
+// BrokerInstanceInput is a provision or update request (an update's
+// Parameters are nil when absent, its PlanID empty when unchanged).
+type BrokerInstanceInput struct {
 	InstanceID string // the platform's
 	ServiceID  string
 	PlanID     string
@@ -361,6 +362,18 @@ func dashboardURL(base, instanceID string) string {
 	return strings.TrimRight(base, "/") + "/instances/" + instanceID
 }
 
+// checkIDs refuses a request whose service_id and plan_id are not the
+// instance's.
+func (r brokerRow) checkIDs(serviceID, planID string) error {
+	if serviceID == "" || planID == "" {
+		return brokerFail(BrokerMalformed, "", "service_id and plan_id are required")
+	}
+	if serviceID != r.serviceID || planID != r.planID {
+		return brokerFail(BrokerMalformed, "", "service_id and plan_id must be the instance's")
+	}
+	return nil
+}
+
 // gone says whether the platform's instance was deprovisioned.
 func (r brokerRow) gone(v Instance) bool {
 	return r.operation == brokerOpDeprovision && (v.Status == "disabled" || v.Status == "deleted")
@@ -369,7 +382,7 @@ func (r brokerRow) gone(v Instance) bool {
 // BrokerProvision provisions a service instance for the platform through
 // EnableService. The same request again answers 202 while it runs and 200
 // once it is ready; the same id with other attributes is a conflict.
-func (p *Platform) BrokerProvision(ctx context.Context, who Principal, in BrokerProvisionInput) (BrokerReply, error) {
+func (p *Platform) BrokerProvision(ctx context.Context, who Principal, in BrokerInstanceInput) (BrokerReply, error) {
 	if err := require(who, access.InstancesManage); err != nil {
 		return BrokerReply{}, err
 	}
@@ -431,7 +444,7 @@ func (p *Platform) BrokerProvision(ctx context.Context, who Principal, in Broker
 }
 
 // reprovision answers a provision of an id that exists.
-func (p *Platform) reprovision(ctx context.Context, who Principal, r brokerRow, in BrokerProvisionInput, params brokerParams) (BrokerReply, error) {
+func (p *Platform) reprovision(ctx context.Context, who Principal, r brokerRow, in BrokerInstanceInput, params brokerParams) (BrokerReply, error) {
 	same := r.accountID == who.AccountID && r.serviceID == in.ServiceID && r.planID == in.PlanID
 	if same {
 		a, _ := json.Marshal(r.params)
@@ -455,24 +468,13 @@ func (p *Platform) reprovision(ctx context.Context, who Principal, r brokerRow, 
 	return BrokerReply{DashboardURL: dash}, nil
 }
 
-// BrokerUpdateInput is an update request; Parameters is nil when absent.
-type BrokerUpdateInput struct {
-	InstanceID         string
-	ServiceID          string
-	PlanID             string
-	Parameters         json.RawMessage
-	MaintenanceVersion string
-	Origin             BrokerOrigin
-	ConsoleURL         string
-}
-
 // BrokerUpdate changes the modules (parameters.modules, through
 // ChangeModules) or moves the instance to the catalog's version
 // (maintenance_info, through UpgradeInstance), one at a time. The account
 // moves its own instance only to the version the catalog offers now:
 // instances.manage is what it needs, as for every other change. The same
 // request again answers 202 while it runs and 200 once it is done.
-func (p *Platform) BrokerUpdate(ctx context.Context, who Principal, in BrokerUpdateInput) (BrokerReply, error) {
+func (p *Platform) BrokerUpdate(ctx context.Context, who Principal, in BrokerInstanceInput) (BrokerReply, error) {
 	if err := require(who, access.InstancesManage); err != nil {
 		return BrokerReply{}, err
 	}
@@ -568,7 +570,7 @@ func brokerError(err error) error {
 }
 
 // brokerStarted records the operation an update started and answers 202.
-func (p *Platform) brokerStarted(ctx context.Context, who Principal, r brokerRow, in BrokerUpdateInput, op string, modules []string,
+func (p *Platform) brokerStarted(ctx context.Context, who Principal, r brokerRow, in BrokerInstanceInput, op string, modules []string,
 	dash string) (BrokerReply, error) {
 	params := r.params
 	if modules != nil {
@@ -609,8 +611,8 @@ func (p *Platform) BrokerDeprovision(ctx context.Context, who Principal, in Brok
 	if !ok {
 		return BrokerReply{}, brokerFail(BrokerGone, "", "no service instance %s", in.InstanceID)
 	}
-	if in.ServiceID != r.serviceID || in.PlanID != r.planID {
-		return BrokerReply{}, brokerFail(BrokerMalformed, "", "service_id and plan_id must be the instance's")
+	if err := r.checkIDs(in.ServiceID, in.PlanID); err != nil {
+		return BrokerReply{}, err
 	}
 	v, err := p.brokerInstance(ctx, r)
 	if err != nil {
@@ -691,8 +693,14 @@ func (p *Platform) brokerOpState(ctx context.Context, r brokerRow, v Instance, o
 	case op == brokerOpProvision:
 		switch v.Status {
 		case "provisioning":
-			if pr, _, err := p.latestProgress(ctx, workflows.EnableID(v.ID)); err == nil && pr.Status == workflows.StatusWaiting {
-				return BrokerInProgress, "waiting for the setup page (the dashboard) or an update with the setup", nil
+			// The workflow may end before it recorded the instance.
+			if pr, _, err := p.latestProgress(ctx, workflows.EnableID(v.ID)); err == nil {
+				switch pr.Status {
+				case workflows.StatusWaiting:
+					return BrokerInProgress, "waiting for the setup page (the dashboard)", nil
+				case workflows.StatusFailed, workflows.StatusCancelled:
+					return BrokerFailed, nonEmpty(pr.Error, "provisioning failed"), nil
+				}
 			}
 			return BrokerInProgress, "provisioning the database", nil
 		case "failed":
@@ -832,8 +840,8 @@ func (p *Platform) BrokerBind(ctx context.Context, who Principal, in BrokerBindI
 	if !ok {
 		return BrokerBinding{}, false, brokerFail(BrokerNotFound, "", "no service instance %s", in.InstanceID)
 	}
-	if in.ServiceID != r.serviceID || in.PlanID != r.planID {
-		return BrokerBinding{}, false, brokerFail(BrokerMalformed, "", "service_id and plan_id must be the instance's")
+	if err := r.checkIDs(in.ServiceID, in.PlanID); err != nil {
+		return BrokerBinding{}, false, err
 	}
 	var params map[string]any
 	if err := decodeStrict(in.Parameters, &params); err != nil {

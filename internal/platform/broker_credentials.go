@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -165,7 +166,8 @@ func (b *brokerLogins) remember(key [32]byte, now time.Time) {
 // ResolveBrokerCredential answers who a platform signing in with broker
 // credentials from addr acts as: the owner who made them, on their
 // account, scoped to BrokerScope. Wrong or revoked credentials are
-// unauthorized; an address outside the allow-list is forbidden.
+// unauthorized; an address outside the allow-list is forbidden, before any
+// password is checked; failed passwords are rate-limited like logins.
 func (p *Platform) ResolveBrokerCredential(ctx context.Context, username, password, addr string) (Principal, error) {
 	var accountID, userID, hash string
 	var allowed []string
@@ -178,27 +180,36 @@ func (p *Platform) ResolveBrokerCredential(ctx context.Context, username, passwo
 	if err != nil {
 		return Principal{}, err
 	}
-	key := sha256.Sum256([]byte(username + "\x00" + password + "\x00" + hash))
-	now := p.Clock()
-	if !p.broker.seen(key, now) {
-		if !secret.VerifyPassword(hash, password) {
-			return Principal{}, ErrBadBrokerLogin
-		}
-		p.broker.remember(key, now)
-	}
+	// The allow-list first: from anywhere else, no password is even tried.
 	from, err := netip.ParseAddr(addr)
 	if err != nil {
 		return Principal{}, apperr.Forbidden("the request's address %q is not on the broker credentials' allow-list", addr)
 	}
 	from = from.Unmap()
-	var ok bool
-	for _, a := range allowed {
-		if prefix, err := netip.ParsePrefix(a); err == nil && prefix.Contains(from) {
-			ok = true
-		}
-	}
-	if !ok {
+	if !slices.ContainsFunc(allowed, func(a string) bool {
+		prefix, err := netip.ParsePrefix(a)
+		return err == nil && prefix.Contains(from)
+	}) {
 		return Principal{}, apperr.Forbidden("requests with these broker credentials may not come from %s", from)
+	}
+	key := sha256.Sum256([]byte(username + "\x00" + password + "\x00" + hash))
+	now := p.Clock()
+	if !p.broker.seen(key, now) {
+		// Failures count like console logins, per credentials and address.
+		attempt, ok, err := p.logins.begin(ctx, "broker:"+username, addr)
+		if err != nil {
+			return Principal{}, err
+		}
+		if !ok {
+			return Principal{}, apperr.TooMany("too many failed sign-ins with these broker credentials: wait a few minutes")
+		}
+		if !secret.VerifyPassword(hash, password) {
+			return Principal{}, ErrBadBrokerLogin // the attempt stays counted
+		}
+		if err := attempt.succeeded(ctx); err != nil {
+			return Principal{}, err
+		}
+		p.broker.remember(key, now)
 	}
 	who, err := p.PrincipalOf(ctx, userID, accountID)
 	if err != nil {

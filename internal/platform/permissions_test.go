@@ -153,7 +153,7 @@ var operations = []operation{
 		mayNot: with(strangers, "member", "billing"), starts: "UpdateWithStartWorkflow",
 		call: func(f *fixture, who platform.Principal, on target) error {
 			service, plan := f.brokerIDs()
-			_, err := f.p.BrokerProvision(f.ctx, who, platform.BrokerProvisionInput{InstanceID: uuid.NewString(), ServiceID: service,
+			_, err := f.p.BrokerProvision(f.ctx, who, platform.BrokerInstanceInput{InstanceID: uuid.NewString(), ServiceID: service,
 				PlanID: plan, Parameters: []byte(`{"host": "` + uuid.NewString()[:8] + `.localhost"}`)})
 			return err
 		}},
@@ -161,7 +161,7 @@ var operations = []operation{
 		starts: "ExecuteWorkflow", ownAccount: true,
 		call: func(f *fixture, who platform.Principal, on target) error {
 			service, _ := f.brokerIDs()
-			_, err := f.p.BrokerUpdate(f.ctx, who, platform.BrokerUpdateInput{InstanceID: on.osb, ServiceID: service,
+			_, err := f.p.BrokerUpdate(f.ctx, who, platform.BrokerInstanceInput{InstanceID: on.osb, ServiceID: service,
 				Parameters: []byte(`{"modules": ["search"]}`)})
 			return err
 		}},

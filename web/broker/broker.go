@@ -27,8 +27,8 @@ import (
 type Platform interface {
 	ResolveBrokerCredential(ctx context.Context, username, password, addr string) (platform.Principal, error)
 	BrokerCatalog() []platform.BrokerOffering
-	BrokerProvision(ctx context.Context, who platform.Principal, in platform.BrokerProvisionInput) (platform.BrokerReply, error)
-	BrokerUpdate(ctx context.Context, who platform.Principal, in platform.BrokerUpdateInput) (platform.BrokerReply, error)
+	BrokerProvision(ctx context.Context, who platform.Principal, in platform.BrokerInstanceInput) (platform.BrokerReply, error)
+	BrokerUpdate(ctx context.Context, who platform.Principal, in platform.BrokerInstanceInput) (platform.BrokerReply, error)
 	BrokerDeprovision(ctx context.Context, who platform.Principal, in platform.BrokerDeprovisionInput) (platform.BrokerReply, error)
 	BrokerInstance(ctx context.Context, who platform.Principal, osbID, consoleURL string) (platform.BrokerInstanceView, error)
 	BrokerLastOperation(ctx context.Context, who platform.Principal, osbID, operation string) (platform.BrokerOperation, error)
@@ -164,6 +164,8 @@ func (b *Broker) fail(c *gin.Context, err error) {
 			status = http.StatusNotFound
 		case apperr.KindForbidden:
 			status = http.StatusForbidden
+		case apperr.KindTooMany:
+			status = http.StatusTooManyRequests
 		case apperr.KindUnauthorized:
 			status = http.StatusUnauthorized
 			c.Header("WWW-Authenticate", `Basic realm="Tenantry service broker"`)
@@ -218,7 +220,7 @@ func (b *Broker) provision(c *gin.Context) {
 		b.fail(c, err)
 		return
 	}
-	reply, err := b.P.BrokerProvision(c.Request.Context(), who(c), platform.BrokerProvisionInput{
+	reply, err := b.P.BrokerProvision(c.Request.Context(), who(c), platform.BrokerInstanceInput{
 		InstanceID: c.Param("instance_id"), ServiceID: body.ServiceID, PlanID: body.PlanID, Parameters: body.Parameters,
 		MaintenanceVersion: body.MaintenanceInfo.version(), Origin: origin(c), ConsoleURL: consoleURL(c),
 	})
@@ -241,7 +243,7 @@ func (b *Broker) update(c *gin.Context) {
 		b.fail(c, err)
 		return
 	}
-	reply, err := b.P.BrokerUpdate(c.Request.Context(), who(c), platform.BrokerUpdateInput{
+	reply, err := b.P.BrokerUpdate(c.Request.Context(), who(c), platform.BrokerInstanceInput{
 		InstanceID: c.Param("instance_id"), ServiceID: body.ServiceID, PlanID: body.PlanID, Parameters: body.Parameters,
 		MaintenanceVersion: body.MaintenanceInfo.version(), Origin: origin(c), ConsoleURL: consoleURL(c),
 	})
