@@ -624,6 +624,13 @@ func (p *Platform) BrokerDeprovision(ctx context.Context, who Principal, in Brok
 	if r.operation == brokerOpDeprovision {
 		return BrokerReply{Accepted: true, Operation: brokerOpDeprovision}, nil
 	}
+	if r.operation != brokerOpProvision {
+		if state, _, err := p.brokerOpState(ctx, r, v, r.operation); err != nil {
+			return BrokerReply{}, err
+		} else if state == BrokerInProgress {
+			return BrokerReply{}, brokerConcurrency("an update of the instance is in progress (%s): deprovision it once that has ended", r.operation)
+		}
+	}
 	var bindings int
 	if err := p.DB.QueryRow(ctx, `SELECT count(*) FROM broker_bindings WHERE instance_osb_id = $1 AND state <> 'unbound'`, r.osbID).
 		Scan(&bindings); err != nil {
@@ -653,9 +660,13 @@ func (p *Platform) BrokerDeprovision(ctx context.Context, who Principal, in Brok
 }
 
 // BrokerOperation is where an instance's last operation stands.
+// InstanceUsable is set for a failed update or deprovision only: false
+// when the instance is left unusable (an upgrade whose swap failed keeps
+// it in maintenance).
 type BrokerOperation struct {
-	State       string
-	Description string
+	State          string
+	Description    string
+	InstanceUsable *bool
 }
 
 // BrokerLastOperation answers a poll of the instance's last operation (or
@@ -683,7 +694,12 @@ func (p *Platform) BrokerLastOperation(ctx context.Context, who Principal, osbID
 		return BrokerOperation{}, err
 	}
 	state, why, err := p.brokerOpState(ctx, r, v, operation)
-	return BrokerOperation{State: state, Description: why}, err
+	out := BrokerOperation{State: state, Description: why}
+	if state == BrokerFailed && operation != brokerOpProvision {
+		usable := !v.Maintenance && v.Status == "ready"
+		out.InstanceUsable = &usable
+	}
+	return out, err
 }
 
 // brokerOpState works out where an operation of an instance stands, from

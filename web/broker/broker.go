@@ -291,7 +291,11 @@ func (b *Broker) lastOperation(c *gin.Context) {
 	if op.State == platform.BrokerInProgress {
 		c.Header("Retry-After", "1")
 	}
-	c.JSON(http.StatusOK, gin.H{"state": op.State, "description": op.Description})
+	out := gin.H{"state": op.State, "description": op.Description}
+	if op.InstanceUsable != nil {
+		out["instance_usable"] = *op.InstanceUsable
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // bindBody is a bind's body; app_guid, bind_resource and context are
