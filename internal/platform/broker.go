@@ -21,6 +21,7 @@ import (
 
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
+	"tenantry/internal/billing"
 	"tenantry/internal/catalog"
 	"tenantry/internal/controldb"
 	"tenantry/internal/validate"
@@ -159,7 +160,7 @@ func (p *Platform) BrokerCatalog() []BrokerOffering {
 		for _, m := range svc.Modules {
 			modules = append(modules, m.Name)
 			price, _ := m.PriceAt(now)
-			b := fmt.Sprintf("%s: %s/h", m.Name, formatMinor(price, svc.Currency))
+			b := fmt.Sprintf("%s: %s %s/h", m.Name, billing.Money(price), svc.Currency)
 			if m.Required {
 				b += " (always included)"
 			}
@@ -180,10 +181,6 @@ func (p *Platform) BrokerCatalog() []BrokerOffering {
 		})
 	}
 	return out
-}
-
-func formatMinor(v int64, currency string) string {
-	return fmt.Sprintf("%d.%02d %s", v/100, v%100, currency)
 }
 
 // brokerSchemas describes the parameters (JSON Schema draft 4).
