@@ -426,13 +426,17 @@ func (p *Platform) BrokerProvision(ctx context.Context, who Principal, in Broker
 		return p.reprovision(ctx, who, r, in, params)
 	}
 	if _, err := p.enable(ctx, who, req, instanceID); err != nil {
-		if _, derr := p.DB.Exec(ctx, `DELETE FROM broker_instances WHERE osb_id = $1`, in.InstanceID); derr != nil {
-			p.Log.Error("forget a refused broker instance", "osb_id", in.InstanceID, "err", derr)
-		}
-		if k := apperr.KindOf(err); k == apperr.KindInvalid || k == apperr.KindConflict {
+		switch apperr.KindOf(err) {
+		case apperr.KindInvalid, apperr.KindConflict:
+			// Refused before anything started: as if never asked.
+			if _, derr := p.DB.Exec(ctx, `DELETE FROM broker_instances WHERE osb_id = $1`, in.InstanceID); derr != nil {
+				return BrokerReply{}, derr
+			}
 			return BrokerReply{}, brokerFail(BrokerMalformed, "", "%s", apperr.Message(err))
-		}
-		if apperr.KindOf(err) != apperr.KindNotFound { // not found: the workflow has not recorded it yet
+		case apperr.KindNotFound: // the workflow has not recorded the instance yet
+		default:
+			// The workflow may have started: the mapping stays, so the
+			// platform's deprovision (its orphan mitigation) finds it.
 			return BrokerReply{}, err
 		}
 	}
