@@ -251,6 +251,16 @@ func (o BrokerOrigin) detail() (map[string]string, error) {
 	return map[string]string{"originating_platform": plat, "originating_identity": string(raw)}, nil
 }
 
+// brokerRequire refuses a change the principal may not make, or whose
+// originating identity is malformed, before anything is written.
+func brokerRequire(who Principal, o BrokerOrigin) error {
+	if err := require(who, access.InstancesManage); err != nil {
+		return err
+	}
+	_, err := o.detail()
+	return err
+}
+
 // brokerAudit records a broker operation in the account's timeline.
 func (p *Platform) brokerAudit(ctx context.Context, who Principal, action, instanceID string, o BrokerOrigin, more map[string]string) error {
 	detail, err := o.detail()
@@ -373,14 +383,14 @@ func (r brokerRow) checkIDs(serviceID, planID string) error {
 
 // gone says whether the platform's instance was deprovisioned.
 func (r brokerRow) gone(v Instance) bool {
-	return r.operation == brokerOpDeprovision && (v.Status == "disabled" || v.Status == "deleted")
+	return r.operation == brokerOpDeprovision && (v.Status == "disabled" || v.Status == "deleted" || v.Status == "failed")
 }
 
 // BrokerProvision provisions a service instance for the platform through
 // EnableService. The same request again answers 202 while it runs and 200
 // once it is ready; the same id with other attributes is a conflict.
 func (p *Platform) BrokerProvision(ctx context.Context, who Principal, in BrokerInstanceInput) (BrokerReply, error) {
-	if err := require(who, access.InstancesManage); err != nil {
+	if err := brokerRequire(who, in.Origin); err != nil {
 		return BrokerReply{}, err
 	}
 	if in.InstanceID == "" || len(in.InstanceID) > 200 {
@@ -476,7 +486,7 @@ func (p *Platform) reprovision(ctx context.Context, who Principal, r brokerRow, 
 // instances.manage is what it needs, as for every other change. The same
 // request again answers 202 while it runs and 200 once it is done.
 func (p *Platform) BrokerUpdate(ctx context.Context, who Principal, in BrokerInstanceInput) (BrokerReply, error) {
-	if err := require(who, access.InstancesManage); err != nil {
+	if err := brokerRequire(who, in.Origin); err != nil {
 		return BrokerReply{}, err
 	}
 	r, ok, err := p.ownBrokerRow(ctx, who, in.InstanceID)
@@ -599,7 +609,7 @@ type BrokerDeprovisionInput struct {
 // grace period, then dropped. An unknown (or already deprovisioned)
 // instance is gone; one whose provisioning failed is forgotten at once.
 func (p *Platform) BrokerDeprovision(ctx context.Context, who Principal, in BrokerDeprovisionInput) (BrokerReply, error) {
-	if err := require(who, access.InstancesManage); err != nil {
+	if err := brokerRequire(who, in.Origin); err != nil {
 		return BrokerReply{}, err
 	}
 	if in.ServiceID == "" || in.PlanID == "" {
@@ -844,7 +854,7 @@ const bindWait = 30 * time.Second
 // the password and stores it sealed. The answer carries the credentials
 // once (Created); the same request again answers 200 without the password.
 func (p *Platform) BrokerBind(ctx context.Context, who Principal, in BrokerBindInput) (BrokerBinding, bool, error) {
-	if err := require(who, access.InstancesManage); err != nil {
+	if err := brokerRequire(who, in.Origin); err != nil {
 		return BrokerBinding{}, false, err
 	}
 	if in.BindingID == "" || len(in.BindingID) > 200 {
@@ -1010,7 +1020,7 @@ type BrokerUnbindInput struct {
 // BrokerUnbind drops a binding's role through the Unbind workflow and
 // waits for it; an unknown or removed binding is gone.
 func (p *Platform) BrokerUnbind(ctx context.Context, who Principal, in BrokerUnbindInput) error {
-	if err := require(who, access.InstancesManage); err != nil {
+	if err := brokerRequire(who, in.Origin); err != nil {
 		return err
 	}
 	if in.ServiceID == "" || in.PlanID == "" {
