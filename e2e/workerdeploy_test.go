@@ -3,10 +3,7 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -127,8 +124,8 @@ func TestShippingANewWorkerBuild(t *testing.T) {
 
 	// A developer makes B current from the console's Workers page, which
 	// shows the command that does the same.
-	console := consoleSession(t, web.URL, "dev@tenantry.test", "correct horse battery")
-	page := console.get("/dev/workers")
+	k := consoleSession(t, web.URL, "dev@tenantry.test", "correct horse battery")
+	page := k.get("/dev/workers")
 	for _, want := range []string{`id="version-build-a"`, `id="version-build-b"`, "ramping",
 		"go tool temporal worker deployment set-current-version --deployment-name tenantry --build-id build-b",
 		"go tool temporal worker deployment set-ramping-version --deployment-name tenantry --build-id build-b"} {
@@ -136,7 +133,7 @@ func TestShippingANewWorkerBuild(t *testing.T) {
 			t.Fatalf("the Workers page lacks %q:\n%s", want, page)
 		}
 	}
-	console.post("/dev/workers/tenantry/versions/build-b/current", nil)
+	k.post("/dev/workers/tenantry/versions/build-b/current", nil, http.StatusOK)
 	a, current, _ = versionOf(dev, "build-a")
 	if current != "build-b" || a.Status != worker.StatusDraining || a.OpenPinned != 1 || a.MayStop {
 		t.Fatalf("build A once B is current: %+v current %q", a, current)
@@ -176,7 +173,7 @@ func TestShippingANewWorkerBuild(t *testing.T) {
 	if !a.MayStop || a.OpenPinned != 0 {
 		t.Fatalf("drained build A: %+v", a)
 	}
-	if page := console.get("/dev/workers"); !strings.Contains(page, "Its workers may stop") {
+	if page := k.get("/dev/workers"); !strings.Contains(page, "Its workers may stop") {
 		t.Fatalf("the Workers page does not say A's workers may stop:\n%s", page)
 	}
 
@@ -271,49 +268,6 @@ func ranOn(t *testing.T, s *stack.Stack, id, build string, behavior enums.Versio
 		if done := e.GetWorkflowTaskCompletedEventAttributes(); done != nil && done.GetDeploymentVersion().GetBuildId() != build {
 			t.Fatalf("%s: workflow task %d completed on %q, want %q", id, e.GetEventId(), done.GetDeploymentVersion().GetBuildId(), build)
 		}
-	}
-}
-
-// session is a signed-in console user.
-type session struct {
-	t    *testing.T
-	base string
-	c    *http.Client
-}
-
-func consoleSession(t *testing.T, base, email, password string) *session {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	s := &session{t: t, base: base, c: &http.Client{Jar: jar}}
-	s.post("/login", url.Values{"email": {email}, "password": {password}})
-	return s
-}
-
-// get returns a page's HTML; it must answer 200.
-func (s *session) get(path string) string {
-	s.t.Helper()
-	resp, err := s.c.Get(s.base + path)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		s.t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, body)
-	}
-	return string(body)
-}
-
-// post sends a form, following the redirect to a page that answers 200.
-func (s *session) post(path string, form url.Values) {
-	s.t.Helper()
-	resp, err := s.c.PostForm(s.base+path, form)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK {
-		s.t.Fatalf("POST %s: %d\n%s", path, resp.StatusCode, body)
 	}
 }
 

@@ -27,6 +27,8 @@ func Workflows() []Definition {
 		{InstanceExpiry, InstanceExpiryVersioning},
 		{UpgradeInstance, UpgradeInstanceVersioning},
 		{PriceChange, PriceChangeVersioning},
+		{Bind, BindVersioning},
+		{Unbind, UnbindVersioning},
 		{LogRetention, LogRetentionVersioning},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,6 +46,9 @@ type Config struct {
 	// running pinned workflows of such builds to it.
 	AdoptOrphans bool
 	Log          *slog.Logger
+	// Services replaces the embedded catalog (schemas.Services()), for a
+	// test that plays a release; nil keeps it.
+	Services fs.FS
 }
 
 // Stack is a running Tenantry.
@@ -82,7 +86,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Load(schemas.Services())
+	services := cfg.Services
+	if services == nil {
+		services = schemas.Services()
+	}
+	cat, err := catalog.Load(services)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +210,7 @@ func (s *Stack) serve(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("web server: %w", err)
 	}
-	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log,
+	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log, Cipher: s.Acts.Cipher,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
 		BillingPeriod: cfg.BillingPeriod})
 	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log}
