@@ -226,7 +226,8 @@ func SetCurrent(ctx context.Context, c client.Client, deployment, buildID, ident
 }
 
 // SetRamping sends percentage % of new workflows (and of auto-upgrade
-// workflows' tasks) to a version beside the current one; 0 stops the ramp.
+// workflows' tasks) to a version beside the current one; 0 pauses the
+// ramp (the version stays ramping and gets nothing).
 func SetRamping(ctx context.Context, c client.Client, deployment, buildID string, percentage float32, identity string) error {
 	_, err := c.WorkerDeploymentClient().GetHandle(deployment).SetRampingVersion(ctx,
 		client.WorkerDeploymentSetRampingVersionOptions{BuildID: buildID, Percentage: percentage, Identity: identity})

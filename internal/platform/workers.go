@@ -101,7 +101,7 @@ func (p *Platform) SetCurrentBuild(ctx context.Context, who Principal, deploymen
 	return nil
 }
 
-// RampBuild sends a percentage (0 to 100; 0 stops the ramp) of new
+// RampBuild sends a percentage (0 to 100; 0 pauses the ramp) of new
 // workflows, and of the auto-upgrade ones' tasks, to a build beside the
 // current one.
 func (p *Platform) RampBuild(ctx context.Context, who Principal, deployment, buildID string, percentage float32) error {
@@ -113,7 +113,7 @@ func (p *Platform) RampBuild(ctx context.Context, who Principal, deployment, bui
 		return err
 	}
 	if !(percentage >= 0 && percentage <= 100) {
-		return apperr.Invalid("the ramp percentage is from 0 to 100 (0 stops the ramp), not %v", percentage)
+		return apperr.Invalid("the ramp percentage is from 0 to 100 (0 pauses the ramp), not %v", percentage)
 	}
 	if err := worker.SetRamping(ctx, p.Temporal, deployment, buildID, percentage, identity(who)); err != nil {
 		return err

@@ -31,7 +31,7 @@ func (a *API) rampBuild(c *gin.Context) {
 		return
 	}
 	if in.Percentage == nil {
-		a.fail(c, apperr.Invalid("percentage is required: 0 to 100 (0 stops the ramp)"))
+		a.fail(c, apperr.Invalid("percentage is required: 0 to 100 (0 pauses the ramp: it gets nothing)"))
 		return
 	}
 	deployment, build := c.Param("deployment"), c.Param("build")

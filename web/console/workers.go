@@ -83,7 +83,7 @@ func (k *Console) devRampBuild(c *gin.Context) {
 	}
 	notice := "Build " + build + " gets " + percent(float32(pct)) + " of new workflows."
 	if pct == 0 {
-		notice = "Build " + build + " no longer ramps."
+		notice = "Build " + build + "'s ramp is paused at 0 %: it gets no new workflow."
 	}
 	k.redirect(c, "/dev/workers", notice)
 }
