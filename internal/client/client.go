@@ -39,7 +39,7 @@ func New(baseURL, token string) *Client {
 
 // Error is the API's refusal: its HTTP status and its message.
 type Error struct {
-	Status  int    `json:"status"`
+	Status  int    `json:"status,omitempty"`
 	Message string `json:"error"`
 }
 
