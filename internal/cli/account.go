@@ -118,12 +118,9 @@ func logoutCommand(env *Env) *cobra.Command {
 		// An expired or already revoked token is logged out too.
 		expired := err != nil
 		if c.saved != nil && c.saved.Token == c.client.Token {
-			if err := c.store.update(func(cr *credentials) {
-				delete(cr.Servers, c.url)
-				if cr.Current == c.url {
-					cr.Current = ""
-				}
-			}); err != nil {
+			// The server stays the default: the next command says it
+			// needs a login there.
+			if err := c.store.update(func(cr *credentials) { delete(cr.Servers, c.url) }); err != nil {
 				return errors.Join(errors.New("the token is revoked, but could not be removed from "+c.store.path()), err)
 			}
 		}

@@ -40,6 +40,9 @@ func (c *call) follow(id string, stopAtSetup bool, d *display) (platform.Instanc
 	defer tick.Stop()
 	for {
 		v, err := c.client.Instance(c.ctx, id)
+		if c.ctx.Err() != nil {
+			return v, errStopped(id)
+		}
 		if err != nil {
 			return v, err
 		}
@@ -63,10 +66,15 @@ func (c *call) follow(id string, stopAtSetup bool, d *display) (platform.Instanc
 		}
 		select {
 		case <-c.ctx.Done():
-			return v, errors.New("stopped following; provisioning goes on: tenantry instance " + v.ID + " --wait")
+			return v, errStopped(id)
 		case <-tick.C:
 		}
 	}
+}
+
+// errStopped: Ctrl-C ends the display, not the provisioning.
+func errStopped(id string) error {
+	return errors.New("stopped following; provisioning goes on: tenantry instance " + id + " --wait")
 }
 
 func enableProgress(v platform.Instance) *workflows.Progress {
