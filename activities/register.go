@@ -66,5 +66,7 @@ func (a *Activities) definitions() []definition {
 		{"SwapVersion", a.SwapVersion},
 		// PriceChange
 		{"ApplyScheduledPrice", a.ApplyScheduledPrice},
+		// LogRetention
+		{"PruneInstanceLogs", a.PruneInstanceLogs},
 	}
 }
