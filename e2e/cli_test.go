@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 
 	"tenantry/internal/client"
 	"tenantry/internal/config"
+	"tenantry/internal/controldb"
 	"tenantry/internal/platform"
 	"tenantry/internal/stack"
 	"tenantry/internal/testenv"
@@ -45,6 +47,79 @@ func (c *tenantryCLI) run(extraEnv []string, args ...string) (stdout, stderr str
 		c.t.Fatal(err)
 	}
 	return o.String(), e.String(), code
+}
+
+// background is a command left running, its output's lines in a channel.
+type background struct {
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+// start starts a command that runs until it is interrupted.
+func (c *tenantryCLI) start(args ...string) *background {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = c.env
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	b := &background{cmd: cmd, lines: make(chan string, 1000)}
+	c.t.Cleanup(func() { _ = cmd.Process.Kill() })
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			b.lines <- sc.Text()
+		}
+		close(b.lines)
+	}()
+	return b
+}
+
+// waitFor reads JSON log lines until one satisfies want.
+func (b *background) waitFor(t *testing.T, within time.Duration, want func(controldb.LogLine) bool) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case line, ok := <-b.lines:
+			if !ok {
+				t.Fatal("the command ended before the line came")
+			}
+			var l controldb.LogLine
+			if err := json.Unmarshal([]byte(line), &l); err != nil {
+				t.Fatalf("not a JSON log line: %q", line)
+			}
+			if want(l) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no such line within %s", within)
+		}
+	}
+}
+
+// interrupt sends Ctrl-C and returns the exit code.
+func (b *background) interrupt(t *testing.T) int {
+	t.Helper()
+	if err := b.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	for range b.lines {
+	}
+	err := b.cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
 }
 
 // ok runs a command that must succeed and returns its standard output.
@@ -87,7 +162,8 @@ func writeFile(t *testing.T, name, content string) string {
 // TestCommandLine drives the built tenantry binary against the real stack:
 // signup, login (the token saved 0600 per server), enable --wait up to the
 // setup, setup from a password file, enable --wait with the setup, modules,
-// billing, invoices, API tokens, disable and enable again, logout; every
+// billing, invoices, API tokens, the instance's log (followed live),
+// disable and enable again, logout; every
 // error with exit code 1 and the API's own message, flag mistakes with 2,
 // JSON output that parses, --help on every command.
 func TestCommandLine(t *testing.T) {
@@ -264,9 +340,24 @@ func TestCommandLine(t *testing.T) {
 	cli.fails(withToken, 1, platform.ErrBadToken.Error(), "instances")
 	cli.fails(nil, 1, "no token", "tokens", "revoke", "00000000-0000-0000-0000-000000000001")
 
+	// The instance's own log: its events so far, then followed live.
+	if out := cli.ok("logs", forum); !strings.Contains(out, "instance.ready") || !strings.Contains(out, "instance.seeded language=de") {
+		t.Fatalf("logs:\n%s", out)
+	}
+	var page platform.LogPage
+	cli.json(&page, "logs", forum, "--since", "1h", "--limit", "1000")
+	if len(page.Lines) == 0 || page.Next != page.Lines[len(page.Lines)-1].ID {
+		t.Fatalf("logs --output json: %+v", page)
+	}
+	follow := cli.start("logs", forum, "--follow", "--output", "json")
+
 	// Disable and enable again.
 	if out := cli.ok("disable", forum); !strings.Contains(out, "Its data is kept for 1h0m0s") {
 		t.Fatalf("disable: %s", out)
+	}
+	follow.waitFor(t, 20*time.Second, func(l controldb.LogLine) bool { return l.Event == "instance.disabled" })
+	if code := follow.interrupt(t); code != 0 {
+		t.Fatalf("logs --follow ended with %d on Ctrl-C", code)
 	}
 	eventually(t, 20*time.Second, "the forum to be disabled", func() bool {
 		var v platform.Instance
@@ -296,7 +387,7 @@ func TestCommandLine(t *testing.T) {
 	// --help on every command.
 	for _, args := range [][]string{{}, {"dev"}, {"worker"}, {"web"}, {"router"}, {"grant"}, {"signup"}, {"login"},
 		{"logout"}, {"catalog"}, {"instances"}, {"instance"}, {"enable"}, {"setup"}, {"modules"}, {"disable"},
-		{"enable-again"}, {"billing"}, {"invoices"}, {"invoice"}, {"tokens"}, {"tokens", "create"},
+		{"enable-again"}, {"logs"}, {"billing"}, {"invoices"}, {"invoice"}, {"tokens"}, {"tokens", "create"},
 		{"tokens", "list"}, {"tokens", "revoke"}} {
 		if out := cli.ok(append(args, "--help")...); !strings.Contains(out, "Usage:") {
 			t.Errorf("tenantry %v --help:\n%s", args, out)

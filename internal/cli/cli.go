@@ -42,6 +42,7 @@ func Commands(env *Env) []*cobra.Command {
 		signupCommand(env), loginCommand(env), logoutCommand(env),
 		catalogCommand(env), instancesCommand(env), instanceCommand(env),
 		enableCommand(env), setupCommand(env), modulesCommand(env), disableCommand(env), enableAgainCommand(env),
+		logsCommand(env),
 		billingCommand(env), invoicesCommand(env), invoiceCommand(env),
 		tokensCommand(env),
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,14 +104,20 @@ func (c *Client) send(ctx context.Context, method, path string, body any) ([]byt
 		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			e.Message = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
-		}
-		e.Status = resp.StatusCode
-		return nil, e
+		return nil, apiError(method, path, resp, raw)
 	}
 	return raw, nil
+}
+
+// apiError is a refusal with the API's message, or the status when the
+// answer holds none (a proxy's page, ...).
+func apiError(method, path string, resp *http.Response, raw []byte) *Error {
+	e := &Error{}
+	if json.Unmarshal(raw, e) != nil || e.Message == "" {
+		e.Message = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+	}
+	e.Status = resp.StatusCode
+	return e
 }
 
 func esc(id string) string { return url.PathEscape(id) }
@@ -263,4 +270,93 @@ func (c *Client) CreateToken(ctx context.Context, in platform.NewAPIToken) (plat
 // RevokeToken revokes one of the caller's API tokens.
 func (c *Client) RevokeToken(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/tokens/"+esc(id), nil, nil)
+}
+
+// logsPath is the log endpoint's path and query for q.
+func logsPath(id string, q platform.LogQuery, follow bool) string {
+	v := url.Values{}
+	if q.After > 0 {
+		v.Set("after", strconv.FormatInt(q.After, 10))
+	}
+	if q.Since != nil {
+		v.Set("since", q.Since.UTC().Format(time.RFC3339))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if follow {
+		v.Set("follow", "true")
+	}
+	p := "/instances/" + esc(id) + "/logs"
+	if len(v) > 0 {
+		p += "?" + v.Encode()
+	}
+	return p
+}
+
+// Logs reads a page of an instance's log: without After or Since its
+// newest lines.
+func (c *Client) Logs(ctx context.Context, id string, q platform.LogQuery) (platform.LogPage, error) {
+	var out platform.LogPage
+	return out, c.do(ctx, "GET", logsPath(id, q, false), nil, &out)
+}
+
+// FollowLogs streams an instance's log (follow=true: the page q asks for,
+// then every line as it comes) and calls fn for each line. The server
+// ends a stream after a while; FollowLogs then asks again from the last
+// line seen. It returns when ctx ends (ctx's error), fn fails or an
+// answer is refused.
+func (c *Client) FollowLogs(ctx context.Context, id string, q platform.LogQuery, fn func(controldb.LogLine) error) error {
+	h := &http.Client{}
+	if c.HTTP != nil {
+		h = c.HTTP
+	}
+	for {
+		err := c.stream(ctx, h, logsPath(id, q, true), func(l controldb.LogLine) error {
+			q.After, q.Since = l.ID, nil
+			return fn(l)
+		})
+		if ctx.Err() == nil && err != nil {
+			return err
+		}
+		// Nothing is missed meanwhile: the next stream starts after the
+		// last line seen.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// stream reads an NDJSON answer line by line.
+func (c *Client) stream(ctx context.Context, h *http.Client, path string, fn func(controldb.LogLine) error) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.BaseURL+"/api"+path, nil)
+	if err != nil {
+		return err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := h.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach Tenantry at %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return apiError("GET", path, resp, raw)
+	}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var l controldb.LogLine
+		if err := dec.Decode(&l); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("the log stream broke off: %w", err)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
 }
