@@ -337,7 +337,11 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("tokens list: %+v", tokens)
 	}
 	cli.ok("tokens", "revoke", issued.ID)
-	cli.fails(withToken, 1, platform.ErrBadToken.Error(), "instances")
+	// Refused once the web process has the revoke's NOTIFY (at once).
+	testenv.Eventually(t, 2*time.Second, 20*time.Millisecond, "the revoked token to be refused", func() bool {
+		_, errOut, code := cli.run(withToken, "instances")
+		return code == 1 && errOut == "tenantry: "+platform.ErrBadToken.Error()+"\n"
+	})
 	cli.fails(nil, 1, "no token", "tokens", "revoke", "00000000-0000-0000-0000-000000000001")
 
 	// The instance's own log: its events so far, then followed live.
