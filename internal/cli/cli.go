@@ -69,7 +69,6 @@ func (g *globals) add(cmd *cobra.Command) {
 type call struct {
 	ctx    context.Context
 	env    *Env
-	cfg    config.Config
 	url    string
 	json   bool
 	out    io.Writer
@@ -159,7 +158,7 @@ func (g *globals) resolve(ctx context.Context, env *Env, needToken bool) (*call,
 	if err != nil {
 		return nil, err
 	}
-	c := &call{ctx: ctx, env: env, cfg: cfg, out: env.Stdout, store: st}
+	c := &call{ctx: ctx, env: env, out: env.Stdout, store: st}
 	flagURL, err := config.ServerURL(g.url)
 	if err != nil {
 		return nil, fmt.Errorf("--url %w", err)
