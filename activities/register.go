@@ -66,5 +66,15 @@ func (a *Activities) definitions() []definition {
 		{"SwapVersion", a.SwapVersion},
 		// PriceChange
 		{"ApplyScheduledPrice", a.ApplyScheduledPrice},
+		// Rollout
+		{"PlanRollout", a.PlanRollout},
+		{"RolloutReadiness", a.RolloutReadiness},
+		{"HoldServiceJobs", a.HoldServiceJobs},
+		{"ServiceJobsInFlight", a.ServiceJobsInFlight},
+		{"ReleaseServiceJobs", a.ReleaseServiceJobs},
+		{"ClaimRolloutBatch", a.ClaimRolloutBatch},
+		{"RecordRolloutInstance", a.RecordRolloutInstance},
+		{"RequeueRolloutFailures", a.RequeueRolloutFailures},
+		{"FinishRollout", a.FinishRollout},
 	}
 }
