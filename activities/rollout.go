@@ -68,7 +68,7 @@ func (a *Activities) planRollout(ctx context.Context, in PlanRolloutInput) (Roll
 	var plan RolloutPlan
 	err = a.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO rollouts (id, workflow_id, service, version, started_by, options)
-			VALUES ($1, $2, $3, $4, nullif($5, '')::uuid, $6) ON CONFLICT (id) DO NOTHING`,
+			VALUES ($1, $2, $3, $4, nullif($5, '')::uuid, coalesce($6::jsonb, '{}')) ON CONFLICT (id) DO NOTHING`,
 			in.RolloutID, in.WorkflowID, in.Service, in.Version, in.ActorID, in.Options)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
