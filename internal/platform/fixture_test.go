@@ -52,6 +52,7 @@ type fixture struct {
 	acme, ops, other target
 	users            map[string]string // user IDs by principal name
 	spare            string            // holds billing-operator
+	rollout          string            // a running rollout of the store
 	tokens           map[string]platform.Principal
 }
 
@@ -92,6 +93,8 @@ func newFixture(t *testing.T) *fixture {
 	f.other.disabled = f.other.ready
 	f.acme.invoice, f.other.invoice = f.invoice(f.acme.account), f.invoice(f.other.account)
 	f.acme.token = f.apiToken(f.who["owner"], access.InstancesRead).id
+	f.rollout = uuid.NewString()
+	f.exec(`INSERT INTO rollouts (id, workflow_id, service, version) VALUES ($1, 'rollout/store/1.1.0', 'store', '1.1.0')`, f.rollout)
 	f.other.token = f.apiToken(f.principal(f.users["other owner"], f.other.account), access.InstancesRead).id
 	return f
 }
@@ -176,7 +179,8 @@ func (f *fixture) state() string {
 		'api_sessions: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM api_sessions t), ''),
 		'discounts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM discounts t), ''),
 		'instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM instances t), ''),
-		'invoices: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM invoices t), ''))`).Scan(&s); err != nil {
+		'invoices: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM invoices t), ''),
+		'rollouts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM rollouts t), ''))`).Scan(&s); err != nil {
 		f.t.Fatal(err)
 	}
 	return s + " | temporal: " + strings.Join(f.calls(), ",")
@@ -217,5 +221,6 @@ func temporalMock(t *testing.T) *mocks.Client {
 	tc.On("ListWorkflow", anyArgs(2)...).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil).Maybe()
 	tc.On("DescribeWorkflowExecution", anyArgs(3)...).Return(nil, serviceerror.NewNotFound("never ran")).Maybe()
 	tc.On("QueryWorkflowWithOptions", anyArgs(2)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()
+	tc.On("QueryWorkflow", anyArgs(4)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()
 	return tc
 }

@@ -324,6 +324,11 @@ func (p *Platform) UpgradeInstance(ctx context.Context, who Principal, id, versi
 	if err != nil {
 		return Upgrade{}, err
 	}
+	if rollout, owned, err := controldb.RolloutOwning(ctx, p.DB, v.ID); err != nil {
+		return Upgrade{}, err
+	} else if owned {
+		return Upgrade{}, apperr.Conflict("the rollout %s owns this instance: it upgrades it (abort the rollout to upgrade it alone)", rollout)
+	}
 	plan, err := controldb.CheckUpgrade(ctx, p.DB, p.Catalog, v.ID, version)
 	if err != nil {
 		return Upgrade{Plan: plan}, err
