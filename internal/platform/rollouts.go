@@ -108,10 +108,10 @@ type RolloutView struct {
 	controldb.RolloutRow
 	// Progress is the workflow's answer; nil (and ProgressError why)
 	// when it does not answer.
-	Progress      *workflows.RolloutProgress `json:"progress,omitempty"`
-	ProgressError string                     `json:"progress_error,omitempty"`
-	Readiness     controldb.Readiness        `json:"readiness"`
-	Jobs          RolloutJobsNow             `json:"jobs"`
+	Progress      *workflows.RolloutProgress  `json:"progress,omitempty"`
+	ProgressError string                      `json:"progress_error,omitempty"`
+	Readiness     controldb.Readiness         `json:"readiness"`
+	Jobs          RolloutJobsNow              `json:"jobs"`
 	Failed        []controldb.RolloutInstance `json:"failed"`
 	// Commands are the `temporal workflow update` command lines of the
 	// controls, by name.
