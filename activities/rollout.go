@@ -2,11 +2,9 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
@@ -67,13 +65,13 @@ func (a *Activities) planRollout(ctx context.Context, in PlanRolloutInput) (Roll
 	}
 	var plan RolloutPlan
 	err = a.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO rollouts (id, workflow_id, service, version, started_by, options)
-			VALUES ($1, $2, $3, $4, nullif($5, '')::uuid, coalesce($6::jsonb, '{}')) ON CONFLICT (id) DO NOTHING`,
-			in.RolloutID, in.WorkflowID, in.Service, in.Version, in.ActorID, in.Options)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-			return apperr.Conflict("a rollout of %s is already running", in.Service)
+		// The platform recorded it when it started it; a rollout started
+		// otherwise is recorded here.
+		if err := controldb.NewRollout(ctx, tx, in.RolloutID, in.WorkflowID, in.Service, in.Version, in.ActorID, in.Options); err != nil {
+			return err
 		}
+		tag, err := tx.Exec(ctx, `UPDATE rollouts SET planned_at = now() WHERE id = $1 AND planned_at IS NULL AND ended_at IS NULL`,
+			in.RolloutID)
 		if err != nil {
 			return err
 		}

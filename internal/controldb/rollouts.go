@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tenantry/internal/apperr"
 )
 
 // ProcessReadiness is one live process and whether it can serve a
@@ -163,6 +166,20 @@ func RolloutInstances(ctx context.Context, q Querier, rolloutID, state string, l
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[RolloutInstance])
+}
+
+// NewRollout records a rollout that starts; another rollout of the
+// service that has not ended is a conflict. Recording the same one again
+// changes nothing.
+func NewRollout(ctx context.Context, tx pgx.Tx, id, workflowID, service, version, startedBy string, options any) error {
+	_, err := tx.Exec(ctx, `INSERT INTO rollouts (id, workflow_id, service, version, started_by, options)
+		VALUES ($1, $2, $3, $4, nullif($5, '')::uuid, coalesce($6::jsonb, '{}')) ON CONFLICT (id) DO NOTHING`,
+		id, workflowID, service, version, startedBy, options)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return apperr.Conflict("a rollout of %s is already running", service)
+	}
+	return err
 }
 
 // EndRollout records that a rollout ended with outcome; its instances not

@@ -74,8 +74,21 @@ func (p *Platform) StartRollout(ctx context.Context, who Principal, req RolloutR
 	}
 	in := workflows.RolloutInput{RolloutID: uuid.NewString(), Service: req.Service, Version: req.Version,
 		ActorID: who.UserID, StartedBy: who.Email, Options: req.Options}
-	wid, err := workflows.StartRollout(ctx, p.Temporal, in)
-	return RolloutStarted{ID: in.RolloutID, WorkflowID: wid}, err
+	wid := workflows.RolloutWorkflowID(req.Service, req.Version)
+	// Recorded first, so a second start is refused at once and the
+	// rollout's page exists as soon as it has started.
+	if err := pgx.BeginFunc(ctx, p.DB, func(tx pgx.Tx) error {
+		return controldb.NewRollout(ctx, tx, in.RolloutID, wid, in.Service, in.Version, in.ActorID, in.Options)
+	}); err != nil {
+		return RolloutStarted{}, err
+	}
+	if _, err := workflows.StartRollout(ctx, p.Temporal, in); err != nil {
+		if _, derr := p.DB.Exec(ctx, `DELETE FROM rollouts WHERE id = $1`, in.RolloutID); derr != nil {
+			p.Log.Warn("forget a rollout that did not start", "rollout", in.RolloutID, "err", derr)
+		}
+		return RolloutStarted{}, err
+	}
+	return RolloutStarted{ID: in.RolloutID, WorkflowID: wid}, nil
 }
 
 // workflowRunning says whether the latest run of a workflow is open.

@@ -13,6 +13,7 @@ CREATE TABLE rollouts (
     -- aborted, failed (or stopped: its workflow closed without saying).
     outcome      text CHECK (outcome IN ('completed', 'completed_with_failures', 'aborted', 'failed', 'stopped')),
     started_at   timestamptz NOT NULL DEFAULT now(),
+    planned_at   timestamptz, -- when its instances were listed
     ended_at     timestamptz,
     FOREIGN KEY (service, version) REFERENCES service_versions(service, version)
 );
