@@ -28,12 +28,7 @@ import (
 func TestRolloutThroughTheAPI(t *testing.T) {
 	s := startStack(t, time.Hour)
 	ctx := context.Background()
-	a := &api{t: t, base: s.URL + "/api"}
-	a.must(http.StatusCreated, "POST", "/signup", map[string]string{
-		"email": "ops@roll.test", "name": "Ops", "account_name": "Roll", "password": "correct horse battery"}, nil)
-	var login struct{ Token string }
-	a.must(http.StatusOK, "POST", "/login", map[string]string{"email": "ops@roll.test", "password": "correct horse battery"}, &login)
-	a.token = login.Token
+	a := signedUp(t, s, "ops@roll.test", "Ops", "Roll")
 
 	var ids []string
 	for i := range 5 {

@@ -56,8 +56,8 @@ func run(n, posts, inFlight int) error {
 	defer env.Stop()
 	s := env.Stack
 
-	fmt.Printf("provisioning %d forum 1.0.0 instances with %d posts each ...\n", 2*n, posts)
-	rolled, floor, err := provision(ctx, s, n, posts)
+	fmt.Printf("provisioning %d forum 1.0.0 instances with %d posts each ...\n", 3*n, posts)
+	rolled, floor, par, err := provision(ctx, s, n, posts)
 	if err != nil {
 		return err
 	}
@@ -76,6 +76,12 @@ func run(n, posts, inFlight int) error {
 		sum += d
 	}
 	floorTotal := sum / time.Duration(inFlight)
+	// For context: the same migrations run inFlight at a time, directly,
+	// on n more instances (what this machine's cores allow).
+	parallel, err := directInParallel(ctx, s, par, inFlight)
+	if err != nil {
+		return err
+	}
 
 	// The rollout, watched as the routers see it: maintenance on and off.
 	watch := watchMaintenance(ctx, s, rolled)
@@ -116,6 +122,7 @@ func run(n, posts, inFlight int) error {
 		n, posts, inFlight, in.Options.BatchSize)
 	fmt.Printf("  %-40s %7.2f s (%s)\n", "engine, plan to release:", total.Seconds(), res.Outcome)
 	fmt.Printf("  %-40s %7.2f s (sum %.2f s / %d)\n", "floor, direct migrations / parallelism:", floorTotal.Seconds(), sum.Seconds(), inFlight)
+	fmt.Printf("  %-40s %7.2f s\n", fmt.Sprintf("direct migrations, %d at once:", inFlight), parallel.Seconds())
 	fmt.Printf("  %-40s p50 %7.1f ms   p95 %7.1f ms\n", "direct migration, each:", ms(pct(direct, 50)), ms(pct(direct, 95)))
 	fmt.Printf("  %-40s p50 %7.1f ms   p95 %7.1f ms\n", "migration in the rollout (MigrateAndSeed):", ms(pct(migrate, 50)), ms(pct(migrate, 95)))
 	fmt.Printf("  %-40s p50 %7.1f ms   p95 %7.1f ms   (%d instances seen)\n", "maintenance, as the routers see it:", ms(pct(maint, 50)), ms(pct(maint, 95)), len(maint))
@@ -131,32 +138,54 @@ func getRollout(ctx context.Context, s *stack.Stack, wid string, res *workflows.
 	return s.Temporal.GetWorkflow(ctx, wid, "").Get(ctx, res)
 }
 
-// provision makes 2n forum 1.0.0 instances, each with posts posts: the
-// first n are rolled out, the others migrated directly for the floor.
-func provision(ctx context.Context, s *stack.Stack, n, posts int) (rolled, floor []string, err error) {
+// provision makes 3n forum 1.0.0 instances, each with posts posts: n
+// are rolled out, n migrated directly one by one for the floor, and n
+// migrated directly inFlight at a time.
+func provision(ctx context.Context, s *stack.Stack, n, posts int) (rolled, floor, par []string, err error) {
 	account, user := uuid.NewString(), uuid.NewString()
 	hash := secret.HashPassword("benchmark password")
 	if _, err := s.Acts.CreateAccount(ctx, activities.CreateAccountInput{AccountID: account, UserID: user,
 		Email: "bench@tenantry.test", Name: "Bench", AccountName: "Bench", PasswordHash: hash}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	setup := activities.Setup{AdminEmail: "admin@bench.test", AdminName: "Admin", AdminPasswordHash: hash, Language: "en"}
-	for i := range 2 * n {
+	sets := []*[]string{&rolled, &floor, &par}
+	for i := range 3 * n {
 		id := uuid.NewString()
 		if _, err := provisionfloor.Provision(ctx, s.Acts, activities.ReserveInstanceInput{InstanceID: id, AccountID: account,
 			Service: "forum", Modules: []string{"search", "attachments"}, Host: id[:8] + ".bench.localhost"}, setup, time.Now()); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if err := seedPosts(ctx, s, id, posts); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		if i < n {
-			rolled = append(rolled, id)
-		} else {
-			floor = append(floor, id)
+		*sets[i/n] = append(*sets[i/n], id)
+	}
+	return rolled, floor, par, nil
+}
+
+// directInParallel migrates ids directly, at most k at once; it returns
+// the wall time.
+func directInParallel(ctx context.Context, s *stack.Stack, ids []string, k int) (time.Duration, error) {
+	t0 := time.Now()
+	sem := make(chan struct{}, k)
+	errs := make(chan error, len(ids))
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs <- s.Acts.MigrateTenant(ctx, activities.MigrateInput{InstanceID: id, Version: "1.2.0"})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return 0, err
 		}
 	}
-	return rolled, floor, nil
+	return time.Since(t0), nil
 }
 
 // seedPosts writes posts posts of a few dozen words into one thread of the

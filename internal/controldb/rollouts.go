@@ -105,20 +105,17 @@ func Rollouts(ctx context.Context, q Querier, limit int) ([]RolloutRow, error) {
 
 // Rollout reads one rollout; ok is false when there is none with that id.
 func Rollout(ctx context.Context, q Querier, id string) (RolloutRow, bool, error) {
-	rows, err := q.Query(ctx, `SELECT `+rolloutColumns+` WHERE r.id::text = $1`, id)
-	if err != nil {
-		return RolloutRow{}, false, err
-	}
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[RolloutRow])
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, false, nil
-	}
-	return r, err == nil, err
+	return oneRollout(ctx, q, `r.id::text = $1`, id)
 }
 
 // RunningRollout is the rollout of the service that has not ended, if any.
 func RunningRollout(ctx context.Context, q Querier, service string) (RolloutRow, bool, error) {
-	rows, err := q.Query(ctx, `SELECT `+rolloutColumns+` WHERE r.service = $1 AND r.ended_at IS NULL`, service)
+	return oneRollout(ctx, q, `r.service = $1 AND r.ended_at IS NULL`, service)
+}
+
+// oneRollout reads the rollout that where (on $1 = arg) selects, if any.
+func oneRollout(ctx context.Context, q Querier, where, arg string) (RolloutRow, bool, error) {
+	rows, err := q.Query(ctx, `SELECT `+rolloutColumns+` WHERE `+where, arg)
 	if err != nil {
 		return RolloutRow{}, false, err
 	}
