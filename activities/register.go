@@ -76,5 +76,7 @@ func (a *Activities) definitions() []definition {
 		{"RecordRolloutInstance", a.RecordRolloutInstance},
 		{"RequeueRolloutFailures", a.RequeueRolloutFailures},
 		{"FinishRollout", a.FinishRollout},
+		// LogRetention
+		{"PruneInstanceLogs", a.PruneInstanceLogs},
 	}
 }
