@@ -122,6 +122,9 @@ func run(n, posts, inFlight int) error {
 	if len(maint) == 0 {
 		return errors.New("no instance was seen in maintenance")
 	}
+	if done := res.Counts.Done + res.Counts.Failed; done != n {
+		return fmt.Errorf("the rollout moved %d instances, not %d", done, n)
+	}
 
 	fmt.Printf("rollout of forum 1.0.0 → 1.2.0 over %d instances (%d posts each), %d in flight, batches of %d after a canary\n",
 		n, posts, inFlight, in.Options.BatchSize)
@@ -159,6 +162,11 @@ func provision(ctx context.Context, s *stack.Stack, n, posts int) (rolled, floor
 			return nil, nil, nil, err
 		}
 		*sets[i/n] = append(*sets[i/n], id)
+	}
+	// Bench only: the floor's instances are marked failed so the rollout,
+	// which moves every ready instance, leaves them to the floor.
+	if _, err := s.DB.Exec(ctx, `UPDATE instances SET status = 'failed' WHERE id = ANY($1)`, append(floor, par...)); err != nil {
+		return nil, nil, nil, err
 	}
 	return rolled, floor, par, nil
 }
