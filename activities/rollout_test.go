@@ -158,4 +158,13 @@ func TestDisableWaitsOutAnUpgrade(t *testing.T) {
 	e, err := c.Acts.InstanceExpiry(ctx, activities.InstanceRef{InstanceID: id})
 	require.NoError(t, err)
 	assert.True(t, e.Maintenance, "the expiry watch sees it and waits")
+
+	// The other way round: an instance past its end is being disabled,
+	// so an upgrade does not begin (ending maintenance still works).
+	_, err = c.DB.Exec(ctx, `UPDATE instances SET maintenance = false, expires_at = now() - interval '1 second' WHERE id = $1`, id)
+	require.NoError(t, err)
+	err = c.Acts.SetMaintenance(ctx, activities.MaintenanceInput{InstanceID: id, On: true})
+	assert.Equal(t, apperr.KindConflict, apperr.KindOf(err))
+	assert.Contains(t, apperr.Message(err), "reached its end")
+	require.NoError(t, c.Acts.SetMaintenance(ctx, activities.MaintenanceInput{InstanceID: id, On: false}))
 }
