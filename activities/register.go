@@ -76,6 +76,9 @@ func (a *Activities) definitions() []definition {
 		{"RecordRolloutInstance", a.RecordRolloutInstance},
 		{"RequeueRolloutFailures", a.RequeueRolloutFailures},
 		{"FinishRollout", a.FinishRollout},
+		// Bind, Unbind
+		{"CreateBindingRole", a.CreateBindingRole},
+		{"DropBindingRole", a.DropBindingRole},
 		// LogRetention
 		{"PruneInstanceLogs", a.PruneInstanceLogs},
 	}
