@@ -66,6 +66,16 @@ func (a *Activities) definitions() []definition {
 		{"SwapVersion", a.SwapVersion},
 		// PriceChange
 		{"ApplyScheduledPrice", a.ApplyScheduledPrice},
+		// Rollout
+		{"PlanRollout", a.PlanRollout},
+		{"RolloutReadiness", a.RolloutReadiness},
+		{"HoldServiceJobs", a.HoldServiceJobs},
+		{"ServiceJobsInFlight", a.ServiceJobsInFlight},
+		{"ReleaseServiceJobs", a.ReleaseServiceJobs},
+		{"ClaimRolloutBatch", a.ClaimRolloutBatch},
+		{"RecordRolloutInstance", a.RecordRolloutInstance},
+		{"RequeueRolloutFailures", a.RequeueRolloutFailures},
+		{"FinishRollout", a.FinishRollout},
 		// Bind, Unbind
 		{"CreateBindingRole", a.CreateBindingRole},
 		{"DropBindingRole", a.DropBindingRole},

@@ -19,6 +19,7 @@ func Workflows() []any {
 		InstanceExpiry,
 		UpgradeInstance,
 		PriceChange,
+		Rollout,
 		Bind,
 		Unbind,
 		LogRetention,

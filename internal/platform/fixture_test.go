@@ -52,6 +52,7 @@ type fixture struct {
 	acme, ops, other target
 	users            map[string]string // user IDs by principal name
 	spare            string            // holds billing-operator
+	rollout          string            // a running rollout of the store
 	tokens           map[string]platform.Principal
 }
 
@@ -96,6 +97,8 @@ func newFixture(t *testing.T) *fixture {
 	f.other.disabled = f.other.ready
 	f.acme.invoice, f.other.invoice = f.invoice(f.acme.account), f.invoice(f.other.account)
 	f.acme.token = f.apiToken(f.who["owner"], access.InstancesRead).id
+	f.rollout = uuid.NewString()
+	f.exec(`INSERT INTO rollouts (id, workflow_id, service, version) VALUES ($1, 'rollout/store/1.1.0', 'store', '1.1.0')`, f.rollout)
 	f.other.token = f.apiToken(f.principal(f.users["other owner"], f.other.account), access.InstancesRead).id
 	f.brokered(&f.acme, f.users["owner"])
 	f.brokered(&f.other, f.users["other owner"])
@@ -214,6 +217,7 @@ func (f *fixture) state() string {
 		'discounts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM discounts t), ''),
 		'instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM instances t), ''),
 		'invoices: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM invoices t), ''),
+		'rollouts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM rollouts t), ''),
 		'broker_credentials: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_credentials t), ''),
 		'broker_instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_instances t), ''),
 		'broker_bindings: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_bindings t), ''))`).Scan(&s); err != nil {
@@ -259,5 +263,6 @@ func temporalMock(t *testing.T) *mocks.Client {
 	tc.On("ListWorkflow", anyArgs(2)...).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil).Maybe()
 	tc.On("DescribeWorkflowExecution", anyArgs(3)...).Return(nil, serviceerror.NewNotFound("never ran")).Maybe()
 	tc.On("QueryWorkflowWithOptions", anyArgs(2)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()
+	tc.On("QueryWorkflow", anyArgs(4)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()
 	return tc
 }

@@ -112,6 +112,30 @@ var operations = []operation{
 			return err
 		}},
 
+	// Rollouts.
+	{name: "StartRollout", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"), starts: "ExecuteWorkflow",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.StartRollout(f.ctx, who, platform.RolloutRequest{Service: "forum", Version: "1.2.0"})
+			return err
+		}},
+	{name: "Rollouts", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.Rollouts(f.ctx, who)
+			return err
+		}},
+	{name: "Rollout", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.Rollout(f.ctx, who, f.rollout)
+			return err
+		}},
+	{name: "ControlRollout", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"), starts: "UpdateWorkflow",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			return f.p.ControlRollout(f.ctx, who, f.rollout, "pause", "")
+		}},
 	// The Open Service Broker API: a platform acts as the owner who made
 	// its credentials, on the instances of that account. The fetches and
 	// polls come before the changes, which move the instance on.

@@ -20,6 +20,7 @@ import (
 	"tenantry/internal/controldb"
 	"tenantry/internal/platform"
 	"tenantry/web/auth"
+	"tenantry/workflows"
 )
 
 // Platform is what the API needs of the platform layer.
@@ -53,6 +54,11 @@ type Platform interface {
 	TokenPermissions(who platform.Principal) []string
 	CreateAPIToken(ctx context.Context, who platform.Principal, in platform.NewAPIToken) (string, platform.APIToken, error)
 	RevokeAPIToken(ctx context.Context, who platform.Principal, id string) error
+
+	StartRollout(ctx context.Context, who platform.Principal, req platform.RolloutRequest) (platform.RolloutStarted, error)
+	Rollouts(ctx context.Context, who platform.Principal) ([]controldb.RolloutRow, error)
+	Rollout(ctx context.Context, who platform.Principal, id string) (platform.RolloutView, error)
+	ControlRollout(ctx context.Context, who platform.Principal, id, control, decision string) error
 }
 
 // API is the JSON API's handlers.
@@ -98,6 +104,14 @@ func (a *API) Routes(r *gin.Engine) {
 	ops.GET("/failures", a.listCloseFailures)
 	ops.POST("/failures/:account/retry", a.retryCloseNow)
 	ops.POST("/discounts", a.grantDiscount)
+	// Developers roll a service version out over its instances.
+	rollouts := me.Group("/ops/rollouts")
+	rollouts.POST("", a.startRollout)
+	rollouts.GET("", a.listRollouts)
+	rollouts.GET("/:id", a.getRollout)
+	for _, control := range workflows.RolloutControls {
+		rollouts.POST("/:id/"+control, a.controlRollout(control))
+	}
 
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 }

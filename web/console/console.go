@@ -70,6 +70,10 @@ type Platform interface {
 	PlatformTeam(ctx context.Context, who platform.Principal) ([]platform.PlatformGrant, error)
 	GrantPlatformRole(ctx context.Context, who platform.Principal, email, role string) (platform.PlatformGrant, error)
 	RevokePlatformRole(ctx context.Context, who platform.Principal, userID, role string) error
+	StartRollout(ctx context.Context, who platform.Principal, req platform.RolloutRequest) (platform.RolloutStarted, error)
+	Rollouts(ctx context.Context, who platform.Principal) ([]controldb.RolloutRow, error)
+	Rollout(ctx context.Context, who platform.Principal, id string) (platform.RolloutView, error)
+	ControlRollout(ctx context.Context, who platform.Principal, id, control, decision string) error
 }
 
 // Console is the browser console's handlers: server-rendered pages, plain
@@ -154,6 +158,11 @@ func (k *Console) Routes(r *gin.Engine) {
 	dev.GET("/team", k.devTeamPage)
 	dev.POST("/team", k.devGrantSubmit)
 	dev.POST("/team/:user/:role/revoke", k.devRevokeSubmit)
+	dev.GET("/rollouts", k.rolloutsPage)
+	dev.POST("/rollouts", k.rolloutSubmit)
+	dev.GET("/rollouts/:id", k.rolloutPage)
+	dev.GET("/rollouts/:id/live", k.rolloutLivePart)
+	dev.POST("/rollouts/:id/:control", k.rolloutControl)
 }
 
 // need refuses a page early, with the answer the platform layer would give

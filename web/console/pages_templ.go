@@ -2665,7 +2665,7 @@ func devNav() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 230, "<p><a href=\"/dev\">All instances</a> · <a href=\"/dev/problems\">Failed and stuck workflows</a> · <a href=\"/dev/catalog\">Catalog</a> · <a href=\"/dev/billing\">Billing</a> · <a href=\"/dev/team\">Platform team</a></p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 230, "<p><a href=\"/dev\">All instances</a> · <a href=\"/dev/problems\">Failed and stuck workflows</a> · <a href=\"/dev/catalog\">Catalog</a> · <a href=\"/dev/billing\">Billing</a> · <a href=\"/dev/team\">Platform team</a> · <a href=\"/dev/rollouts\">Rollouts</a></p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
