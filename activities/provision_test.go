@@ -250,9 +250,10 @@ func TestAllocateDatabaseWaitsForRoom(t *testing.T) {
 	require.NoError(t, err)
 	inst := reserve(t, c, "forum", "a.localhost")
 
-	_, err = c.Acts.AllocateDatabase(ctx, inst.ref())
-	require.Error(t, err)
-	assert.Equal(t, apperr.KindInternal, apperr.KindOf(err), "no room is retryable: a server may be added")
+	full, err := c.Acts.AllocateDatabase(ctx, inst.ref())
+	require.NoError(t, err, "a full fleet is a wait, not a failure")
+	assert.True(t, full.NoRoom)
+	assert.Empty(t, full.ServerID)
 
 	_, err = c.DB.Exec(ctx, `UPDATE database_servers SET max_instances = 10`)
 	require.NoError(t, err)

@@ -66,5 +66,15 @@ func (a *Activities) definitions() []definition {
 		{"SwapVersion", a.SwapVersion},
 		// PriceChange
 		{"ApplyScheduledPrice", a.ApplyScheduledPrice},
+		// MoveInstance
+		{"CheckMove", a.CheckMove},
+		{"CopyTenantDatabase", a.CopyTenantDatabase},
+		{"VerifyTenantCopy", a.VerifyTenantCopy},
+		{"SwitchServer", a.SwitchServer},
+		{"AbandonTenantCopy", a.AbandonTenantCopy},
+		{"DropTenantCopy", a.DropTenantCopy},
+		// DrainServer
+		{"ServerInstances", a.ServerInstances},
+		{"PickMoveTarget", a.PickMoveTarget},
 	}
 }

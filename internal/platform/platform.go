@@ -17,6 +17,8 @@ import (
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
+	"tenantry/internal/dbserver"
+	"tenantry/internal/secret"
 )
 
 // Platform holds what the operations depend on.
@@ -37,6 +39,14 @@ type Platform struct {
 	TemporalUI string
 	// Namespace is the Temporal namespace, for the Web UI's links.
 	Namespace string
+	// Fleet reaches the database servers as their admin roles, and Cipher
+	// seals a new server's admin connection; without them the fleet's
+	// operations answer an internal error.
+	Fleet  *dbserver.Pools
+	Cipher *secret.Cipher
+	// MoveGrace is how long a moved instance's old copy is kept; zero
+	// keeps the workflow's default.
+	MoveGrace time.Duration
 
 	logins *loginLimiter
 	closed closedRuns

@@ -22,6 +22,7 @@ import (
 	"tenantry/internal/catalog"
 	"tenantry/internal/config"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/platform"
 	"tenantry/internal/secret"
 	"tenantry/schemas"
@@ -39,6 +40,15 @@ type Config struct {
 	// the ones it does not run.
 	RunWorker bool
 	Log       *slog.Logger
+	// TenantServers are more database servers for tenants to register at
+	// start, beside `local` (the dev stack's extra clusters, tests).
+	TenantServers []TenantServer
+}
+
+// TenantServer is a database server named by the configuration.
+type TenantServer struct {
+	Name     string
+	AdminURL string
 }
 
 // Stack is a running Tenantry.
@@ -108,8 +118,15 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 	if server == "" {
 		server = cfg.DatabaseURL
 	}
-	if _, err := controldb.RegisterServer(ctx, s.DB, cipher, "local", server); err != nil {
-		return err
+	for _, ts := range append([]TenantServer{{Name: "local", AdminURL: server}}, cfg.TenantServers...) {
+		_, open, err := dbserver.Register(ctx, s.Acts.Servers, ts.Name, ts.AdminURL)
+		if err != nil {
+			return fmt.Errorf("register database server %s: %w", ts.Name, err)
+		}
+		if len(open) > 0 {
+			cfg.Log.Warn("tenant roles can connect to databases of this server: as a superuser, REVOKE CONNECT, TEMPORARY ON DATABASE … FROM PUBLIC",
+				"server", ts.Name, "databases", open)
+		}
 	}
 	// A router-only process needs no Temporal.
 	if cfg.RunWorker || cfg.Listen != "" {
@@ -134,7 +151,7 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 		}
 	}
 	if cfg.Listen != "" {
-		if err := s.serve(cfg); err != nil {
+		if err := s.serve(cfg, cipher); err != nil {
 			return err
 		}
 	}
@@ -182,14 +199,14 @@ func (s *Stack) serveRouter(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-func (s *Stack) serve(cfg Config) error {
+func (s *Stack) serve(cfg Config, cipher *secret.Cipher) error {
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("web server: %w", err)
 	}
 	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
-		BillingPeriod: cfg.BillingPeriod})
+		BillingPeriod: cfg.BillingPeriod, Fleet: s.Acts.Servers, Cipher: cipher, MoveGrace: cfg.MoveGrace})
 	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log}
 	h := s.web.Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}

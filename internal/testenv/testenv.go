@@ -19,6 +19,7 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/catalog"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/devstack"
 	"tenantry/internal/secret"
 	"tenantry/schemas"
@@ -101,10 +102,10 @@ func NewControl(tb testing.TB) *Control {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := controldb.RegisterServer(ctx, db, cipher, "local", server); err != nil {
+	c := &Control{URL: dbURL, DB: db, Catalog: cat, Cipher: cipher, Acts: activities.New(db, cat, cipher)}
+	if _, _, err := dbserver.Register(ctx, c.Acts.Servers, "local", server); err != nil {
 		tb.Fatal(err)
 	}
-	c := &Control{URL: dbURL, DB: db, Catalog: cat, Cipher: cipher, Acts: activities.New(db, cat, cipher)}
 	tb.Cleanup(func() {
 		c.Acts.Servers.Close()
 		db.Close()
