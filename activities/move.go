@@ -48,16 +48,22 @@ func (a *Activities) copyTenantDatabase(ctx context.Context, p MovePlan) error {
 	if err != nil {
 		return err
 	}
+	target, err := a.Servers.Admin(ctx, p.ToServerID)
+	if err != nil {
+		return err
+	}
+	if same, err := dbserver.SameCluster(ctx, source, target); err != nil || same {
+		if err == nil {
+			err = apperr.Invalid("%s and %s are the same PostgreSQL cluster: a database cannot move onto itself", p.FromServer, p.ToServer)
+		}
+		return err
+	}
 	role := pgx.Identifier{p.Role}.Sanitize()
 	if _, err := source.Exec(ctx, "ALTER ROLE "+role+" NOLOGIN"); err != nil {
 		return err
 	}
 	if _, err := source.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = $2`,
 		p.Database, p.Role); err != nil {
-		return err
-	}
-	target, err := a.Servers.Admin(ctx, p.ToServerID)
-	if err != nil {
 		return err
 	}
 	// A retry's partial copy goes first.
@@ -145,12 +151,21 @@ func (a *Activities) abandonTenantCopy(ctx context.Context, p MovePlan) error {
 	if err := a.stillOn(ctx, p.InstanceID, p.FromServerID); err != nil {
 		return err
 	}
-	if err := a.dropCopy(ctx, p.ToServerID, p.Database, p.Role); err != nil {
-		return err
-	}
 	source, err := a.Servers.Admin(ctx, p.FromServerID)
 	if err != nil {
 		return err
+	}
+	target, err := a.Servers.Admin(ctx, p.ToServerID)
+	if err != nil {
+		return err
+	}
+	// On one cluster (a move refused), the "copy" is the database itself.
+	if same, err := dbserver.SameCluster(ctx, source, target); err != nil {
+		return err
+	} else if !same {
+		if err := a.dropCopy(ctx, p.ToServerID, p.Database, p.Role); err != nil {
+			return err
+		}
 	}
 	_, err = source.Exec(ctx, "ALTER ROLE "+pgx.Identifier{p.Role}.Sanitize()+" LOGIN")
 	return err

@@ -24,13 +24,17 @@ import (
 // empty, owned by role. Cancelling ctx kills both programs. Passwords
 // reach them in their environment, never on a command line.
 func Copy(ctx context.Context, from, to *pgx.ConnConfig, role string) error {
-	bin, err := devstack.PostgresBinDir()
+	pgDump, err := tool("pg_dump")
 	if err != nil {
 		return err
 	}
-	dump := exec.CommandContext(ctx, filepath.Join(bin, "pg_dump"), "--format=custom", "--no-owner", "--no-privileges")
+	pgRestore, err := tool("pg_restore")
+	if err != nil {
+		return err
+	}
+	dump := exec.CommandContext(ctx, pgDump, "--format=custom", "--no-owner", "--no-privileges")
 	dump.Env = pgEnv(from)
-	restore := exec.CommandContext(ctx, filepath.Join(bin, "pg_restore"), "--no-owner", "--no-privileges",
+	restore := exec.CommandContext(ctx, pgRestore, "--no-owner", "--no-privileges",
 		"--role="+role, "--single-transaction", "--exit-on-error", "--dbname="+to.Database)
 	restore.Env = pgEnv(to)
 	pipe, err := dump.StdoutPipe()
@@ -52,6 +56,29 @@ func Copy(ctx context.Context, from, to *pgx.ConnConfig, role string) error {
 		return fmt.Errorf("pg_dump: %w: %s", err, strings.TrimSpace(dumpErr.String()))
 	}
 	return nil
+}
+
+// tool finds a PostgreSQL program beside the server's binaries (following
+// a symbolic link to them), or else on PATH.
+func tool(name string) (string, error) {
+	bin, err := devstack.PostgresBinDir()
+	if err == nil {
+		if real, err := filepath.EvalSymlinks(filepath.Join(bin, "postgres")); err == nil {
+			bin = filepath.Dir(real)
+		}
+		if p := filepath.Join(bin, name); isFile(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found: install the PostgreSQL client programs (Debian: apt-get install postgresql-client)", name)
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
 }
 
 // pgEnv is the environment libpq reads a connection from.

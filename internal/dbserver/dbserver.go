@@ -167,3 +167,20 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// SameCluster says whether two admin connections reach one PostgreSQL
+// cluster (by its system identifier), which a move must refuse: the
+// "copy" would replace the database it copies.
+func SameCluster(ctx context.Context, a, b Admin) (bool, error) {
+	id := func(q Admin) (string, error) {
+		var s string
+		err := q.QueryRow(ctx, `SELECT system_identifier::text FROM pg_control_system()`).Scan(&s)
+		return s, err
+	}
+	x, err := id(a)
+	if err != nil {
+		return false, err
+	}
+	y, err := id(b)
+	return x == y, err
+}

@@ -33,15 +33,44 @@ var (
 	startErr error
 )
 
-// Main runs a package's tests and stops the cluster afterwards. Use it from
-// TestMain: func TestMain(m *testing.M) { testenv.Main(m) }.
+// Main runs a package's tests and stops the clusters afterwards. Use it
+// from TestMain: func TestMain(m *testing.M) { testenv.Main(m) }.
 func Main(m *testing.M) {
 	code := m.Run()
 	if cluster != nil {
 		cluster.Stop()
 		_ = os.RemoveAll(stateDir)
 	}
+	if second.cluster != nil {
+		second.cluster.Stop()
+		_ = os.RemoveAll(second.dir)
+	}
 	os.Exit(code)
+}
+
+// second is another private cluster, for tests of a fleet of servers.
+var second struct {
+	once    sync.Once
+	cluster *devstack.Postgres
+	dir     string
+	err     error
+}
+
+// SecondServerURL is a superuser URL to a second PostgreSQL server (its
+// own private cluster, started once per test binary), a database server
+// of the fleet beside ServerURL's.
+func SecondServerURL(tb testing.TB) string {
+	tb.Helper()
+	second.once.Do(func() {
+		if second.dir, second.err = devstack.ScratchDir("tenantry-pg2-"); second.err != nil {
+			return
+		}
+		second.cluster, second.err = devstack.StartPostgres(context.Background(), devstack.PostgresOptions{StateDir: second.dir})
+	})
+	if second.err != nil {
+		tb.Fatalf("start a second PostgreSQL: %v", second.err)
+	}
+	return second.cluster.AdminURL
 }
 
 // ServerURL is a superuser URL to a running PostgreSQL server.
