@@ -80,6 +80,8 @@ func allocate(ctx workflow.Context, t *tracker, in CreateDatabaseInput, info *Cr
 	db := withDBSteps(ctx)
 	pause, waited := 2*time.Second, false
 	for {
+		// Decoding leaves out what the answer omits (NoRoom false).
+		*info = CreateDatabaseResult{}
 		if err := call(db, acts.AllocateDatabase, in, info); err != nil {
 			return err
 		}

@@ -155,7 +155,7 @@ func (d *drain) run(ctx workflow.Context) error {
 func (d *drain) target(ctx workflow.Context) (string, error) {
 	pause := 2 * time.Second
 	for {
-		var t activities.MoveTarget
+		var t activities.MoveTarget // fresh: decoding leaves out what is omitted
 		if err := call(withDBSteps(ctx), acts.PickMoveTarget, activities.ServerRef{ServerID: d.in.ServerID}, &t); err != nil {
 			return "", err
 		}
