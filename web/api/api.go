@@ -18,6 +18,7 @@ import (
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/platform"
 	"tenantry/web/auth"
 )
@@ -47,6 +48,14 @@ type Platform interface {
 	CloseFailures(ctx context.Context, who platform.Principal) ([]platform.CloseFailure, error)
 	RetryClose(ctx context.Context, who platform.Principal, accountID string) error
 	GrantDiscount(ctx context.Context, who platform.Principal, in controldb.DiscountInput) (string, error)
+
+	Servers(ctx context.Context, who platform.Principal) ([]platform.Server, error)
+	Server(ctx context.Context, who platform.Principal, name string) (platform.ServerDetail, error)
+	RegisterServer(ctx context.Context, who platform.Principal, in platform.NewServer) (platform.Server, dbserver.Check, error)
+	SetServerState(ctx context.Context, who platform.Principal, name, state string) (platform.Server, error)
+	CheckServer(ctx context.Context, who platform.Principal, name string) (dbserver.Check, error)
+	DrainServer(ctx context.Context, who platform.Principal, name string) (string, error)
+	MoveInstance(ctx context.Context, who platform.Principal, instanceID, toServer string) (platform.Move, error)
 }
 
 // API is the JSON API's handlers.
@@ -87,6 +96,7 @@ func (a *API) Routes(r *gin.Engine) {
 	ops.GET("/failures", a.listCloseFailures)
 	ops.POST("/failures/:account/retry", a.retryCloseNow)
 	ops.POST("/discounts", a.grantDiscount)
+	a.serverRoutes(me)
 
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 }
