@@ -77,7 +77,9 @@ func TestDatabaseServersPagesAndAPI(t *testing.T) {
 		Servers []struct {
 			Name, State string
 			Capacity    int
-			Load        *struct{ MaxConnections int `json:"max_connections"` }
+			Load        *struct {
+				MaxConnections int `json:"max_connections"`
+			}
 		}
 	}
 	require.NoError(t, json.Unmarshal([]byte(list), &servers))
