@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"tenantry/internal/access"
 	"tenantry/internal/config"
 	"tenantry/internal/controldb"
@@ -36,20 +38,7 @@ func runGrant(ctx context.Context, args []string, out io.Writer, cfg config.Conf
 		fs.Usage()
 		return fmt.Errorf("grant needs --email and --role")
 	}
-	url := cfg.DatabaseURL
-	if url == "" {
-		dir, err := filepath.Abs(cfg.StateDir)
-		if err != nil {
-			return err
-		}
-		if url, err = devstack.RunningURL(dir); err != nil {
-			return err
-		}
-	}
-	if err := controldb.Migrate(ctx, url); err != nil {
-		return err
-	}
-	db, err := controldb.Open(ctx, url)
+	db, err := openControl(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -61,4 +50,23 @@ func runGrant(ctx context.Context, args []string, out io.Writer, cfg config.Conf
 	}
 	fmt.Fprintf(out, "%s (%s) now holds the platform role %s.\n", g.Email, g.Name, g.Role)
 	return nil
+}
+
+// openControl opens (and migrates) the control database for an operator's
+// command: DATABASE_URL, or else the dev stack's in TENANTRY_STATE_DIR.
+func openControl(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
+	url := cfg.DatabaseURL
+	if url == "" {
+		dir, err := filepath.Abs(cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		if url, err = devstack.RunningURL(dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := controldb.Migrate(ctx, url); err != nil {
+		return nil, err
+	}
+	return controldb.Open(ctx, url)
 }

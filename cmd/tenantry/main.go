@@ -23,6 +23,7 @@ const usage = `usage: tenantry <command>
   web      run the web server and API              (same, plus TENANTRY_LISTEN)
   router   run the host router for tenant traffic  (DATABASE_URL, TENANTRY_SECRET_KEY, TENANTRY_ROUTER_LISTEN)
   grant    give a user a platform role: tenantry grant --email EMAIL --role developer|billing-operator
+  servers  the fleet of database servers: tenantry servers list|add|drain|activate|check
 
 Every environment variable is listed in the README ("Configuration").
 `
@@ -34,7 +35,7 @@ func main() {
 	}
 	cmd := config.Command(os.Args[1])
 	switch cmd {
-	case config.Dev, config.Worker, config.Web, config.Router, grantCommand:
+	case config.Dev, config.Worker, config.Web, config.Router, grantCommand, serversCommand:
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -59,6 +60,9 @@ func run(ctx context.Context, log *slog.Logger, cmd config.Command) error {
 	}
 	if cmd == grantCommand {
 		return runGrant(ctx, os.Args[2:], os.Stdout, cfg)
+	}
+	if cmd == serversCommand {
+		return runServers(ctx, os.Args[2:], os.Stdin, os.Stdout, cfg)
 	}
 	if err := cfg.Require(cmd); err != nil {
 		return err

@@ -102,6 +102,7 @@ type Control struct {
 	URL     string
 	DB      *pgxpool.Pool
 	Catalog *catalog.Catalog
+	Key     string // the base64 key Cipher seals with, for processes joining
 	Cipher  *secret.Cipher
 	Acts    *activities.Activities
 }
@@ -127,11 +128,12 @@ func NewControl(tb testing.TB) *Control {
 	if err := controldb.SyncCatalog(ctx, db, cat); err != nil {
 		tb.Fatal(err)
 	}
-	cipher, err := secret.NewCipher(secret.NewKey())
+	key := secret.NewKey()
+	cipher, err := secret.NewCipher(key)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := &Control{URL: dbURL, DB: db, Catalog: cat, Cipher: cipher, Acts: activities.New(db, cat, cipher)}
+	c := &Control{URL: dbURL, DB: db, Catalog: cat, Key: key, Cipher: cipher, Acts: activities.New(db, cat, cipher)}
 	if _, _, err := dbserver.Register(ctx, c.Acts.Servers, "local", server); err != nil {
 		tb.Fatal(err)
 	}
