@@ -76,5 +76,10 @@ func (a *Activities) definitions() []definition {
 		// DrainServer
 		{"ServerInstances", a.ServerInstances},
 		{"PickMoveTarget", a.PickMoveTarget},
+		// Bind, Unbind
+		{"CreateBindingRole", a.CreateBindingRole},
+		{"DropBindingRole", a.DropBindingRole},
+		// LogRetention
+		{"PruneInstanceLogs", a.PruneInstanceLogs},
 	}
 }

@@ -21,6 +21,9 @@ func Workflows() []any {
 		PriceChange,
 		MoveInstance,
 		DrainServer,
+		Bind,
+		Unbind,
+		LogRetention,
 	}
 }
 

@@ -27,7 +27,10 @@ type Platform struct {
 	Temporal client.Client
 	Catalog  *catalog.Catalog
 	Log      *slog.Logger
-	Clock    func() time.Time
+	// Cipher opens the broker bindings' sealed passwords and seals a new
+	// database server's admin connection.
+	Cipher *secret.Cipher
+	Clock  func() time.Time
 	// BillingPeriod shortens billing periods; zero is calendar months.
 	BillingPeriod time.Duration
 	// GracePeriod and SetupTimeout override the workflows' defaults (the
@@ -39,17 +42,16 @@ type Platform struct {
 	TemporalUI string
 	// Namespace is the Temporal namespace, for the Web UI's links.
 	Namespace string
-	// Fleet reaches the database servers as their admin roles, and Cipher
-	// seals a new server's admin connection; without them the fleet's
-	// operations answer an internal error.
-	Fleet  *dbserver.Pools
-	Cipher *secret.Cipher
+	// Fleet reaches the database servers as their admin roles; without it
+	// (and Cipher) the fleet's operations answer an internal error.
+	Fleet *dbserver.Pools
 	// MoveGrace is how long a moved instance's old copy is kept; zero
 	// keeps the workflow's default.
 	MoveGrace time.Duration
 
 	logins *loginLimiter
 	closed closedRuns
+	broker brokerLogins
 }
 
 // New fills the defaults of p (clock, logger) and returns it ready.

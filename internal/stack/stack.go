@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"tenantry/web"
 	"tenantry/web/router"
 	"tenantry/worker"
+	"tenantry/workflows"
 )
 
 // Config is the settings (read from the environment by internal/config,
@@ -40,6 +42,9 @@ type Config struct {
 	// the ones it does not run.
 	RunWorker bool
 	Log       *slog.Logger
+	// Services replaces the embedded catalog (schemas.Services()), for a
+	// test that plays a release; nil keeps it.
+	Services fs.FS
 	// TenantServers are more database servers for tenants to register at
 	// start, beside `local` (the dev stack's extra clusters, tests).
 	TenantServers []TenantServer
@@ -83,7 +88,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Load(schemas.Services())
+	services := cfg.Services
+	if services == nil {
+		services = schemas.Services()
+	}
+	cat, err := catalog.Load(services)
 	if err != nil {
 		return nil, err
 	}
@@ -149,9 +158,12 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 		if err := s.ensurePriceChanges(ctx); err != nil {
 			return fmt.Errorf("price changes: %w", err)
 		}
+		if err := workflows.EnsureLogRetention(ctx, s.Temporal); err != nil {
+			return fmt.Errorf("instance log retention schedule: %w", err)
+		}
 	}
 	if cfg.Listen != "" {
-		if err := s.serve(cfg, cipher); err != nil {
+		if err := s.serve(cfg); err != nil {
 			return err
 		}
 	}
@@ -199,14 +211,14 @@ func (s *Stack) serveRouter(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-func (s *Stack) serve(cfg Config, cipher *secret.Cipher) error {
+func (s *Stack) serve(cfg Config) error {
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("web server: %w", err)
 	}
-	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log,
+	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log, Cipher: s.Acts.Cipher,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
-		BillingPeriod: cfg.BillingPeriod, Fleet: s.Acts.Servers, Cipher: cipher, MoveGrace: cfg.MoveGrace})
+		BillingPeriod: cfg.BillingPeriod, Fleet: s.Acts.Servers, MoveGrace: cfg.MoveGrace})
 	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log}
 	h := s.web.Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
