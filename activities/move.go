@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/activity"
 
 	"tenantry/internal/apperr"
@@ -41,22 +42,12 @@ func (a *Activities) CopyTenantDatabase(ctx context.Context, p MovePlan) error {
 }
 
 func (a *Activities) copyTenantDatabase(ctx context.Context, p MovePlan) error {
-	if err := a.stillOn(ctx, p.InstanceID, p.FromServerID); err != nil {
-		return err
-	}
-	source, err := a.Servers.Admin(ctx, p.FromServerID)
+	source, target, same, err := a.moveEnds(ctx, p)
 	if err != nil {
 		return err
 	}
-	target, err := a.Servers.Admin(ctx, p.ToServerID)
-	if err != nil {
-		return err
-	}
-	if same, err := dbserver.SameCluster(ctx, source, target); err != nil || same {
-		if err == nil {
-			err = apperr.Invalid("%s and %s are the same PostgreSQL cluster: a database cannot move onto itself", p.FromServer, p.ToServer)
-		}
-		return err
+	if same {
+		return apperr.Invalid("%s and %s are the same PostgreSQL cluster: a database cannot move onto itself", p.FromServer, p.ToServer)
 	}
 	role := pgx.Identifier{p.Role}.Sanitize()
 	if _, err := source.Exec(ctx, "ALTER ROLE "+role+" NOLOGIN"); err != nil {
@@ -104,11 +95,14 @@ func (a *Activities) verifyTenantCopy(ctx context.Context, p MovePlan) (CopyCoun
 		defer conn.Close(context.Background())
 		return dbserver.CountRows(ctx, conn, func(table string) { heartbeat(ctx, "counting "+table) })
 	}
-	src, err := count(p.FromServerID)
-	if err != nil {
-		return CopyCounts{}, err
-	}
-	dst, err := count(p.ToServerID)
+	var src, dst map[string]int64
+	err := heartbeating(ctx, "counting rows", func() error {
+		var err error
+		if src, err = count(p.FromServerID); err == nil {
+			dst, err = count(p.ToServerID)
+		}
+		return err
+	})
 	if err != nil {
 		return CopyCounts{}, err
 	}
@@ -148,21 +142,12 @@ func (a *Activities) AbandonTenantCopy(ctx context.Context, p MovePlan) error {
 }
 
 func (a *Activities) abandonTenantCopy(ctx context.Context, p MovePlan) error {
-	if err := a.stillOn(ctx, p.InstanceID, p.FromServerID); err != nil {
-		return err
-	}
-	source, err := a.Servers.Admin(ctx, p.FromServerID)
-	if err != nil {
-		return err
-	}
-	target, err := a.Servers.Admin(ctx, p.ToServerID)
+	source, _, same, err := a.moveEnds(ctx, p)
 	if err != nil {
 		return err
 	}
 	// On one cluster (a move refused), the "copy" is the database itself.
-	if same, err := dbserver.SameCluster(ctx, source, target); err != nil {
-		return err
-	} else if !same {
+	if !same {
 		if err := a.dropCopy(ctx, p.ToServerID, p.Database, p.Role); err != nil {
 			return err
 		}
@@ -204,6 +189,23 @@ func (a *Activities) dropCopy(ctx context.Context, serverID, database, role stri
 	}
 	_, err = admin.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize())
 	return err
+}
+
+// moveEnds is the admin pools of a move's source and target, once the
+// instance is known to be still on the source, and whether both are one
+// cluster.
+func (a *Activities) moveEnds(ctx context.Context, p MovePlan) (source, target *pgxpool.Pool, same bool, err error) {
+	if err := a.stillOn(ctx, p.InstanceID, p.FromServerID); err != nil {
+		return nil, nil, false, err
+	}
+	if source, err = a.Servers.Admin(ctx, p.FromServerID); err != nil {
+		return nil, nil, false, err
+	}
+	if target, err = a.Servers.Admin(ctx, p.ToServerID); err != nil {
+		return nil, nil, false, err
+	}
+	same, err = dbserver.SameCluster(ctx, source, target)
+	return source, target, same, err
 }
 
 // stillOn refuses to touch copies of an instance that is no longer on

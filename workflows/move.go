@@ -184,11 +184,10 @@ func (m *move) run(ctx workflow.Context) error {
 	return nil
 }
 
-// endMaintenance runs on a disconnected context so that it also runs when
-// the move is cancelled.
+// endMaintenance ends the instance's maintenance, also when the move is
+// cancelled.
 func (m *move) endMaintenance(ctx workflow.Context) error {
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	err := call(withDBSteps(dctx), acts.SetMaintenance, activities.MaintenanceInput{InstanceID: m.in.InstanceID, On: false}, nil)
+	err := endMaintenance(ctx, m.in.InstanceID)
 	if err == nil {
 		m.inMaintenance = false
 	}
