@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,105 +12,149 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"tenantry/internal/cli"
 	"tenantry/internal/config"
 	"tenantry/internal/dbserver"
 	"tenantry/internal/platform"
 	"tenantry/internal/secret"
 )
 
-// serversCommand manages the fleet of database servers from a shell.
-const serversCommand config.Command = "servers"
-
-const serversUsage = `usage: tenantry servers <command>
-
-  list                                   every server with its state, capacity and load
-  add --name NAME [--capacity N] < URL   check and register a server; its admin URL is read from stdin
-  drain NAME [--move]                    stop new placements on it; --move also moves every instance off it
-  activate NAME                          let it take new instances again
-  check NAME                             check it (reachable, admin rights, PUBLIC closed) and keep the result
-
-It talks to the control database directly, as an operator holding its
-credentials: DATABASE_URL and TENANTRY_SECRET_KEY, or else the dev stack's
-in TENANTRY_STATE_DIR (.state). --move also needs Temporal (TEMPORAL_*, or
-the dev stack's at 127.0.0.1:7233).
-`
-
-// runServers runs `tenantry servers …` through the platform layer's
-// operations, as the shell's operator (platform.ShellOperator).
-func runServers(ctx context.Context, args []string, in io.Reader, out io.Writer, cfg config.Config) error {
-	if len(args) == 0 {
-		fmt.Fprint(out, serversUsage)
-		return errors.New("servers needs a command")
+// serversCommand manages the fleet of database servers from a shell. It
+// talks to the control database directly, through the platform layer's
+// operations as the shell's operator (platform.ShellOperator), like
+// `tenantry grant`: whoever holds the control database's credentials and
+// the secret key can do this anyway.
+func serversCommand(env func() (config.Config, error)) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "servers",
+		Short: "The database servers: list, add, drain, activate, check (from a shell)",
+		Long: "Manage the fleet of database servers that hold the tenant databases.\n" +
+			"It talks to the control database directly, as an operator holding its credentials:\n" +
+			"DATABASE_URL and TENANTRY_SECRET_KEY, or else the dev stack's in TENANTRY_STATE_DIR (.state).\n" +
+			"drain --move also needs Temporal (TEMPORAL_*, or the dev stack's at 127.0.0.1:7233).",
+		Args: cobra.NoArgs,
 	}
+	run := func(fn func(c *cobra.Command, o *operator, args []string) error) func(*cobra.Command, []string) error {
+		return cli.Run(func(c *cobra.Command, args []string) error {
+			cfg, err := env()
+			if err != nil {
+				return err
+			}
+			o, err := openOperator(c.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer o.close()
+			return fn(c, o, args)
+		})
+	}
+	var name string
+	var capacity int
+	add := &cobra.Command{
+		Use:   "add --name NAME [--capacity N] < ADMIN_URL",
+		Short: "Check and register a server; its admin URL is read from standard input",
+		Long: "Check a server (reachable, its admin role can CREATE ROLE and CREATE DATABASE, every database\n" +
+			"Tenantry does not own closed to PUBLIC) and register it. The admin URL comes on standard input\n" +
+			"(echo \"postgres://admin:…@host:5432/postgres\" | tenantry servers add --name pg-2), so it stays\n" +
+			"out of the shell's history and the process list; it is stored encrypted and never printed.",
+		Args: cobra.NoArgs,
+		RunE: run(func(c *cobra.Command, o *operator, _ []string) error {
+			url, err := bufio.NewReader(c.InOrStdin()).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return err
+			}
+			s, check, err := o.p.RegisterServer(c.Context(), o.who, platform.NewServer{Name: name,
+				AdminURL: strings.TrimSpace(url), Capacity: capacity})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%s is registered (PostgreSQL %s at %s:%d, %d instances) and takes new instances.\n",
+				s.Name, check.Version, s.Host, s.Port, s.Capacity)
+			return nil
+		}),
+	}
+	add.Flags().StringVar(&name, "name", "", "the server's name (lowercase letters, digits, dashes)")
+	add.Flags().IntVar(&capacity, "capacity", 0, "how many instances it takes (0: the default, 1000)")
+	_ = add.MarkFlagRequired("name")
+	var move bool
+	drain := &cobra.Command{
+		Use:   "drain NAME [--move]",
+		Short: "Stop new placements on a server; --move also moves every instance off it",
+		Args:  cobra.ExactArgs(1),
+		RunE: run(func(c *cobra.Command, o *operator, args []string) error {
+			return o.action(c.Context(), c.OutOrStdout(), "drain", args[0], move)
+		}),
+	}
+	drain.Flags().BoolVar(&move, "move", false, "also move every instance off it, a few at a time (DrainServer workflow)")
+	root.AddCommand(
+		&cobra.Command{
+			Use: "list", Short: "Every server with its state, capacity, load and last check", Args: cobra.NoArgs,
+			RunE: run(func(c *cobra.Command, o *operator, _ []string) error {
+				list, err := o.p.Servers(c.Context(), o.who)
+				if err == nil {
+					printServers(c.OutOrStdout(), list)
+				}
+				return err
+			}),
+		},
+		add, drain,
+		&cobra.Command{
+			Use: "activate NAME", Short: "Let a server take new instances again", Args: cobra.ExactArgs(1),
+			RunE: run(func(c *cobra.Command, o *operator, args []string) error {
+				return o.action(c.Context(), c.OutOrStdout(), "activate", args[0], false)
+			}),
+		},
+		&cobra.Command{
+			Use: "check NAME", Short: "Check a server (reachable, admin rights, PUBLIC closed) and keep the result", Args: cobra.ExactArgs(1),
+			RunE: run(func(c *cobra.Command, o *operator, args []string) error {
+				return o.action(c.Context(), c.OutOrStdout(), "check", args[0], false)
+			}),
+		},
+	)
+	return root
+}
+
+// operator is the platform layer as the shell's operator sees it.
+type operator struct {
+	p     *platform.Platform
+	who   platform.Principal
+	cfg   config.Config
+	close func()
+}
+
+func openOperator(ctx context.Context, cfg config.Config) (*operator, error) {
 	key, err := operatorKey(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cipher, err := secret.NewCipher(key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	db, err := openControl(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer db.Close()
 	fleet := dbserver.NewPools(db, cipher)
-	defer fleet.Close()
-	p := platform.New(&platform.Platform{DB: db, Fleet: fleet, Cipher: cipher, MoveGrace: cfg.MoveGrace,
-		Log: slog.New(slog.DiscardHandler)})
-	who := platform.ShellOperator()
-	cmd, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("servers "+cmd, flag.ContinueOnError)
-	fs.SetOutput(out)
-	switch cmd {
-	case "list":
-		list, err := p.Servers(ctx, who)
-		if err != nil {
-			return err
+	o := &operator{cfg: cfg, who: platform.ShellOperator(),
+		p: platform.New(&platform.Platform{DB: db, Fleet: fleet, Cipher: cipher, MoveGrace: cfg.MoveGrace,
+			Log: slog.New(slog.DiscardHandler)})}
+	o.close = func() {
+		if o.p.Temporal != nil {
+			o.p.Temporal.Close()
 		}
-		printServers(out, list)
-		return nil
-	case "add":
-		name := fs.String("name", "", "the server's name (lowercase letters, digits, dashes)")
-		capacity := fs.Int("capacity", 0, "how many instances it takes (0: the default)")
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		url, err := bufio.NewReader(in).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		s, check, err := p.RegisterServer(ctx, who, platform.NewServer{Name: *name, AdminURL: strings.TrimSpace(url), Capacity: *capacity})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%s is registered (PostgreSQL %s at %s:%d, %d instances) and takes new instances.\n",
-			s.Name, check.Version, s.Host, s.Port, s.Capacity)
-		return nil
-	case "drain", "activate", "check":
-		move := false
-		if cmd == "drain" {
-			fs.BoolVar(&move, "move", false, "also move every instance off it, a few at a time")
-		}
-		name, flags := nameFirst(rest)
-		if err := fs.Parse(flags); err != nil {
-			return err
-		}
-		if name == "" {
-			return fmt.Errorf("servers %s needs a server's name", cmd)
-		}
-		return serverAction(ctx, p, who, cfg, out, cmd, name, move)
-	default:
-		fmt.Fprint(out, serversUsage)
-		return fmt.Errorf("unknown servers command %q", cmd)
+		fleet.Close()
+		db.Close()
 	}
+	return o, nil
 }
 
-func serverAction(ctx context.Context, p *platform.Platform, who platform.Principal, cfg config.Config, out io.Writer,
-	cmd, name string, move bool) error {
+// action drains, activates or checks a server.
+func (o *operator) action(ctx context.Context, out io.Writer, cmd, name string, move bool) error {
+	p, who, cfg := o.p, o.who, o.cfg
 	switch {
 	case cmd == "check":
 		check, err := p.CheckServer(ctx, who, name)
@@ -132,7 +175,6 @@ func serverAction(ctx context.Context, p *platform.Platform, who platform.Princi
 		if err != nil {
 			return fmt.Errorf("connect to Temporal at %s: %w", opts.HostPort, err)
 		}
-		defer c.Close()
 		p.Temporal = c
 		id, err := p.DrainServer(ctx, who, name)
 		if err != nil {
@@ -152,21 +194,6 @@ func serverAction(ctx context.Context, p *platform.Platform, who platform.Princi
 		fmt.Fprintf(out, "%s is %s (%d instances on it).\n", s.Name, s.State, s.Instances)
 		return nil
 	}
-}
-
-// nameFirst splits `NAME --flags` (or `--flags NAME`) into the name and
-// the flags.
-func nameFirst(args []string) (string, []string) {
-	var name string
-	var flags []string
-	for _, a := range args {
-		if name == "" && !strings.HasPrefix(a, "-") {
-			name = a
-			continue
-		}
-		flags = append(flags, a)
-	}
-	return name, flags
 }
 
 func printServers(out io.Writer, list []platform.Server) {

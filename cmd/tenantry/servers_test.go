@@ -25,7 +25,12 @@ func TestServersCommand(t *testing.T) {
 	}
 	run := func(stdin string, args ...string) (string, error) {
 		var out bytes.Buffer
-		err := runServers(ctx, args, strings.NewReader(stdin), &out, cfg)
+		cmd := serversCommand(func() (config.Config, error) { return cfg, nil })
+		cmd.SetArgs(args)
+		cmd.SetIn(strings.NewReader(stdin))
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		err := cmd.ExecuteContext(ctx)
 		if strings.Contains(out.String(), pw.Password) {
 			t.Fatalf("%v printed the admin password: %s", args, out.String())
 		}
