@@ -76,6 +76,16 @@ func (a *Activities) definitions() []definition {
 		{"RecordRolloutInstance", a.RecordRolloutInstance},
 		{"RequeueRolloutFailures", a.RequeueRolloutFailures},
 		{"FinishRollout", a.FinishRollout},
+		// MoveInstance
+		{"CheckMove", a.CheckMove},
+		{"CopyTenantDatabase", a.CopyTenantDatabase},
+		{"VerifyTenantCopy", a.VerifyTenantCopy},
+		{"SwitchServer", a.SwitchServer},
+		{"AbandonTenantCopy", a.AbandonTenantCopy},
+		{"DropTenantCopy", a.DropTenantCopy},
+		// DrainServer
+		{"ServerInstances", a.ServerInstances},
+		{"PickMoveTarget", a.PickMoveTarget},
 		// Bind, Unbind
 		{"CreateBindingRole", a.CreateBindingRole},
 		{"DropBindingRole", a.DropBindingRole},

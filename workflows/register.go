@@ -20,6 +20,8 @@ func Workflows() []any {
 		UpgradeInstance,
 		PriceChange,
 		Rollout,
+		MoveInstance,
+		DrainServer,
 		Bind,
 		Unbind,
 		LogRetention,

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/mocks"
 
 	"tenantry/internal/access"
+	"tenantry/internal/controldb"
 	"tenantry/internal/platform"
 	"tenantry/internal/secret"
 	"tenantry/internal/testenv"
@@ -72,7 +73,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{ctx: ctx, t: t, c: c, temporal: temporalMock(t), who: map[string]platform.Principal{},
 		users: map[string]string{}, tokens: map[string]platform.Principal{}}
 	f.p = platform.New(&platform.Platform{DB: c.DB, Temporal: f.temporal, Catalog: c.Catalog,
-		Log: slog.New(slog.DiscardHandler)})
+		Log: slog.New(slog.DiscardHandler), Fleet: c.Acts.Servers, Cipher: c.Cipher})
 
 	f.acme.account, f.ops.account, f.other.account = c.Account(t, "Acme"), c.Account(t, "Ops"), c.Account(t, "Other")
 	for _, m := range []struct{ name, account, role string }{
@@ -96,6 +97,15 @@ func newFixture(t *testing.T) *fixture {
 	f.other.ready = f.instance(f.other.account, "ready")
 	f.other.disabled = f.other.ready
 	f.acme.invoice, f.other.invoice = f.invoice(f.acme.account), f.invoice(f.other.account)
+	// The instances' databases are on local; two more servers to move to
+	// and to drain.
+	f.exec(`UPDATE instances SET database_server_id = (SELECT id FROM database_servers WHERE name = 'local'),
+		database_name = 'tenant_' || replace(id::text, '-', ''), role_name = 'tenant_' || replace(id::text, '-', '')`)
+	for _, name := range []string{"spare", "drain-me"} {
+		if _, err := controldb.RegisterServer(ctx, c.DB, c.Cipher, name, testenv.ServerURL(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f.acme.token = f.apiToken(f.who["owner"], access.InstancesRead).id
 	f.rollout = uuid.NewString()
 	f.exec(`INSERT INTO rollouts (id, workflow_id, service, version) VALUES ($1, 'rollout/store/1.1.0', 'store', '1.1.0')`, f.rollout)
@@ -220,7 +230,8 @@ func (f *fixture) state() string {
 		'rollouts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM rollouts t), ''),
 		'broker_credentials: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_credentials t), ''),
 		'broker_instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_instances t), ''),
-		'broker_bindings: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_bindings t), ''))`).Scan(&s); err != nil {
+		'broker_bindings: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_bindings t), ''),
+		'database_servers: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM database_servers t), ''))`).Scan(&s); err != nil {
 		f.t.Fatal(err)
 	}
 	return s + " | temporal: " + strings.Join(f.calls(), ",")

@@ -18,6 +18,7 @@ import (
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/platform"
 	"tenantry/web/auth"
 	"tenantry/workflows"
@@ -50,6 +51,13 @@ type Platform interface {
 	RetryClose(ctx context.Context, who platform.Principal, accountID string) error
 	GrantDiscount(ctx context.Context, who platform.Principal, in controldb.DiscountInput) (string, error)
 
+	Servers(ctx context.Context, who platform.Principal) ([]platform.Server, error)
+	Server(ctx context.Context, who platform.Principal, name string) (platform.ServerDetail, error)
+	RegisterServer(ctx context.Context, who platform.Principal, in platform.NewServer) (platform.Server, dbserver.Check, error)
+	SetServerState(ctx context.Context, who platform.Principal, name, state string) (platform.Server, error)
+	CheckServer(ctx context.Context, who platform.Principal, name string) (dbserver.Check, error)
+	DrainServer(ctx context.Context, who platform.Principal, name string) (string, error)
+	MoveInstance(ctx context.Context, who platform.Principal, instanceID, toServer string) (platform.Move, error)
 	APITokens(ctx context.Context, who platform.Principal) ([]platform.APIToken, error)
 	TokenPermissions(who platform.Principal) []string
 	CreateAPIToken(ctx context.Context, who platform.Principal, in platform.NewAPIToken) (string, platform.APIToken, error)
@@ -112,6 +120,7 @@ func (a *API) Routes(r *gin.Engine) {
 	for _, control := range workflows.RolloutControls {
 		rollouts.POST("/:id/"+control, a.controlRollout(control))
 	}
+	a.serverRoutes(me)
 
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 }
