@@ -25,6 +25,10 @@ func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 		// to the normal queue, where the dev server left it a minute. A
 		// worker that goes away is noticed by the server without it.
 		StickyScheduleToStartTimeout: 5 * time.Minute,
+		// A long step's heartbeat answer is where its cancellation
+		// arrives: send them at most this far apart, so a cancelled
+		// migration stops within seconds, not 80% of its heartbeat timeout.
+		MaxHeartbeatThrottleInterval: 2 * time.Second,
 	})
 	workflows.Register(w)
 	activities.Register(w, acts)

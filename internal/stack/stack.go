@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,6 +40,9 @@ type Config struct {
 	// the ones it does not run.
 	RunWorker bool
 	Log       *slog.Logger
+	// Services are the service folders the catalog loads; nil means the
+	// shipped ones (schemas.Services()). Tests put test-only services here.
+	Services fs.FS
 }
 
 // Stack is a running Tenantry.
@@ -73,7 +77,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Load(schemas.Services())
+	services := cfg.Services
+	if services == nil {
+		services = schemas.Services()
+	}
+	cat, err := catalog.Load(services)
 	if err != nil {
 		return nil, err
 	}
