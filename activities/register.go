@@ -66,5 +66,9 @@ func (a *Activities) definitions() []definition {
 		{"SwapVersion", a.SwapVersion},
 		// PriceChange
 		{"ApplyScheduledPrice", a.ApplyScheduledPrice},
+		// ServiceJob
+		{"ClaimJob", a.ClaimJob},
+		{"RunJob", a.RunJob},
+		{"FinishJob", a.FinishJob},
 	}
 }

@@ -19,6 +19,7 @@ func Workflows() []any {
 		InstanceExpiry,
 		UpgradeInstance,
 		PriceChange,
+		ServiceJob,
 	}
 }
 
@@ -27,4 +28,10 @@ func Register(r worker.WorkflowRegistry) {
 	for _, wf := range Workflows() {
 		r.RegisterWorkflow(wf)
 	}
+}
+
+// RegisterJobs adds what a service's own task queue (JobTaskQueue) runs:
+// the ServiceJob workflow.
+func RegisterJobs(r worker.WorkflowRegistry) {
+	r.RegisterWorkflow(ServiceJob)
 }

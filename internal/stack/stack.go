@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
-	sdkworker "go.temporal.io/sdk/worker"
 
 	"tenantry/activities"
 	"tenantry/internal/catalog"
@@ -60,7 +59,7 @@ type Stack struct {
 	Platform *platform.Platform
 
 	beats      heartbeats
-	worker     sdkworker.Worker
+	worker     *worker.Worker
 	http       *http.Server
 	routerHTTP *http.Server
 	web        *web.Server
@@ -130,7 +129,7 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 		s.Temporal = c
 	}
 	if cfg.RunWorker {
-		s.worker = worker.New(s.Temporal, s.Acts)
+		s.worker = worker.New(s.Temporal, s.Acts, s.Catalog.Names())
 		if err := s.worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
