@@ -176,6 +176,7 @@ func (f *fixture) state() string {
 		'api_sessions: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM api_sessions t), ''),
 		'discounts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM discounts t), ''),
 		'instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM instances t), ''),
+		'service_jobs: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM service_jobs t), ''),
 		'invoices: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM invoices t), ''))`).Scan(&s); err != nil {
 		f.t.Fatal(err)
 	}
@@ -217,5 +218,6 @@ func temporalMock(t *testing.T) *mocks.Client {
 	tc.On("ListWorkflow", anyArgs(2)...).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil).Maybe()
 	tc.On("DescribeWorkflowExecution", anyArgs(3)...).Return(nil, serviceerror.NewNotFound("never ran")).Maybe()
 	tc.On("QueryWorkflowWithOptions", anyArgs(2)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()
+	tc.On("QueryWorkflow", anyArgs(4)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()
 	return tc
 }

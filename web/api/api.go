@@ -39,6 +39,8 @@ type Platform interface {
 	Reenable(ctx context.Context, who platform.Principal, id string) error
 	SetExpiry(ctx context.Context, who platform.Principal, id string, at *time.Time) error
 	UpgradeInstance(ctx context.Context, who platform.Principal, id, version string) (platform.Upgrade, error)
+	StartJob(ctx context.Context, who platform.Principal, id, job string) (platform.Job, error)
+	InstanceJobs(ctx context.Context, who platform.Principal, id string) (platform.InstanceJobs, error)
 
 	CurrentBilling(ctx context.Context, who platform.Principal) (platform.BillingNow, error)
 	Invoices(ctx context.Context, who platform.Principal) ([]controldb.InvoiceSummary, error)
@@ -77,6 +79,8 @@ func (a *API) Routes(r *gin.Engine) {
 	me.PUT("/instances/:id/expiry", a.setExpiry)
 	// Developers move any account's instance to a newer service version.
 	me.POST("/instances/:id/upgrade", a.upgradeInstance)
+	me.GET("/instances/:id/jobs", a.listJobs)
+	me.POST("/instances/:id/jobs", a.startJob)
 
 	me.GET("/billing/current", a.billingCurrent)
 	me.GET("/billing/invoices", a.listInvoices)
