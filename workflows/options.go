@@ -51,11 +51,7 @@ func withDBSteps(ctx workflow.Context) workflow.Context {
 
 // call runs one step and decodes its result into out (which may be nil).
 func call(ctx workflow.Context, fn any, in any, out any) error {
-	f := workflow.ExecuteLocalActivity(ctx, fn, in)
-	if out == nil {
-		return f.Get(ctx, nil)
-	}
-	return f.Get(ctx, out)
+	return workflow.ExecuteLocalActivity(ctx, fn, in).Get(ctx, out)
 }
 
 // Long steps (tenant migrations, seeds, database drops) may take minutes
@@ -94,11 +90,7 @@ func withLongSteps(ctx workflow.Context) workflow.Context {
 
 // callLong runs one long step as a regular activity (see withLongSteps).
 func callLong(ctx workflow.Context, fn any, in any, out any) error {
-	f := workflow.ExecuteActivity(ctx, fn, in)
-	if out == nil {
-		return f.Get(ctx, nil)
-	}
-	return f.Get(ctx, out)
+	return workflow.ExecuteActivity(ctx, fn, in).Get(ctx, out)
 }
 
 // longCall runs a long step: as a regular activity when this run takes
