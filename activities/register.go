@@ -70,5 +70,7 @@ func (a *Activities) definitions() []definition {
 		{"ClaimJob", a.ClaimJob},
 		{"RunJob", a.RunJob},
 		{"FinishJob", a.FinishJob},
+		// LogRetention
+		{"PruneInstanceLogs", a.PruneInstanceLogs},
 	}
 }

@@ -41,8 +41,12 @@ func (a *Activities) MigrateTenant(ctx context.Context, in MigrateInput) error {
 				return err
 			}
 		}
-		if err := a.migrateTenant(ctx, in); err != nil || in.Seed == nil {
+		if err := a.migrateTenant(ctx, in); err != nil {
 			return err
+		}
+		a.logEvent(ctx, in.InstanceID, "instance.migrated", map[string]any{"version": in.Version})
+		if in.Seed == nil {
+			return nil
 		}
 		return a.seedTenant(ctx, *in.Seed)
 	}))
@@ -123,7 +127,7 @@ func (a *Activities) seedTenant(ctx context.Context, in SeedInput) error {
 		return err
 	}
 	modules, _ := json.Marshal(in.Modules)
-	return withTenantConn(ctx, cfg, func(conn *pgx.Conn) error {
+	err = withTenantConn(ctx, cfg, func(conn *pgx.Conn) error {
 		// Values reach the seed as session settings, so seed files stay
 		// plain SQL with no string building.
 		if _, err := conn.Exec(ctx, `SELECT set_config('tenantry.admin_email', $1, false),
@@ -135,6 +139,10 @@ func (a *Activities) seedTenant(ctx context.Context, in SeedInput) error {
 		_, err := conn.Exec(ctx, svc.Seed)
 		return err
 	})
+	if err == nil {
+		a.logEvent(ctx, in.InstanceID, "instance.seeded", map[string]any{"language": in.Setup.Language})
+	}
+	return err
 }
 
 // TenantModulesInput is the instance's new module set.

@@ -20,6 +20,7 @@ func Workflows() []any {
 		UpgradeInstance,
 		PriceChange,
 		ServiceJob,
+		LogRetention,
 	}
 }
 

@@ -63,6 +63,12 @@ var operations = []operation{
 			_, err := f.p.InstanceWithProgress(f.ctx, who, on.ready)
 			return err
 		}},
+	{name: "InstanceLogs", perm: access.InstancesRead, may: []string{"owner", "member", "billing"}, mayNot: strangers,
+		ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.InstanceLogs(f.ctx, who, on.ready, platform.LogQuery{})
+			return err
+		}},
 	{name: "Enable", perm: access.InstancesManage, may: []string{"owner", "developer"}, mayNot: with(strangers, "member", "billing"),
 		allowed: apperr.KindNotFound, starts: "UpdateWithStartWorkflow",
 		call: func(f *fixture, who platform.Principal, on target) error {

@@ -28,6 +28,7 @@ import (
 	"tenantry/web"
 	"tenantry/web/router"
 	"tenantry/worker"
+	"tenantry/workflows"
 )
 
 // Config is the settings (read from the environment by internal/config,
@@ -138,6 +139,9 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 		}
 		if err := s.ensurePriceChanges(ctx); err != nil {
 			return fmt.Errorf("price changes: %w", err)
+		}
+		if err := workflows.EnsureLogRetention(ctx, s.Temporal); err != nil {
+			return fmt.Errorf("instance log retention schedule: %w", err)
 		}
 	}
 	if cfg.Listen != "" {

@@ -38,6 +38,7 @@ type Platform interface {
 	Disable(ctx context.Context, who platform.Principal, id string) (platform.Disabled, error)
 	Reenable(ctx context.Context, who platform.Principal, id string) error
 	SetExpiry(ctx context.Context, who platform.Principal, id string, at *time.Time) error
+	InstanceLogs(ctx context.Context, who platform.Principal, id string, q platform.LogQuery) (platform.LogPage, error)
 	UpgradeInstance(ctx context.Context, who platform.Principal, id, version string) (platform.Upgrade, error)
 	StartJob(ctx context.Context, who platform.Principal, id, job string) (platform.Job, error)
 	InstanceJobs(ctx context.Context, who platform.Principal, id string) (platform.InstanceJobs, error)
@@ -77,6 +78,7 @@ func (a *API) Routes(r *gin.Engine) {
 	me.DELETE("/instances/:id", a.disableInstance)
 	me.POST("/instances/:id/enable", a.reenableInstance)
 	me.PUT("/instances/:id/expiry", a.setExpiry)
+	me.GET("/instances/:id/logs", a.instanceLogs)
 	// Developers move any account's instance to a newer service version.
 	me.POST("/instances/:id/upgrade", a.upgradeInstance)
 	me.GET("/instances/:id/jobs", a.listJobs)

@@ -44,6 +44,7 @@ type Platform interface {
 	Reenable(ctx context.Context, who platform.Principal, id string) error
 	StartJob(ctx context.Context, who platform.Principal, id, job string) (platform.Job, error)
 	InstanceJobs(ctx context.Context, who platform.Principal, id string) (platform.InstanceJobs, error)
+	InstanceLogs(ctx context.Context, who platform.Principal, id string, q platform.LogQuery) (platform.LogPage, error)
 
 	Team(ctx context.Context, who platform.Principal) ([]platform.Member, error)
 	InviteMember(ctx context.Context, who platform.Principal, in platform.Invite) (platform.Invited, error)
@@ -114,6 +115,8 @@ func (k *Console) Routes(r *gin.Engine) {
 	in.POST("/enable", manage, k.enableSubmit)
 	in.GET("/instances/:id", read, k.instancePage)
 	in.GET("/instances/:id/progress", read, k.instanceProgress)
+	in.GET("/instances/:id/logs", read, k.logsPage)
+	in.GET("/instances/:id/logs/tail", read, k.logsTail)
 	in.GET("/instances/:id/setup", manage, k.setupPage)
 	in.POST("/instances/:id/setup", manage, k.setupSubmit)
 	in.POST("/instances/:id/modules", manage, k.modulesSubmit)

@@ -259,3 +259,14 @@ type PlatformTeam struct {
 
 // PlatformGrant is one user's platform role.
 type PlatformGrant struct{ UserID, Email, Name, Role, Granted string }
+
+// LogsView is an instance's log, the oldest shown line first.
+type LogsView struct {
+	InstanceID, Host, Command string
+	Shown                     int
+	Lines                     []LogRow
+}
+
+// LogRow is one log line: a request ("GET /b/general") or an event
+// ("instance.maintenance on=true").
+type LogRow struct{ At, Kind, What, Status, Took string }
