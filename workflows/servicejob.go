@@ -130,24 +130,14 @@ func (j *serviceJob) run(ctx workflow.Context) (servicejobs.Result, error) {
 	err = j.t.run(ctx, JobStepRun, func() error {
 		return callLong(withLongSteps(ctx), acts.RunJob, ref, &res)
 	})
-	end := activities.FinishJobInput{JobID: j.in.JobID, Status: controldb.JobCompleted, Result: &res}
 	if err != nil {
-		end = activities.FinishJobInput{JobID: j.in.JobID, Status: controldb.JobFailed, Error: operatorReason(err)}
-		if isCancel(err) {
-			end.Status, end.Error = controldb.JobCancelled, "cancelled"
-		}
-		j.t.fail(ctx, err)
-		j.t.step(JobStepRun).Error = end.Error
-	} else {
-		j.p.Result = &res
+		j.t.step(JobStepRun).Error = operatorReason(err)
+		return res, j.end(ctx, err)
 	}
-	// Recorded also when the job was cancelled.
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if rerr := j.t.run(dctx, JobStepRecord, func() error { return call(withDBSteps(dctx), acts.FinishJob, end, nil) }); rerr != nil && err == nil {
-		err = rerr
+	j.p.Result = &res
+	done := activities.FinishJobInput{JobID: j.in.JobID, Status: controldb.JobCompleted, Result: &res}
+	if err := j.t.run(ctx, JobStepRecord, func() error { return call(withDBSteps(ctx), acts.FinishJob, done, nil) }); err != nil {
 		j.t.fail(ctx, err)
-	}
-	if err != nil {
 		return res, err
 	}
 	j.t.finish(StatusCompleted)
@@ -163,8 +153,7 @@ func (j *serviceJob) claim(ctx workflow.Context, ref activities.JobRef) (started
 	for checks := 0; ; checks++ {
 		var st controldb.JobStart
 		if err := call(db, acts.ClaimJob, ref, &st); err != nil {
-			j.t.fail(ctx, err)
-			return false, err
+			return false, j.end(ctx, err)
 		}
 		switch st.Status {
 		case controldb.JobRunning:
@@ -191,7 +180,7 @@ func (j *serviceJob) claim(ctx workflow.Context, ref activities.JobRef) (started
 		j.t.set(ctx, JobStepWait, StepWaiting)
 		j.t.step(JobStepWait).Title = "Held by rollout " + st.HeldBy + ": waits until it releases the service's jobs"
 		if err := j.sleep(ctx, wait); err != nil {
-			return false, j.cancelled(ctx, err)
+			return false, j.end(ctx, err)
 		}
 		wait = min(2*wait, jobCheckMax)
 	}
@@ -213,13 +202,16 @@ func (j *serviceJob) sleep(ctx workflow.Context, d time.Duration) error {
 	return err
 }
 
-// cancelled records a job cancelled while it waited.
-func (j *serviceJob) cancelled(ctx workflow.Context, err error) error {
+// end records a job that failed or was cancelled (while it waited or
+// ran), on a disconnected context so a cancelled job is recorded too.
+func (j *serviceJob) end(ctx workflow.Context, err error) error {
 	j.t.fail(ctx, err)
+	fin := activities.FinishJobInput{JobID: j.in.JobID, Status: controldb.JobFailed, Error: operatorReason(err)}
+	if isCancel(err) {
+		fin.Status, fin.Error = controldb.JobCancelled, "cancelled"
+	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	_ = j.t.run(dctx, JobStepRecord, func() error {
-		return call(withDBSteps(dctx), acts.FinishJob, activities.FinishJobInput{JobID: j.in.JobID, Status: controldb.JobCancelled, Error: "cancelled"}, nil)
-	})
+	_ = j.t.run(dctx, JobStepRecord, func() error { return call(withDBSteps(dctx), acts.FinishJob, fin, nil) })
 	return err
 }
 

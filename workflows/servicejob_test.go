@@ -139,3 +139,17 @@ func TestServiceJobAlreadyFinishedDoesNothing(t *testing.T) {
 	require.NoError(t, h.env.GetWorkflowError())
 	assert.Equal(t, workflows.StatusCompleted, jobProgress(t, h).Status)
 }
+
+func TestServiceJobCancelledWhileRunning(t *testing.T) {
+	h := newHarness(t)
+	h.claims(0)
+	h.takes(acts.RunJob, time.Hour)
+	h.stub(acts.RunJob, jobResult, nil)
+	h.stub(acts.FinishJob, nil)
+	h.at(time.Minute, func() { h.env.CancelWorkflow() })
+	h.env.ExecuteWorkflow(workflows.ServiceJob, jobInput())
+	require.Error(t, h.env.GetWorkflowError())
+	assert.Equal(t, activities.FinishJobInput{JobID: jobID, Status: controldb.JobCancelled, Error: "cancelled"},
+		input[activities.FinishJobInput](h, acts.FinishJob))
+	assert.Equal(t, workflows.StatusCancelled, jobProgress(t, h).Status)
+}
