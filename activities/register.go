@@ -70,6 +70,9 @@ func (a *Activities) definitions() []definition {
 		{"ClaimJob", a.ClaimJob},
 		{"RunJob", a.RunJob},
 		{"FinishJob", a.FinishJob},
+		// Bind, Unbind
+		{"CreateBindingRole", a.CreateBindingRole},
+		{"DropBindingRole", a.DropBindingRole},
 		// LogRetention
 		{"PruneInstanceLogs", a.PruneInstanceLogs},
 	}

@@ -20,6 +20,8 @@ func Workflows() []any {
 		UpgradeInstance,
 		PriceChange,
 		ServiceJob,
+		Bind,
+		Unbind,
 		LogRetention,
 	}
 }
