@@ -1,6 +1,7 @@
-// Package worker runs Tenantry's Temporal worker: every workflow and the
-// activities they schedule on one task queue, as one version (its build)
-// of the Worker Deployment DeploymentName.
+// Package worker runs Tenantry's Temporal workers: every workflow and the
+// activities they schedule on the main task queue, and each service's jobs
+// on that service's own task queue, all as one version (its build) of the
+// Worker Deployment DeploymentName.
 package worker
 
 import (
@@ -21,16 +22,25 @@ func DeploymentVersion(buildID string) sdkworker.WorkerDeploymentVersion {
 	return sdkworker.WorkerDeploymentVersion{DeploymentName: DeploymentName, BuildID: buildID}
 }
 
-// New builds a worker for the task queue with every workflow and the
-// activities they schedule (activities.Register) registered, as the
-// version buildID of the deployment: it gets the tasks of new workflows
-// only once that version is current (or ramping), and keeps those of the
-// pinned workflows that started on it. Start it with Start or Run.
-func New(c client.Client, acts *activities.Activities, buildID string) sdkworker.Worker {
+// Worker is the main queue's worker and one per service's job queue.
+type Worker struct {
+	workers []sdkworker.Worker
+}
+
+// New builds the workers: the main task queue with every workflow and the
+// activities they schedule (activities.Register), and for each service a
+// worker on its job queue (workflows.JobTaskQueue) with the ServiceJob
+// workflow and the same activities. Start them with Start.
+//
+// Each is the version buildID of the deployment: it gets the tasks of new
+// workflows only once that version is current (or ramping), and keeps
+// those of the pinned workflows that started on it. There is no default
+// behaviour: every workflow declares its own (workflows.Register,
+// workflows.RegisterJobs), and one that does not is refused here.
+func New(c client.Client, acts *activities.Activities, buildID string, services []string) *Worker {
+	versioned := sdkworker.DeploymentOptions{UseVersioning: true, Version: DeploymentVersion(buildID)}
 	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
-		// No default behaviour: every workflow declares its own
-		// (workflows.Register), and one that does not is refused here.
-		DeploymentOptions:                       sdkworker.DeploymentOptions{UseVersioning: true, Version: DeploymentVersion(buildID)},
+		DeploymentOptions:                       versioned,
 		MaxConcurrentActivityExecutionSize:      64,
 		MaxConcurrentLocalActivityExecutionSize: 64,
 		MaxConcurrentWorkflowTaskExecutionSize:  64,
@@ -40,8 +50,46 @@ func New(c client.Client, acts *activities.Activities, buildID string) sdkworker
 		// to the normal queue, where the dev server left it a minute. A
 		// worker that goes away is noticed by the server without it.
 		StickyScheduleToStartTimeout: 5 * time.Minute,
+		MaxHeartbeatThrottleInterval: heartbeatThrottle,
 	})
 	workflows.Register(w)
 	activities.Register(w, acts)
-	return w
+	all := &Worker{workers: []sdkworker.Worker{w}}
+	for _, svc := range services {
+		jw := sdkworker.New(c, workflows.JobTaskQueue(svc), sdkworker.Options{
+			DeploymentOptions:                  versioned,
+			MaxConcurrentActivityExecutionSize: 16,
+			MaxHeartbeatThrottleInterval:       heartbeatThrottle,
+		})
+		workflows.RegisterJobs(jw)
+		activities.Register(jw, acts)
+		all.workers = append(all.workers, jw)
+	}
+	return all
+}
+
+// heartbeatThrottle: a long step's heartbeat answer is where its
+// cancellation arrives, so heartbeats go out at most this far apart and a
+// cancelled migration or job stops within seconds, not 80% of its
+// heartbeat timeout.
+const heartbeatThrottle = 2 * time.Second
+
+// Start starts every worker; if one cannot start, those started stop.
+func (w *Worker) Start() error {
+	for i, x := range w.workers {
+		if err := x.Start(); err != nil {
+			for _, started := range w.workers[:i] {
+				started.Stop()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops every worker, waiting for the activities they run.
+func (w *Worker) Stop() {
+	for _, x := range w.workers {
+		x.Stop()
+	}
 }

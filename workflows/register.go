@@ -30,6 +30,7 @@ func Workflows() []Definition {
 		{Rollout, RolloutVersioning},
 		{MoveInstance, MoveInstanceVersioning},
 		{DrainServer, DrainServerVersioning},
+		{ServiceJob, ServiceJobVersioning},
 		{Bind, BindVersioning},
 		{Unbind, UnbindVersioning},
 		{LogRetention, LogRetentionVersioning},
@@ -43,4 +44,10 @@ func Register(r worker.WorkflowRegistry) {
 	for _, d := range Workflows() {
 		r.RegisterWorkflowWithOptions(d.Fn, workflow.RegisterOptions{VersioningBehavior: d.Versioning})
 	}
+}
+
+// RegisterJobs adds what a service's own task queue (JobTaskQueue) runs:
+// the ServiceJob workflow.
+func RegisterJobs(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(ServiceJob, workflow.RegisterOptions{VersioningBehavior: ServiceJobVersioning})
 }
