@@ -121,8 +121,8 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		// for visibility to catch up, then at intervals, both 3 minutes by
 		// default. The dev server's visibility is its own SQLite, written
 		// with the workflow, so a few seconds are enough: a drained
-		// version shows as drained within about 5 s of its last pinned
-		// workflow closing instead of 3 to 6 minutes.
+		// version shows as drained a few seconds after its last pinned
+		// workflow closes instead of 3 to 6 minutes.
 		"--dynamic-config-value", `matching.wv.VersionDrainageStatusVisibilityGracePeriod="5s"`,
 		"--dynamic-config-value", `matching.wv.VersionDrainageStatusRefreshInterval="5s"`,
 	}
