@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,8 @@ type workerVersion struct {
 	Processes []struct {
 		Build string `json:"build"`
 	} `json:"processes"`
-	SetCurrent string `json:"set_current_command"`
+	SetCurrent string   `json:"set_current_command"`
+	TaskQueues []string `json:"task_queues"`
 }
 
 // versionOf reads one build's version of the tenantry deployment (ok false
@@ -103,9 +105,9 @@ func TestShippingANewWorkerBuild(t *testing.T) {
 	// B starts beside A: a new version that gets nothing yet.
 	startPart(t, bin, "worker", cfg, "worker of build build-b", config.BuildIDEnv+"=build-b")
 	var b workerVersion
-	eventually(t, 30*time.Second, "build B to show with its pollers", func() bool {
+	eventually(t, 30*time.Second, "build B to show with its pollers on every task queue of A", func() bool {
 		b, _, ok = versionOf(dev, "build-b")
-		return ok && len(b.Pollers) > 0
+		return ok && len(b.Pollers) > 0 && slices.Equal(b.TaskQueues, a.TaskQueues)
 	})
 	if b.Status != worker.StatusInactive || len(b.Processes) != 1 {
 		t.Fatalf("build B before it ramps: %+v", b)

@@ -157,6 +157,7 @@ func Describe(ctx context.Context, c client.Client, name string) (Deployment, er
 				return Deployment{}, err
 			}
 		}
+		slices.Sort(v.TaskQueues)
 		count, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: PinnedQuery(name, v.BuildID)})
 		if err != nil {
 			return Deployment{}, err
@@ -271,18 +272,19 @@ type Activated struct {
 	Repinned int
 }
 
-// Activate runs once this build's worker polls: it waits until the server
-// knows the version, then makes it current when the deployment has no
+// Activate runs once this build's workers poll: it waits until the server
+// knows the version with every task queue in queues (a version that does
+// not yet list a queue the current one has cannot be made current), then makes it current when the deployment has no
 // current version (its first build) or, with Orphaned, when the current
 // build's workers are gone; with Orphaned it also re-pins the running
 // pinned workflows of versions whose workers are gone, so none is left
 // without a worker.
-func Activate(ctx context.Context, c client.Client, buildID string, o ActivateOptions) (Activated, error) {
+func Activate(ctx context.Context, c client.Client, buildID string, queues []string, o ActivateOptions) (Activated, error) {
 	var done Activated
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}
 	}
-	d, err := waitForVersion(ctx, c, buildID)
+	d, err := waitForVersion(ctx, c, buildID, queues)
 	if err != nil {
 		return done, err
 	}
@@ -311,19 +313,23 @@ func Activate(ctx context.Context, c client.Client, buildID string, o ActivateOp
 }
 
 // waitForVersion waits (up to a minute) until the deployment lists the
-// build, which happens after its worker's first poll.
-func waitForVersion(ctx context.Context, c client.Client, buildID string) (Deployment, error) {
+// build with every one of queues, which happens after its workers' first
+// polls of each.
+func waitForVersion(ctx context.Context, c client.Client, buildID string, queues []string) (Deployment, error) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		d, err := Describe(ctx, c, DeploymentName)
-		if err == nil && slices.ContainsFunc(d.Versions, func(v Version) bool { return v.BuildID == buildID }) {
+		if err == nil && slices.ContainsFunc(d.Versions, func(v Version) bool {
+			return v.BuildID == buildID && !slices.ContainsFunc(queues, func(q string) bool { return !slices.Contains(v.TaskQueues, q) })
+		}) {
 			return d, nil
 		}
 		if err != nil && apperr.KindOf(err) != apperr.KindNotFound {
 			return d, err
 		}
 		if time.Now().After(deadline) {
-			return d, fmt.Errorf("worker deployment %s: version %s not registered after a minute of polling", DeploymentName, buildID)
+			return d, fmt.Errorf("worker deployment %s: version %s not registered with its task queues %v after a minute of polling",
+				DeploymentName, buildID, queues)
 		}
 		select {
 		case <-ctx.Done():

@@ -25,6 +25,7 @@ func DeploymentVersion(buildID string) sdkworker.WorkerDeploymentVersion {
 // Worker is the main queue's worker and one per service's job queue.
 type Worker struct {
 	workers []sdkworker.Worker
+	queues  []string
 }
 
 // New builds the workers: the main task queue with every workflow and the
@@ -54,7 +55,7 @@ func New(c client.Client, acts *activities.Activities, buildID string, services 
 	})
 	workflows.Register(w)
 	activities.Register(w, acts)
-	all := &Worker{workers: []sdkworker.Worker{w}}
+	all := &Worker{workers: []sdkworker.Worker{w}, queues: []string{workflows.TaskQueue}}
 	for _, svc := range services {
 		jw := sdkworker.New(c, workflows.JobTaskQueue(svc), sdkworker.Options{
 			DeploymentOptions:                  versioned,
@@ -64,6 +65,7 @@ func New(c client.Client, acts *activities.Activities, buildID string, services 
 		workflows.RegisterJobs(jw)
 		activities.Register(jw, acts)
 		all.workers = append(all.workers, jw)
+		all.queues = append(all.queues, workflows.JobTaskQueue(svc))
 	}
 	return all
 }
@@ -73,6 +75,9 @@ func New(c client.Client, acts *activities.Activities, buildID string, services 
 // cancelled migration or job stops within seconds, not 80% of its
 // heartbeat timeout.
 const heartbeatThrottle = 2 * time.Second
+
+// TaskQueues are the task queues the workers poll.
+func (w *Worker) TaskQueues() []string { return w.queues }
 
 // Start starts every worker; if one cannot start, those started stop.
 func (w *Worker) Start() error {

@@ -25,7 +25,7 @@ func (s *Stack) activate(ctx context.Context, cfg Config) error {
 		}
 		opts.Orphaned = func(build string) bool { return build != cfg.BuildID && !live[build] }
 	}
-	done, err := worker.Activate(ctx, s.Temporal, cfg.BuildID, opts)
+	done, err := worker.Activate(ctx, s.Temporal, cfg.BuildID, s.worker.TaskQueues(), opts)
 	if err != nil {
 		return err
 	}
