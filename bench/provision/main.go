@@ -125,7 +125,7 @@ type bench struct {
 
 func start(ctx context.Context) (*bench, error) {
 	env, err := benchenv.Start(ctx, stack.Config{RunWorker: true,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}, true)
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}, benchenv.Options{Temporal: benchenv.DevServer})
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func run(n, conc, rounds int, round time.Duration) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	// No worker, no API, no Temporal: only the control database and the
 	// activities.
-	env, err := benchenv.Start(ctx, stack.Config{Log: log}, false)
+	env, err := benchenv.Start(ctx, stack.Config{Log: log}, benchenv.Options{})
 	if err != nil {
 		return err
 	}

@@ -79,8 +79,14 @@ type Cluster struct {
 // dev server (see StartTemporal): eager activities and workflow starts,
 // updates, queue readers that poll as fast as work arrives, one partition
 // per task queue (a handful of pollers), and search attributes read from
-// the namespace cache rather than the database on every use.
+// the namespace cache rather than the database on every use. And, measured
+// with bench:billing -cluster: each shard may have 8 persistence calls in
+// flight (default 1: a shard's writes queue behind one PostgreSQL round
+// trip), and its events cache holds 16 MB (default 512 KB rereads the
+// history of a few thousand waiting workflows when their timers fire).
 var clusterDynamic = map[string]any{
+	"history.shardIOConcurrency":                     8,
+	"history.eventsCacheMaxSizeBytes":                16 << 20,
 	"system.enableActivityEagerExecution":            true,
 	"system.enableEagerWorkflowStart":                true,
 	"frontend.enableUpdateWorkflowExecution":         true,
@@ -315,7 +321,7 @@ func clusterConfig(opts ClusterOptions, pg *pgx.ConnConfig, p clusterPorts, dynF
 	store := func(name, db string, conns int) string {
 		return fmt.Sprintf(`    %s:
       sql:
-        pluginName: postgres12
+        pluginName: postgres12_pgx
         databaseName: %q
         connectAddr: %q
         connectProtocol: tcp

@@ -173,3 +173,6 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
+
+// PID is the dev server process's, to read its CPU time.
+func (t *Temporal) PID() int { return t.cmd.Process.Pid }
