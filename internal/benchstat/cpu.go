@@ -169,3 +169,31 @@ func labelValue(name, label string) string {
 	rest := name[i+len(label)+2:]
 	return rest[:strings.IndexByte(rest, '"')]
 }
+
+// ChildrenPrivateMemory sums the private memory (Private_Clean +
+// Private_Dirty of /proc/<pid>/smaps_rollup) of a process's direct
+// children: a PostgreSQL postmaster's backends, without the shared buffers
+// they all map.
+func ChildrenPrivateMemory(pid int) (int64, error) {
+	var total int64
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		child, _ := strconv.Atoi(filepath.Base(d))
+		if _, _, ppid, err := procTimes(child); err != nil || ppid != pid {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(d, "smaps_rollup"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "Private_Clean:") || strings.HasPrefix(line, "Private_Dirty:") {
+				f := strings.Fields(line)
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					total += kb * 1024
+				}
+			}
+		}
+	}
+	return total, nil
+}
