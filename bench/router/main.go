@@ -260,7 +260,7 @@ func provisionHost(ctx context.Context, a *activities.Activities, host string) (
 	acc, user, id := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	hash := secret.HashPassword("benchmark password")
 	if _, err := a.CreateAccount(ctx, activities.CreateAccountInput{AccountID: acc, UserID: user,
-		Email: "bench@tenantry.test", Name: "Bench", AccountName: "Bench", PasswordHash: hash}); err != nil {
+		Email: "bench@" + host, Name: "Bench", AccountName: "Bench", PasswordHash: hash}); err != nil {
 		return "", err
 	}
 	if _, err := provisionfloor.Provision(ctx, a, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
