@@ -19,6 +19,8 @@ func Workflows() []any {
 		InstanceExpiry,
 		UpgradeInstance,
 		PriceChange,
+		Bind,
+		Unbind,
 		LogRetention,
 	}
 }

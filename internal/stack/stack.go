@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,6 +41,9 @@ type Config struct {
 	// the ones it does not run.
 	RunWorker bool
 	Log       *slog.Logger
+	// Services replaces the embedded catalog (schemas.Services()), for a
+	// test that plays a release; nil keeps it.
+	Services fs.FS
 }
 
 // Stack is a running Tenantry.
@@ -74,7 +78,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Load(schemas.Services())
+	services := cfg.Services
+	if services == nil {
+		services = schemas.Services()
+	}
+	cat, err := catalog.Load(services)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +199,7 @@ func (s *Stack) serve(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("web server: %w", err)
 	}
-	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log,
+	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log, Cipher: s.Acts.Cipher,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
 		BillingPeriod: cfg.BillingPeriod})
 	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log}

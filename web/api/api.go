@@ -48,6 +48,11 @@ type Platform interface {
 	CloseFailures(ctx context.Context, who platform.Principal) ([]platform.CloseFailure, error)
 	RetryClose(ctx context.Context, who platform.Principal, accountID string) error
 	GrantDiscount(ctx context.Context, who platform.Principal, in controldb.DiscountInput) (string, error)
+
+	APITokens(ctx context.Context, who platform.Principal) ([]platform.APIToken, error)
+	TokenPermissions(who platform.Principal) []string
+	CreateAPIToken(ctx context.Context, who platform.Principal, in platform.NewAPIToken) (string, platform.APIToken, error)
+	RevokeAPIToken(ctx context.Context, who platform.Principal, id string) error
 }
 
 // API is the JSON API's handlers.
@@ -84,6 +89,10 @@ func (a *API) Routes(r *gin.Engine) {
 	me.GET("/billing/invoices", a.listInvoices)
 	me.GET("/billing/invoices/:id", a.getInvoice)
 	me.GET("/billing/invoices/:id/csv", a.invoiceCSV)
+	me.GET("/tokens", a.listTokens)
+	me.POST("/tokens", a.createToken)
+	me.DELETE("/tokens/:id", a.revokeToken)
+
 	ops := me.Group("/ops/billing")
 	ops.GET("/revenue", a.revenue)
 	ops.GET("/failures", a.listCloseFailures)

@@ -52,6 +52,9 @@ type Platform interface {
 	TokenPermissions(who platform.Principal) []string
 	CreateAPIToken(ctx context.Context, who platform.Principal, in platform.NewAPIToken) (string, platform.APIToken, error)
 	RevokeAPIToken(ctx context.Context, who platform.Principal, id string) error
+	BrokerCredentials(ctx context.Context, who platform.Principal) ([]platform.BrokerCredential, error)
+	CreateBrokerCredential(ctx context.Context, who platform.Principal, in platform.NewBrokerCredential) (string, platform.BrokerCredential, error)
+	RevokeBrokerCredential(ctx context.Context, who platform.Principal, id string) error
 
 	CurrentBilling(ctx context.Context, who platform.Principal) (platform.BillingNow, error)
 	Invoices(ctx context.Context, who platform.Principal) ([]controldb.InvoiceSummary, error)
@@ -129,6 +132,10 @@ func (k *Console) Routes(r *gin.Engine) {
 	in.GET("/tokens", k.tokensPage)
 	in.POST("/tokens", k.tokenSubmit)
 	in.POST("/tokens/:token/revoke", k.revokeSubmit)
+	// Owners make the Open Service Broker API's credentials.
+	in.GET("/broker", k.need(access.TeamManage), k.brokerPage)
+	in.POST("/broker", k.need(access.TeamManage), k.brokerSubmit)
+	in.POST("/broker/:credential/revoke", k.need(access.TeamManage), k.brokerRevokeSubmit)
 	in.GET("/account/password", k.passwordPage)
 	in.POST("/account/password", k.passwordSubmit)
 	in.POST("/account/switch", k.switchSubmit)
@@ -183,6 +190,7 @@ func (k *Console) page(c *gin.Context, title string) Page {
 	ctx := c.Request.Context()
 	p.User, p.Account = u.Email, u.AccountName
 	p.Developer, p.BillingOperator = u.Can(access.ConsoleAdmin), u.Can(access.ConsoleBilling)
+	p.Owner = platform.Require(u, access.TeamManage) == nil
 	p.Notice = k.Auth.PopNotice(ctx)
 	if list, err := k.P.Memberships(ctx, u); err == nil {
 		for _, m := range list {

@@ -21,6 +21,8 @@ type Page struct {
 	// Developer shows the link to the developers' pages; BillingOperator
 	// the link to the billing operations page.
 	Developer, BillingOperator bool
+	// Owner shows the link to the service broker's credentials.
+	Owner bool
 	// Accounts are the user's accounts, for switching (shown when more
 	// than one).
 	Accounts []AccountChoice
