@@ -5,37 +5,26 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"tenantry/internal/config"
-	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 	"tenantry/workflows"
 )
 
 // startWorkerProcess runs the built `tenantry worker` as a process of its
 // own against the stack's control database and Temporal server; its
-// Temporal identity is the SDK's default, "<pid>@<host>@".
+// Temporal identity is the SDK's default, "<pid>@<host>@", whose prefix
+// it returns.
 func startWorkerProcess(t *testing.T, bin string, cfg stack.Config) string {
 	t.Helper()
-	cmd := exec.Command(bin, "worker")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL, "TENANT_SERVER_URL="+cfg.TenantServerURL,
-		secret.KeyEnv+"="+cfg.SecretKey, "TEMPORAL_ADDRESS="+cfg.Temporal.HostPort, "TEMPORAL_NAMESPACE=default")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
+	cmd := tenantryProcess(bin, "worker", cfg, "TEMPORAL_NAMESPACE="+cfg.Namespace())
+	cmd.Stdout = os.Stderr
+	startProcess(t, cmd)
 	return fmt.Sprintf("%d@", cmd.Process.Pid)
 }
 

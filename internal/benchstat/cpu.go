@@ -138,29 +138,6 @@ func HistogramDelta(before, after Metrics, metric, label string) []Sum {
 	return out
 }
 
-// CounterDelta sums a counter between two scrapes, grouped by label.
-func CounterDelta(before, after Metrics, metric, label string) []Sum {
-	groups := map[string]*Sum{}
-	for name, v := range after {
-		if !strings.HasPrefix(name, metric+"{") {
-			continue
-		}
-		key := labelValue(name, label)
-		if groups[key] == nil {
-			groups[key] = &Sum{Key: key}
-		}
-		groups[key].Count += v - before[name]
-	}
-	out := make([]Sum, 0, len(groups))
-	for _, g := range groups {
-		if g.Count > 0 {
-			out = append(out, *g)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Count > out[j].Count })
-	return out
-}
-
 func labelValue(name, label string) string {
 	i := strings.Index(name, label+`="`)
 	if i < 0 {

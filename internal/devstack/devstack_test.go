@@ -16,20 +16,43 @@ import (
 	"tenantry/internal/devstack"
 )
 
-func TestPostgresStartsResumesAndKeepsData(t *testing.T) {
+// privatePostgres starts a private cluster in a scratch state folder.
+func privatePostgres(t *testing.T) (*devstack.Postgres, string) {
+	t.Helper()
 	if os.Getenv("DATABASE_URL") != "" {
 		t.Skip("DATABASE_URL points at an external server")
 	}
-	ctx := context.Background()
 	state := devstack.TempStateDir(t)
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: state})
+	pg, err := devstack.StartPostgres(context.Background(), devstack.PostgresOptions{StateDir: state})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pg, state
+}
+
+// requireSearchAttributes checks each namespace has the search attributes.
+func requireSearchAttributes(t *testing.T, c client.Client, namespaces ...string) {
+	t.Helper()
+	for _, ns := range namespaces {
+		resp, err := c.OperatorService().ListSearchAttributes(context.Background(), &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+		if err != nil {
+			t.Fatalf("namespace %s: %v", ns, err)
+		}
+		for _, sa := range devstack.SearchAttributes {
+			if _, ok := resp.GetCustomAttributes()[sa]; !ok {
+				t.Errorf("namespace %s: search attribute %s not registered", ns, sa)
+			}
+		}
+	}
+}
+
+func TestPostgresStartsResumesAndKeepsData(t *testing.T) {
+	ctx := context.Background()
+	pg, state := privatePostgres(t)
 	exec(t, pg.AdminURL, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`)
 	pg.Stop()
 
-	pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: state})
+	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: state})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,17 +87,7 @@ func TestTemporalDevServerRegistersSearchAttributes(t *testing.T) {
 	defer c.Close()
 	// The configured namespace is created beside "default", with the
 	// same search attributes.
-	for _, ns := range []string{"default", "tenantry-test"} {
-		resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
-		if err != nil {
-			t.Fatalf("namespace %s: %v", ns, err)
-		}
-		for _, sa := range devstack.SearchAttributes {
-			if _, ok := resp.GetCustomAttributes()[sa]; !ok {
-				t.Errorf("namespace %s: search attribute %s not registered", ns, sa)
-			}
-		}
-	}
+	requireSearchAttributes(t, c, "default", "tenantry-test")
 }
 
 func exec(t *testing.T, url, sql string) {
@@ -90,15 +103,8 @@ func exec(t *testing.T, url, sql string) {
 }
 
 func TestTemporalClusterOnPostgresRegistersAndResumes(t *testing.T) {
-	if os.Getenv("DATABASE_URL") != "" {
-		t.Skip("DATABASE_URL points at an external server")
-	}
 	ctx := context.Background()
-	state := devstack.TempStateDir(t)
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: state})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg, state := privatePostgres(t)
 	defer pg.Stop()
 	wd, _ := os.Getwd()
 	opts := devstack.ClusterOptions{ModuleDir: devstack.ModuleDirFrom(wd), AdminURL: pg.AdminURL,
@@ -114,17 +120,7 @@ func TestTemporalClusterOnPostgresRegistersAndResumes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, ns := range []string{"default", "tenantry-test"} {
-			resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
-			if err != nil {
-				t.Fatalf("namespace %s: %v", ns, err)
-			}
-			for _, sa := range devstack.SearchAttributes {
-				if _, ok := resp.GetCustomAttributes()[sa]; !ok {
-					t.Errorf("namespace %s: search attribute %s not registered", ns, sa)
-				}
-			}
-		}
+		requireSearchAttributes(t, c, "default", "tenantry-test")
 		c.Close()
 		resp, err := http.Get(cl.UIURL)
 		if err != nil || resp.StatusCode != http.StatusOK {
