@@ -23,6 +23,7 @@ import (
 	"tenantry/internal/catalog"
 	"tenantry/internal/config"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/platform"
 	"tenantry/internal/secret"
 	"tenantry/schemas"
@@ -44,6 +45,15 @@ type Config struct {
 	// Services replaces the embedded catalog (schemas.Services()), for a
 	// test that plays a release; nil keeps it.
 	Services fs.FS
+	// TenantServers are more database servers for tenants to register at
+	// start, beside `local` (the dev stack's extra clusters, tests).
+	TenantServers []TenantServer
+}
+
+// TenantServer is a database server named by the configuration.
+type TenantServer struct {
+	Name     string
+	AdminURL string
 }
 
 // Stack is a running Tenantry.
@@ -117,8 +127,15 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 	if server == "" {
 		server = cfg.DatabaseURL
 	}
-	if _, err := controldb.RegisterServer(ctx, s.DB, cipher, "local", server); err != nil {
-		return err
+	for _, ts := range append([]TenantServer{{Name: "local", AdminURL: server}}, cfg.TenantServers...) {
+		_, open, err := dbserver.Register(ctx, s.Acts.Servers, ts.Name, ts.AdminURL)
+		if err != nil {
+			return fmt.Errorf("register database server %s: %w", ts.Name, err)
+		}
+		if len(open) > 0 {
+			cfg.Log.Warn("tenant roles can connect to databases of this server: as a superuser, REVOKE CONNECT, TEMPORARY ON DATABASE … FROM PUBLIC",
+				"server", ts.Name, "databases", open)
+		}
 	}
 	// A router-only process needs no Temporal.
 	if cfg.RunWorker || cfg.Listen != "" {
@@ -201,7 +218,7 @@ func (s *Stack) serve(cfg Config) error {
 	}
 	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log, Cipher: s.Acts.Cipher,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
-		BillingPeriod: cfg.BillingPeriod})
+		BillingPeriod: cfg.BillingPeriod, Fleet: s.Acts.Servers, MoveGrace: cfg.MoveGrace})
 	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log}
 	h := s.web.Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
