@@ -71,10 +71,21 @@ func TestTwoWorkersAndTwoRoutersShareTheWork(t *testing.T) {
 		waitStatus(t, a, "/instances/"+id, "ready")
 	}
 
-	// Who ran each step is in the histories: the provisioning's steps are
-	// local activities, recorded as markers right after the completion of
-	// the workflow task (with the worker's identity) that ran them.
+	// Who ran each step is in the histories: a regular activity's start
+	// names its worker; a local activity is a marker right after the
+	// completion of the workflow task (with the worker's identity) that
+	// ran it.
 	ran := map[string]int{}
+	count := func(wf, identity string) {
+		switch {
+		case strings.HasPrefix(identity, mine):
+			ran["test's worker"]++
+		case strings.HasPrefix(identity, other):
+			ran["worker process"]++
+		default:
+			t.Errorf("%s: a step ran on %q, neither worker", wf, identity)
+		}
+	}
 	for _, id := range ids {
 		for _, wf := range []string{workflows.EnableID(id), workflows.CreateDatabaseID(id), workflows.MigrateAndSeedID(id, "1.0.0")} {
 			it := s.Temporal.GetWorkflowHistory(ctx, wf, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -87,21 +98,16 @@ func TestTwoWorkersAndTwoRoutersShareTheWork(t *testing.T) {
 				if done := e.GetWorkflowTaskCompletedEventAttributes(); done != nil {
 					by = done.Identity
 				}
-				if e.GetMarkerRecordedEventAttributes() == nil {
-					continue
+				if e.GetMarkerRecordedEventAttributes() != nil {
+					count(wf, by)
 				}
-				switch {
-				case strings.HasPrefix(by, mine):
-					ran["test's worker"]++
-				case strings.HasPrefix(by, other):
-					ran["worker process"]++
-				default:
-					t.Errorf("%s: a step ran on %q, neither worker", wf, by)
+				if st := e.GetActivityTaskStartedEventAttributes(); st != nil {
+					count(wf, st.Identity)
 				}
 			}
 		}
 	}
-	t.Logf("steps (local activities) per worker: %v", ran)
+	t.Logf("steps (activities and local activities) per worker: %v", ran)
 	if ran["test's worker"] == 0 || ran["worker process"] == 0 {
 		t.Fatalf("the work is not shared between the two workers: %v", ran)
 	}
