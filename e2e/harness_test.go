@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,8 +34,16 @@ func startStack(t *testing.T, grace time.Duration) *stack.Stack {
 // join the same stack.
 func startStackWith(t *testing.T, cfg stack.Config) (*stack.Stack, stack.Config) {
 	t.Helper()
-	cfg = stackEnv(t, cfg)
-	cfg.Listen, cfg.RunWorker = "127.0.0.1:0", true
+	return startStackOn(t, devServer(t), cfg)
+}
+
+// startStackOn boots the stack on the Temporal server at hostPort.
+func startStackOn(t *testing.T, hostPort string, cfg stack.Config) (*stack.Stack, stack.Config) {
+	t.Helper()
+	control := testenv.NewControl(t)
+	cfg.DatabaseURL, cfg.TenantServerURL, cfg.SecretKey = control.URL, testenv.ServerURL(t), secret.NewKey()
+	cfg.Temporal.HostPort, cfg.Listen, cfg.RunWorker = hostPort, "127.0.0.1:0", true
+	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := stack.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -43,10 +52,8 @@ func startStackWith(t *testing.T, cfg stack.Config) (*stack.Stack, stack.Config)
 	return s, cfg
 }
 
-// stackEnv starts what a stack runs on, a Temporal dev server from
-// temporal-dev/ and a control database on the real PostgreSQL, and fills
-// cfg with them (and a secret key) for the stack's parts to join.
-func stackEnv(t *testing.T, cfg stack.Config) stack.Config {
+// devServer starts the Temporal dev server from temporal-dev/ for one test.
+func devServer(t *testing.T) string {
 	t.Helper()
 	wd, _ := os.Getwd()
 	tmp, err := devstack.StartTemporal(context.Background(), devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)})
@@ -54,11 +61,27 @@ func stackEnv(t *testing.T, cfg stack.Config) stack.Config {
 		t.Fatal(err)
 	}
 	t.Cleanup(tmp.Stop)
-	control := testenv.NewControl(t)
-	cfg.DatabaseURL, cfg.TenantServerURL, cfg.SecretKey = control.URL, testenv.ServerURL(t), secret.NewKey()
-	cfg.Temporal.HostPort = tmp.HostPort
-	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return cfg
+	return tmp.HostPort
+}
+
+// clusterServer starts the Temporal server persisted in PostgreSQL (built
+// from temporal-dev/) for one test, on the test binary's PostgreSQL with
+// databases of its own, dropped at the end.
+func clusterServer(t *testing.T) *devstack.Cluster {
+	t.Helper()
+	wd, _ := os.Getwd()
+	dbName := func(url string) string { return url[strings.LastIndex(url, "/")+1:] }
+	c, err := devstack.StartTemporalCluster(context.Background(), devstack.ClusterOptions{
+		ModuleDir: devstack.ModuleDirFrom(wd), AdminURL: testenv.ServerURL(t),
+		Database:           dbName(testenv.NewDatabase(t, "temporal_")),
+		VisibilityDatabase: dbName(testenv.NewDatabase(t, "temporal_visibility_")),
+		StateDir:           t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	return c
 }
 
 // api is a tiny JSON client for the tests.

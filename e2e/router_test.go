@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,58 +24,52 @@ import (
 // own against the stack's control database, and returns its base URL.
 func startRouterProcess(t *testing.T, bin string, cfg stack.Config) string {
 	t.Helper()
-	_, u := startPart(t, bin, "router", cfg, "host router on ", "TENANTRY_ROUTER_LISTEN=127.0.0.1:0")
-	return u
+	cmd := tenantryProcess(bin, "router", cfg, "TENANTRY_ROUTER_LISTEN=127.0.0.1:0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, cmd)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "host router on "); ok {
+				found <- u
+			}
+		}
+	}()
+	select {
+	case u := <-found:
+		return u
+	case <-time.After(30 * time.Second):
+		t.Fatal("tenantry router did not start")
+		return ""
+	}
 }
 
-// startPart runs one part of the stack (`tenantry worker`, `router`, ...)
-// as a process of its own on cfg's control database, Temporal server and
-// key, with more environment variables, and waits for it to print a line
-// starting with ready; it returns a stop (SIGTERM, then wait for the exit;
-// the test's end stops it too) and the rest of that line.
-func startPart(t *testing.T, bin, part string, cfg stack.Config, ready string, env ...string) (stop func(), rest string) {
-	t.Helper()
-	cmd := exec.Command(bin, part)
+// tenantryProcess is the built tenantry command joining the stack of cfg
+// (control database, key, Temporal server) with more settings in env.
+func tenantryProcess(bin, command string, cfg stack.Config, env ...string) *exec.Cmd {
+	cmd := exec.Command(bin, command)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL, "TENANT_SERVER_URL="+cfg.TenantServerURL,
 		secret.KeyEnv+"="+cfg.SecretKey, "TEMPORAL_ADDRESS="+cfg.Temporal.HostPort)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	return cmd
+}
+
+// startProcess starts cmd and stops it (SIGTERM) when the test ends.
+func startProcess(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			<-exited
-		})
-	}
-	t.Cleanup(stop)
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), ready); ok {
-				found <- rest
-			}
-		}
-	}()
-	select {
-	case rest = <-found:
-		return stop, rest
-	case <-exited:
-		t.Fatalf("tenantry %s exited before it was ready", part)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("tenantry %s did not start", part)
-	}
-	return stop, ""
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
 }
 
 // buildTenantry builds the tenantry command once for the test.

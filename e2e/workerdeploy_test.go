@@ -1,11 +1,16 @@
 package e2e_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,7 +18,9 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"tenantry/internal/config"
+	"tenantry/internal/secret"
 	"tenantry/internal/stack"
+	"tenantry/internal/testenv"
 	"tenantry/worker"
 	"tenantry/workflows"
 )
@@ -72,7 +79,7 @@ func TestShippingANewWorkerBuild(t *testing.T) {
 	ctx := context.Background()
 	cfg := stackEnv(t, stack.Config{Config: config.Config{GracePeriod: time.Hour}})
 	bin := buildTenantry(t)
-	stopA, _ := startPart(t, bin, "worker", cfg, "worker of build build-a", config.BuildIDEnv+"=build-a")
+	stopA := startBuildWorker(t, bin, cfg, "build-a")
 
 	cfg.Listen, cfg.BuildID = "127.0.0.1:0", "web"
 	web, err := stack.Start(ctx, cfg)
@@ -103,7 +110,7 @@ func TestShippingANewWorkerBuild(t *testing.T) {
 	ranOn(t, web, workflows.BillingCycleID(accountID), "build-a", enums.VERSIONING_BEHAVIOR_AUTO_UPGRADE)
 
 	// B starts beside A: a new version that gets nothing yet.
-	startPart(t, bin, "worker", cfg, "worker of build build-b", config.BuildIDEnv+"=build-b")
+	startBuildWorker(t, bin, cfg, "build-b")
 	var b workerVersion
 	eventually(t, 30*time.Second, "build B to show with its pollers on every task queue of A", func() bool {
 		b, _, ok = versionOf(dev, "build-b")
@@ -223,6 +230,59 @@ func TestShippingANewWorkerBuild(t *testing.T) {
 			t.Errorf("instance %s is %s", id, inst.Status)
 		}
 	}
+}
+
+// stackEnv fills cfg with what a stack runs on, a Temporal dev server
+// and a control database, for its parts to join.
+func stackEnv(t *testing.T, cfg stack.Config) stack.Config {
+	t.Helper()
+	control := testenv.NewControl(t)
+	cfg.DatabaseURL, cfg.TenantServerURL, cfg.SecretKey = control.URL, testenv.ServerURL(t), secret.NewKey()
+	cfg.Temporal.HostPort = devServer(t)
+	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return cfg
+}
+
+// startBuildWorker runs `tenantry worker` of a build on cfg's stack and
+// waits until it says it runs; stop ends it (SIGTERM, then its exit), as
+// the test's end does.
+func startBuildWorker(t *testing.T, bin string, cfg stack.Config, build string) (stop func()) {
+	t.Helper()
+	cmd := tenantryProcess(bin, "worker", cfg, config.BuildIDEnv+"="+build)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "worker of build "+build) {
+				close(ready)
+			}
+		}
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			<-exited
+		})
+	}
+	t.Cleanup(stop)
+	select {
+	case <-ready:
+	case <-exited:
+		t.Fatalf("tenantry worker %s exited before it was ready", build)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("tenantry worker %s did not start", build)
+	}
+	return stop
 }
 
 // enableWaitingForSetup enables a forum without its setup and waits until
