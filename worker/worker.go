@@ -12,6 +12,10 @@ import (
 	"tenantry/workflows"
 )
 
+// StickyTimeout is how long a workflow task waits on a worker's sticky
+// queue before any worker may take it.
+const StickyTimeout = 5 * time.Second
+
 // New builds a worker for the task queue with every workflow and the
 // activities they schedule (activities.Register) registered. Start it with Start or Run.
 func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
@@ -19,12 +23,16 @@ func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 		MaxConcurrentActivityExecutionSize:      64,
 		MaxConcurrentLocalActivityExecutionSize: 64,
 		MaxConcurrentWorkflowTaskExecutionSize:  64,
-		MaxConcurrentWorkflowTaskPollers:        8,
-		// A burst of period closes queues far more workflow tasks than the
-		// worker takes at once; a task that outwaits this timeout is moved
-		// to the normal queue, where the dev server left it a minute. A
-		// worker that goes away is noticed by the server without it.
-		StickyScheduleToStartTimeout: 5 * time.Minute,
+		// Separate pollers for the sticky and the normal queue (the
+		// autoscaling behaviour): a burst of period closes outwaits the
+		// sticky timeout and moves to the normal queue, where they are
+		// taken at once; one mixed pool kept polling the drained sticky
+		// queue for a minute instead. So the timeout can stay short: a
+		// SIGKILLed worker's workflows move on within it (plus the
+		// server's 10 s to notice the poller gone).
+		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{
+			InitialNumberOfPollers: 8, MinimumNumberOfPollers: 2, MaximumNumberOfPollers: 16}),
+		StickyScheduleToStartTimeout: StickyTimeout,
 	})
 	workflows.Register(w)
 	activities.Register(w, acts)
