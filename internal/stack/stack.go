@@ -77,22 +77,31 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := controldb.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return nil, err
-	}
 	db, err := controldb.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
 	s := &Stack{DB: db, Catalog: cat, Acts: activities.New(db, cat, cipher)}
-	if err := s.boot(ctx, cfg, cipher); err != nil {
+	// Any number of processes may start at once on an empty control
+	// database: they prepare it one after the other.
+	if err := controldb.WithBootLock(ctx, db, func() error { return s.prepare(ctx, cfg, cipher) }); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if err := s.boot(ctx, cfg); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) error {
+// prepare migrates the control database, syncs the catalog and the price
+// schedule and registers the tenant database server; every step is
+// idempotent, and Start runs it under the boot lock.
+func (s *Stack) prepare(ctx context.Context, cfg Config, cipher *secret.Cipher) error {
+	if err := controldb.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
 	if err := controldb.SyncCatalog(ctx, s.DB, s.Catalog); err != nil {
 		return fmt.Errorf("sync catalog: %w", err)
 	}
@@ -108,9 +117,13 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 	if server == "" {
 		server = cfg.DatabaseURL
 	}
-	if _, err := controldb.RegisterServer(ctx, s.DB, cipher, "local", server); err != nil {
-		return err
-	}
+	_, err := controldb.RegisterServer(ctx, s.DB, cipher, "local", server)
+	return err
+}
+
+// boot starts what this process runs: the worker, the web server, the host
+// router, and their heartbeats.
+func (s *Stack) boot(ctx context.Context, cfg Config) error {
 	// A router-only process needs no Temporal.
 	if cfg.RunWorker || cfg.Listen != "" {
 		opts := cfg.Temporal
