@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tenantry/internal/health"
 	"tenantry/internal/platform"
 	"tenantry/web/api"
 	"tenantry/web/auth"
@@ -26,6 +27,9 @@ type Server struct {
 	// the console is served over TLS.
 	SecureCookies bool
 	Log           *slog.Logger
+	// Ready answers /readyz (health.Ready over this process's
+	// dependencies).
+	Ready http.Handler
 
 	auth   *auth.Auth
 	engine *gin.Engine
@@ -44,7 +48,10 @@ func (s *Server) Handler() http.Handler {
 	// so it cannot dodge the login rate limit.
 	_ = r.SetTrustedProxies(nil)
 	r.Use(gin.Recovery(), s.requestLog)
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/healthz", gin.WrapH(health.Live()))
+	if s.Ready != nil {
+		r.GET("/readyz", gin.WrapH(s.Ready))
+	}
 	(&api.API{P: p, Auth: s.auth, Log: s.Log, Clock: p.Clock}).Routes(r)
 	(&console.Console{P: p, Auth: s.auth, Log: s.Log, Clock: p.Clock, AssetDir: assetDir()}).Routes(r)
 	r.NoRoute(func(c *gin.Context) {
@@ -54,7 +61,11 @@ func (s *Server) Handler() http.Handler {
 	// Every state-changing request must come from this site (Go's
 	// CrossOriginProtection: Sec-Fetch-Site, then Origin against Host);
 	// sessions are loaded and saved around the router.
-	return http.NewCrossOriginProtection().Handler(s.auth.Sessions(r))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		auth.WriteError(w, req, http.StatusForbidden, "cross-origin request refused: send it from this site")
+	}))
+	return cop.Handler(s.auth.Sessions(r))
 }
 
 // Close stops the token revocation listener and the session cleanup; call

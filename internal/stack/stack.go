@@ -19,9 +19,11 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"tenantry/activities"
+	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
 	"tenantry/internal/config"
 	"tenantry/internal/controldb"
+	"tenantry/internal/health"
 	"tenantry/internal/platform"
 	"tenantry/internal/secret"
 	"tenantry/schemas"
@@ -159,6 +161,19 @@ func (s *Stack) boot(ctx context.Context, cfg Config) error {
 	return s.startHeartbeats(ctx, cfg, s.parts(cfg))
 }
 
+// Checks are this process's dependencies, for /readyz: the control
+// database, and Temporal when it uses it.
+func (s *Stack) Checks() []health.Check {
+	checks := []health.Check{{Name: apperr.Postgres, Probe: s.DB.Ping}}
+	if s.Temporal != nil {
+		checks = append(checks, health.Check{Name: apperr.Temporal, Probe: func(ctx context.Context) error {
+			_, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}})
+	}
+	return checks
+}
+
 // parts names what this process runs, for its heartbeats.
 func (s *Stack) parts(cfg Config) []string {
 	var kinds []string
@@ -203,7 +218,7 @@ func (s *Stack) serve(cfg Config) error {
 	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
 		BillingPeriod: cfg.BillingPeriod})
-	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log}
+	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log, Ready: health.Ready(s.Checks()...)}
 	h := s.web.Handler()
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.URL = "http://" + l.Addr().String()

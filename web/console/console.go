@@ -163,6 +163,7 @@ func who(c *gin.Context) platform.Principal { return auth.Of(c) }
 // render writes a page with a status.
 func (k *Console) render(c *gin.Context, status int, page templ.Component) {
 	c.Header("Content-Type", "text/html; charset=utf-8")
+	apperr.SetRetryAfter(c.Writer.Header(), status)
 	c.Status(status)
 	if err := page.Render(c.Request.Context(), c.Writer); err != nil {
 		k.Log.Error("render", "path", c.FullPath(), "err", err)
@@ -192,7 +193,10 @@ func (k *Console) page(c *gin.Context, title string) Page {
 // fail shows an error page with the error's status and message.
 func (k *Console) fail(c *gin.Context, err error) {
 	status := apperr.HTTPStatus(err)
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		k.Log.Warn("request refused: a dependency is down", "path", c.FullPath(), "err", err)
+	case status >= 500:
 		k.Log.Error("request failed", "path", c.FullPath(), "err", err)
 	}
 	p := k.page(c, http.StatusText(status))

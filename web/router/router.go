@@ -153,9 +153,11 @@ func (r *Router) Close() {
 // Flush writes the usage counted so far (tests and shutdown).
 func (r *Router) Flush(ctx context.Context) error { return r.meter.flush(ctx) }
 
-// listen keeps one connection LISTENing on controldb.InstanceChanged, reconnecting with
-// backoff; after every (re)connect the whole cache is dropped, because
-// notifications sent while it was away are lost.
+// listen keeps one connection LISTENing on controldb.InstanceChanged,
+// reconnecting with backoff. While it is away every lookup is read again
+// (kept only to serve while the control database is down); after every
+// (re)connect the whole cache is dropped, because notifications sent while
+// it was away are lost.
 func (r *Router) listen(ctx context.Context) {
 	first := true
 	backoff := 100 * time.Millisecond
@@ -172,7 +174,7 @@ func (r *Router) listen(ctx context.Context) {
 			return
 		}
 		r.cfg.Log.Warn("router lost its LISTEN connection; reconnecting", "err", err)
-		r.cache.invalidateAll()
+		r.cache.expireAll()
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -224,6 +226,10 @@ func (r *Router) lookup(ctx context.Context, rawHost string) (*Instance, error) 
 		return inst, err
 	})
 	if err != nil {
+		// The control database is away: serve what was known.
+		if old, ok := r.cache.stale(key); ok {
+			return old.inst, nil
+		}
 		return nil, err
 	}
 	return v.(*Instance), nil
@@ -295,7 +301,7 @@ func (r *Router) route(c *gin.Context) {
 	inst, err := r.lookup(ctx, c.Request.Host)
 	if err != nil {
 		r.cfg.Log.Error("host lookup failed", "err", err)
-		r.status(c, http.StatusServiceUnavailable, statusView{Title: "Temporarily unavailable", Text: "Please try again in a moment."})
+		r.status(c, http.StatusServiceUnavailable, statusView{Title: "Temporarily unavailable", Text: "Please try again in a moment.", Retry: true})
 		return
 	}
 	switch {
