@@ -33,6 +33,9 @@ func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{
 			InitialNumberOfPollers: 8, MinimumNumberOfPollers: 2, MaximumNumberOfPollers: 16}),
 		StickyScheduleToStartTimeout: StickyTimeout,
+		// On stop: no new tasks, the sticky queue handed back to the
+		// server, and this long for the tasks in hand to finish.
+		WorkerStopTimeout: 10 * time.Second,
 	})
 	workflows.Register(w)
 	activities.Register(w, acts)

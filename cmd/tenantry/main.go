@@ -39,8 +39,12 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
+	// The first SIGTERM or Ctrl-C stops gracefully (requests in flight
+	// finish, the worker hands its tasks back, the meter flushes); a
+	// second one ends the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() { <-ctx.Done(); stop() }()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := run(ctx, log, cmd); err != nil {
 		fmt.Fprintln(os.Stderr, "tenantry:", err)
