@@ -3,9 +3,12 @@
 package migrator
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"strings"
 
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
@@ -19,8 +22,9 @@ const Latest = 0
 
 // Migrate brings the database at cfg to version (or Latest) using the
 // up/down files in src. Each file runs as one implicit transaction (pgx's
-// simple protocol), so a database left dirty by a crashed attempt still
-// holds the previous version intact: it is forced back and migrated again.
+// simple protocol) that also marks its version clean (atomicFiles), so a
+// database left dirty by a crashed attempt still holds the previous version
+// intact: it is forced back and migrated again.
 func Migrate(cfg *pgx.ConnConfig, src fs.FS, version uint) error {
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
@@ -28,7 +32,7 @@ func Migrate(cfg *pgx.ConnConfig, src fs.FS, version uint) error {
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", cfg.Database, err)
 	}
-	source, err := iofs.New(src, ".")
+	source, err := iofs.New(atomicFiles{src}, ".")
 	if err != nil {
 		return err
 	}
@@ -61,3 +65,40 @@ func to(m *migrate.Migrate, version uint) error {
 	}
 	return m.Migrate(version)
 }
+
+// atomicFiles ends every migration file with the statement golang-migrate
+// runs after it, marking the version clean, so both commit together: a
+// process killed between the file's commit and golang-migrate's own update
+// no longer leaves a dirty version whose file did apply (its retry would
+// run the file twice: "relation already exists").
+type atomicFiles struct{ fs.FS }
+
+const markClean = "\n;\nUPDATE schema_migrations SET dirty = false;\n"
+
+func (a atomicFiles) Open(name string) (fs.File, error) {
+	f, err := a.FS.Open(name)
+	if err != nil || !strings.HasSuffix(name, ".sql") {
+		return f, err
+	}
+	defer f.Close()
+	body, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return &memFile{Reader: bytes.NewReader(append(body, markClean...)), info: st}, nil
+}
+
+// ReadDir keeps iofs's listing of the folder.
+func (a atomicFiles) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(a.FS, name) }
+
+type memFile struct {
+	*bytes.Reader
+	info fs.FileInfo
+}
+
+func (m *memFile) Stat() (fs.FileInfo, error) { return m.info, nil }
+func (m *memFile) Close() error               { return nil }
