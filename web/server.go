@@ -5,6 +5,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"os"
@@ -47,7 +48,7 @@ func (s *Server) Handler() http.Handler {
 	// The address is the peer's: X-Forwarded-For is trusted from no proxy,
 	// so it cannot dodge the login rate limit.
 	_ = r.SetTrustedProxies(nil)
-	r.Use(gin.Recovery(), s.requestLog)
+	r.Use(gin.Recovery(), s.requestLog, deadline)
 	r.GET("/healthz", gin.WrapH(health.Live()))
 	if s.Ready != nil {
 		r.GET("/readyz", gin.WrapH(s.Ready))
@@ -86,6 +87,18 @@ func (s *Server) requestLog(c *gin.Context) {
 	c.Next()
 	s.Log.Info("http", "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
 		"ms", time.Since(start).Milliseconds())
+}
+
+// RequestTimeout bounds the work behind one request: a dependency that
+// hangs (Temporal waiting on a lost workflow task, a PostgreSQL that does
+// not answer) gets the client a 503 with Retry-After instead of no answer.
+const RequestTimeout = 15 * time.Second
+
+func deadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
 }
 
 // assetDir is where htmx was installed (node_modules/ from the working

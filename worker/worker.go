@@ -14,7 +14,7 @@ import (
 
 // StickyTimeout is how long a workflow task waits on a worker's sticky
 // queue before any worker may take it.
-const StickyTimeout = 5 * time.Second
+const StickyTimeout = 3 * time.Second
 
 // New builds a worker for the task queue with every workflow and the
 // activities they schedule (activities.Register) registered. Start it with Start or Run.

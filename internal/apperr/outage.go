@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 )
 
 // Dependencies an outage names.
@@ -43,7 +44,9 @@ func Outage(err error) (dependency string, ok bool) {
 	}
 	var unavailable *serviceerror.Unavailable
 	var deadline *serviceerror.DeadlineExceeded
-	if errors.As(err, &unavailable) || errors.As(err, &deadline) {
+	var update *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	if errors.As(err, &unavailable) || errors.As(err, &deadline) ||
+		(errors.As(err, &update) && errors.Is(err, context.DeadlineExceeded)) {
 		return Temporal, true
 	}
 	var connect *pgconn.ConnectError

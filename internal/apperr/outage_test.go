@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"tenantry/internal/apperr"
@@ -33,6 +34,7 @@ func TestOutagesAreUnavailable(t *testing.T) {
 		{"temporal unavailable", fmt.Errorf("start: %w", serviceerror.NewUnavailable("connection refused")), apperr.Temporal},
 		{"temporal too slow", serviceerror.NewDeadlineExceeded("deadline"), apperr.Temporal},
 		{"named", apperr.Unavailable(apperr.Temporal, nil), apperr.Temporal},
+		{"temporal update not answered in time", client.NewWorkflowUpdateServiceTimeoutOrCanceledError(context.DeadlineExceeded), apperr.Temporal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dep, ok := apperr.Outage(tc.err)
