@@ -240,4 +240,3 @@ func (l *slogLogger) Debug(string, ...any)      {}
 func (l *slogLogger) Info(string, ...any)       {}
 func (l *slogLogger) Warn(string, ...any)       {}
 func (l *slogLogger) Error(m string, kv ...any) { l.l.Error(m, kv...) }
-
