@@ -228,7 +228,9 @@ func (s *suite) phaseRouterKill() error {
 		mu.Lock()
 		killedAt = time.Now()
 		mu.Unlock()
-		return s.killAndRestart(s.router, 0)()
+		s.router.kill()
+		fmt.Println("   router SIGKILLed")
+		return s.restart(s.router)
 	}}); err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"tenantry/web/api"
 	"tenantry/web/auth"
 	"tenantry/web/console"
+	"tenantry/web/secure"
 )
 
 // Server serves the API and the console.
@@ -62,11 +63,10 @@ func (s *Server) Handler() http.Handler {
 	// Every state-changing request must come from this site (Go's
 	// CrossOriginProtection: Sec-Fetch-Site, then Origin against Host);
 	// sessions are loaded and saved around the router.
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	deny := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		auth.WriteError(w, req, http.StatusForbidden, "cross-origin request refused: send it from this site")
-	}))
-	return cop.Handler(s.auth.Sessions(r))
+	})
+	return secure.Headers(secure.SameOrigin(s.auth.Sessions(r), deny))
 }
 
 // Close stops the token revocation listener and the session cleanup; call

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	_ "embed"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -80,6 +81,9 @@ type Console struct {
 	AssetDir string
 }
 
+//go:embed console.css
+var stylesheet []byte
+
 // Routes adds the console's pages.
 func (k *Console) Routes(r *gin.Engine) {
 	r.GET("/assets/htmx.min.js", func(c *gin.Context) {
@@ -89,6 +93,10 @@ func (k *Console) Routes(r *gin.Engine) {
 		}
 		c.Header("Cache-Control", "public, max-age=3600")
 		c.File(filepath.Join(k.AssetDir, "htmx.min.js"))
+	})
+	r.GET("/assets/console.css", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=3600")
+		c.Data(http.StatusOK, "text/css; charset=utf-8", stylesheet)
 	})
 	r.GET("/", func(c *gin.Context) {
 		to := "/login"

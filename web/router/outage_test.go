@@ -15,6 +15,7 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/testenv"
 	"tenantry/web/router"
+	"tenantry/web/secure"
 )
 
 // While the control database cannot be reached the router keeps serving
@@ -57,4 +58,28 @@ func TestRouterServesCachedHostsWhileControlDatabaseIsDown(t *testing.T) {
 	proxy.Restore()
 	eventually(t, 10*time.Second, "the new host is served", func() bool { return fresh.Get("/").Status == http.StatusOK })
 	known.MustSee("/", "General")
+}
+
+// Tenant pages carry the security headers, and their forms are refused
+// when sent from another site.
+func TestTenantPagesHeadersAndCrossOriginForms(t *testing.T) {
+	t.Parallel()
+	c := testenv.NewControl(t)
+	_, base := startRouter(t, c)
+	provision(t, c, "forum", "guarded-forum.localhost", "en")
+	b := &testenv.Browser{T: t, Base: base, Host: "guarded-forum.localhost"}
+	a := b.Get("/login")
+	require.Equal(t, http.StatusOK, a.Status)
+	require.Equal(t, secure.Policy, a.Header.Get("Content-Security-Policy"))
+	require.Equal(t, "nosniff", a.Header.Get("X-Content-Type-Options"))
+	require.NotEmpty(t, a.Header.Get("Referrer-Policy"))
+	require.NotContains(t, a.Body, "style=")
+
+	form := url.Values{"email": {"admin@guarded-forum.localhost"}, "password": {adminPassword}}
+	evil := &testenv.Browser{T: t, Base: base, Host: "guarded-forum.localhost", Header: http.Header{"Sec-Fetch-Site": {"cross-site"}}}
+	require.Equal(t, http.StatusForbidden, evil.Post("/login", form).Status)
+	require.Empty(t, evil.Session, "no session from a cross-site form")
+	other := &testenv.Browser{T: t, Base: base, Host: "guarded-forum.localhost", Header: http.Header{"Origin": {"http://evil.example"}}}
+	require.Equal(t, http.StatusForbidden, other.Post("/login", form).Status)
+	require.Equal(t, http.StatusSeeOther, b.Post("/login", form).Status, "the site's own form still works")
 }

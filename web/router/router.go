@@ -26,6 +26,7 @@ import (
 	"tenantry/internal/controldb"
 	"tenantry/internal/validate"
 	"tenantry/web/forum"
+	"tenantry/web/secure"
 	"tenantry/web/store"
 	"tenantry/web/tenant"
 )
@@ -292,7 +293,15 @@ func (r *Router) Handler() http.Handler {
 	e := gin.New()
 	e.Use(gin.Recovery())
 	e.NoRoute(r.route)
-	return e
+	// The tenant pages' forms are refused from other sites like the
+	// console's (they relied on SameSite cookies alone before).
+	deny := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		_ = StatusPage(statusView{Title: "Refused", Text: "This form was sent from another site."}).Render(req.Context(), w)
+	})
+	return secure.Headers(secure.SameOrigin(e, deny))
 }
 
 // route answers one tenant request.
