@@ -71,7 +71,6 @@ func StartBillingCycle(ctx context.Context, c client.Client, accountID string, p
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       BillingCycleID(accountID),
 		TaskQueue:                TaskQueue,
-		WorkflowTaskTimeout:      TaskTimeout,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    SearchAttributes(accountID, "", ""),
 	}, BillingCycle, BillingCycleInput{AccountID: accountID, Period: p, Length: length})

@@ -24,7 +24,6 @@ func startOnce(ctx context.Context, c client.Client, id string, attrs temporal.S
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                TaskQueue,
-		WorkflowTaskTimeout:      TaskTimeout,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		// Without it the SDK hands back the running run as if it had started.

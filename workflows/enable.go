@@ -77,7 +77,6 @@ func StartEnable(ctx context.Context, c client.Client, in EnableInput) (activiti
 	start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       EnableID(in.InstanceID),
 		TaskQueue:                TaskQueue,
-		WorkflowTaskTimeout:      TaskTimeout,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes:    SearchAttributes(in.AccountID, in.Service, in.InstanceID),
 	}, EnableService, in)

@@ -59,7 +59,7 @@ const (
 // instance an end or moving it.
 func WatchExpiry(ctx context.Context, c client.Client, in ExpiryInput) error {
 	_, err := c.SignalWithStartWorkflow(ctx, ExpiryID(in.InstanceID), ExpiryChangedSignal, nil,
-		client.StartWorkflowOptions{TaskQueue: TaskQueue, WorkflowTaskTimeout: TaskTimeout,
+		client.StartWorkflowOptions{TaskQueue: TaskQueue,
 			TypedSearchAttributes: SearchAttributes(in.AccountID, in.Service, in.InstanceID)},
 		InstanceExpiry, in)
 	return err
@@ -142,7 +142,7 @@ func watchExpiry(ctx workflow.Context, in ExpiryInput, warning time.Duration, ch
 // grace period; an already running disable is fine.
 func disableAtEnd(ctx workflow.Context, in ExpiryInput, e activities.Expiry) error {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID: DisableID(in.InstanceID), TaskQueue: TaskQueue, WorkflowTaskTimeout: TaskTimeout,
+		WorkflowID: DisableID(in.InstanceID), TaskQueue: TaskQueue,
 		TypedSearchAttributes: SearchAttributes(e.AccountID, e.Service, in.InstanceID),
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 	})

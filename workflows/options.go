@@ -20,12 +20,6 @@ import (
 // TaskQueue is where the worker listens for every workflow and activity.
 const TaskQueue = "tenantry"
 
-// TaskTimeout bounds one workflow task on a worker (the server's default
-// is 10 s): a worker killed while it holds one loses it for this long
-// before another worker takes it over. Local activities that run longer
-// keep the task alive by themselves (the SDK heartbeats it).
-const TaskTimeout = 5 * time.Second
-
 // acts is how workflows name activities: methods of a nil pointer, resolved
 // to the worker's registered instance.
 var acts *activities.Activities
@@ -86,7 +80,6 @@ func childOptions(ctx workflow.Context, id string, tenantID, service, instanceID
 	return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            id,
 		TaskQueue:             TaskQueue,
-		WorkflowTaskTimeout:   TaskTimeout,
 		TypedSearchAttributes: SearchAttributes(tenantID, service, instanceID),
 		WaitForCancellation:   true,
 	})

@@ -50,7 +50,6 @@ func StartPriceChange(ctx context.Context, c client.Client, in PriceChangeInput)
 	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       PriceChangeID(in.Service, in.Module, in.EffectiveAt),
 		TaskQueue:                TaskQueue,
-		WorkflowTaskTimeout:      TaskTimeout,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:    SearchAttributes("", in.Service, ""),
