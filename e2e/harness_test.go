@@ -42,7 +42,7 @@ func startStackWith(t *testing.T, cfg stack.Config) (*stack.Stack, stack.Config)
 	t.Cleanup(tmp.Stop)
 	control := testenv.NewControl(t)
 	cfg.DatabaseURL, cfg.TenantServerURL, cfg.SecretKey = control.URL, testenv.ServerURL(t), secret.NewKey()
-	cfg.Temporal.HostPort, cfg.Listen, cfg.RunWorker = tmp.HostPort, "127.0.0.1:0", true
+	cfg.Temporal.HostPort, cfg.Listen, cfg.RunWorker, cfg.AdminListen = tmp.HostPort, "127.0.0.1:0", true, "127.0.0.1:0"
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := stack.Start(ctx, cfg)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"tenantry/internal/health"
+	"tenantry/internal/metrics"
 	"tenantry/internal/platform"
 	"tenantry/web/api"
 	"tenantry/web/auth"
@@ -49,7 +50,7 @@ func (s *Server) Handler() http.Handler {
 	// The address is the peer's: X-Forwarded-For is trusted from no proxy,
 	// so it cannot dodge the login rate limit.
 	_ = r.SetTrustedProxies(nil)
-	r.Use(gin.Recovery(), s.requestLog, deadline)
+	r.Use(gin.Recovery(), metrics.HTTP, s.requestLog, deadline)
 	r.GET("/healthz", gin.WrapH(health.Live()))
 	if s.Ready != nil {
 		r.GET("/readyz", gin.WrapH(s.Ready))

@@ -102,6 +102,9 @@ func runPart(ctx context.Context, cfg stack.Config) error {
 	if s.RouterURL != "" {
 		fmt.Println("host router on", s.RouterURL)
 	}
+	if s.AdminURL != "" {
+		fmt.Println("metrics on", s.AdminURL+"/metrics")
+	}
 	<-ctx.Done()
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"tenantry/internal/config"
 	"tenantry/internal/controldb"
 	"tenantry/internal/health"
+	"tenantry/internal/metrics"
 	"tenantry/internal/platform"
 	"tenantry/internal/secret"
 	"tenantry/schemas"
@@ -54,6 +55,9 @@ type Stack struct {
 	// RouterURL is the host router's base URL when one runs.
 	RouterURL string
 	Router    *router.Router
+	// AdminURL is the admin listener's base URL (/metrics, /healthz,
+	// /readyz) when one runs.
+	AdminURL string
 	// Platform is the platform layer the web server runs on, when one runs.
 	Platform *platform.Platform
 
@@ -61,6 +65,7 @@ type Stack struct {
 	worker     sdkworker.Worker
 	http       *http.Server
 	routerHTTP *http.Server
+	adminHTTP  *http.Server
 	web        *web.Server
 }
 
@@ -125,11 +130,16 @@ func (s *Stack) prepare(ctx context.Context, cfg Config, cipher *secret.Cipher) 
 
 // boot starts what this process runs: the worker, the web server, the host
 // router, and their heartbeats.
-func (s *Stack) boot(ctx context.Context, cfg Config) error {
+func (s *Stack) boot(ctx context.Context, cfg Config) (err error) {
 	// A router-only process needs no Temporal.
 	if cfg.RunWorker || cfg.Listen != "" {
 		opts := cfg.Temporal
 		opts.Logger = log.NewStructuredLogger(cfg.Log)
+		if opts.MetricsHandler == nil {
+			if opts.MetricsHandler, err = metrics.Temporal(); err != nil {
+				return err
+			}
+		}
 		c, err := client.Dial(opts)
 		if err != nil {
 			return fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.TemporalAddress(), cfg.Namespace(), err)
@@ -155,6 +165,11 @@ func (s *Stack) boot(ctx context.Context, cfg Config) error {
 	}
 	if cfg.RouterListen != "" {
 		if err := s.serveRouter(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.AdminListen != "" {
+		if err := s.serveAdmin(cfg); err != nil {
 			return err
 		}
 	}
@@ -210,6 +225,26 @@ func (s *Stack) serveRouter(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+// serveAdmin starts the operators' listener: /metrics, /healthz, /readyz.
+func (s *Stack) serveAdmin(cfg Config) error {
+	l, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("GET /healthz", health.Live())
+	mux.Handle("GET /readyz", health.Ready(s.Checks()...))
+	s.adminHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.AdminURL = "http://" + l.Addr().String()
+	go func() {
+		if err := s.adminHTTP.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Log.Error("admin listener stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
 func (s *Stack) serve(cfg Config) error {
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -234,6 +269,9 @@ func (s *Stack) serve(cfg Config) error {
 // pools.
 func (s *Stack) Stop() {
 	s.stopHeartbeats()
+	if s.adminHTTP != nil {
+		_ = s.adminHTTP.Close()
+	}
 	if s.routerHTTP != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = s.routerHTTP.Shutdown(ctx)

@@ -24,6 +24,7 @@ import (
 
 	"tenantry/activities"
 	"tenantry/internal/controldb"
+	"tenantry/internal/metrics"
 	"tenantry/internal/validate"
 	"tenantry/web/forum"
 	"tenantry/web/secure"
@@ -212,6 +213,7 @@ func (r *Router) lookup(ctx context.Context, rawHost string) (*Instance, error) 
 	key := hostKey(rawHost)
 	e, ok, gen := r.cache.get(key)
 	if ok {
+		metrics.RouterCache.WithLabelValues("hit").Inc()
 		return e.inst, nil
 	}
 	// One query per host however many requests missed at once (a request
@@ -229,10 +231,12 @@ func (r *Router) lookup(ctx context.Context, rawHost string) (*Instance, error) 
 	if err != nil {
 		// The control database is away: serve what was known.
 		if old, ok := r.cache.stale(key); ok {
+			metrics.RouterCache.WithLabelValues("stale").Inc()
 			return old.inst, nil
 		}
 		return nil, err
 	}
+	metrics.RouterCache.WithLabelValues("miss").Inc()
 	return v.(*Instance), nil
 }
 
@@ -348,6 +352,7 @@ func (r *Router) route(c *gin.Context) {
 		Modules: inst.Modules, Lang: tp.lang, DB: tp.pool,
 		Meter: func(metric string) { r.meter.add(inst.ID, metric, 1) }}
 	svc.ServeHTTP(c.Writer, c.Request.WithContext(tenant.With(ctx, t)))
+	metrics.RouterRequests.WithLabelValues(inst.ID, strconv.Itoa(c.Writer.Status())).Inc()
 	for _, e := range c.Errors {
 		r.cfg.Log.Error("tenant page", "instance", inst.ID, "path", c.Request.URL.Path, "err", e.Err)
 	}
