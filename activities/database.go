@@ -147,7 +147,11 @@ func (a *Activities) rolePassword(ctx context.Context, instanceID string) (strin
 // in a transaction, so a retry checks the catalog and tolerates the
 // duplicate error of a concurrent attempt.
 func (a *Activities) CreateDatabase(ctx context.Context, in DatabaseInfo) error {
-	return apperr.ForTemporal(a.createDatabase(ctx, in))
+	if err := a.createDatabase(ctx, in); err != nil {
+		return apperr.ForTemporal(err)
+	}
+	a.logEvent(ctx, in.InstanceID, "instance.database_created", map[string]any{"database": in.Database})
+	return nil
 }
 
 func (a *Activities) createDatabase(ctx context.Context, in DatabaseInfo) error {

@@ -20,7 +20,7 @@ type MaintenanceInput struct {
 // instance; the host routers answer 503 with Retry-After meanwhile. Setting
 // the flag it already has changes nothing but tells the routers again.
 func (a *Activities) SetMaintenance(ctx context.Context, in MaintenanceInput) error {
-	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
+	err := apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
 		var id string
 		err := tx.QueryRow(ctx, `UPDATE instances SET maintenance = $2, updated_at = now()
 			WHERE id = $1 AND status <> 'deleted' RETURNING id`, in.InstanceID, in.On).Scan(&id)
@@ -32,4 +32,8 @@ func (a *Activities) SetMaintenance(ctx context.Context, in MaintenanceInput) er
 		}
 		return controldb.NotifyInstanceChanged(ctx, tx, in.InstanceID)
 	}))
+	if err == nil {
+		a.logEvent(ctx, in.InstanceID, "instance.maintenance", map[string]any{"on": in.On})
+	}
+	return err
 }

@@ -66,5 +66,10 @@ func (a *Activities) definitions() []definition {
 		{"SwapVersion", a.SwapVersion},
 		// PriceChange
 		{"ApplyScheduledPrice", a.ApplyScheduledPrice},
+		// Bind, Unbind
+		{"CreateBindingRole", a.CreateBindingRole},
+		{"DropBindingRole", a.DropBindingRole},
+		// LogRetention
+		{"PruneInstanceLogs", a.PruneInstanceLogs},
 	}
 }

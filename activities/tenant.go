@@ -29,7 +29,11 @@ type MigrateInput struct {
 // MigrateTenant runs the service's migrations up (or down) to the schema of
 // Version, as the tenant's own role so it owns every table.
 func (a *Activities) MigrateTenant(ctx context.Context, in MigrateInput) error {
-	return apperr.ForTemporal(a.migrateTenant(ctx, in))
+	if err := a.migrateTenant(ctx, in); err != nil {
+		return apperr.ForTemporal(err)
+	}
+	a.logEvent(ctx, in.InstanceID, "instance.migrated", map[string]any{"version": in.Version})
+	return nil
 }
 
 func (a *Activities) migrateTenant(ctx context.Context, in MigrateInput) error {
@@ -93,7 +97,11 @@ type SeedInput struct {
 
 // SeedTenant runs the service's idempotent seed with the setup's values.
 func (a *Activities) SeedTenant(ctx context.Context, in SeedInput) error {
-	return apperr.ForTemporal(a.seedTenant(ctx, in))
+	if err := a.seedTenant(ctx, in); err != nil {
+		return apperr.ForTemporal(err)
+	}
+	a.logEvent(ctx, in.InstanceID, "instance.seeded", map[string]any{"language": in.Setup.Language})
+	return nil
 }
 
 func (a *Activities) seedTenant(ctx context.Context, in SeedInput) error {

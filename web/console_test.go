@@ -382,6 +382,8 @@ func TestRolePermissions(t *testing.T) {
 			{"GET", "/enable", map[string]int{"member": forbidden, "billing": forbidden, "owner": ok}},
 			{"GET", "/team", map[string]int{"member": forbidden, "billing": forbidden, "owner": ok}},
 			{"POST", "/team", map[string]int{"member": forbidden, "billing": forbidden, "owner": http.StatusUnprocessableEntity}},
+			{"GET", "/broker", map[string]int{"member": forbidden, "billing": forbidden, "owner": ok}},
+			{"POST", "/broker", map[string]int{"member": forbidden, "billing": forbidden, "owner": http.StatusUnprocessableEntity}},
 			{"POST", "/instances/" + id + "/disable", map[string]int{"member": forbidden, "billing": forbidden}},
 			{"POST", "/instances/" + id + "/modules", map[string]int{"member": forbidden, "billing": forbidden}},
 			{"POST", "/instances/" + id + "/setup", map[string]int{"member": forbidden, "billing": forbidden}},

@@ -1,7 +1,8 @@
 // Package web puts Tenantry's front ends together on one gin engine: the
 // JSON API (web/api), the console (web/console) and who asks (web/auth),
 // all over the platform layer (internal/platform). The host router
-// (web/router) and the services' own pages run apart, on tenant hosts.
+// (web/router) and the services' own pages run apart, on tenant hosts. The
+// Open Service Broker API (web/broker) is served under /v2.
 package web
 
 import (
@@ -19,6 +20,7 @@ import (
 	"tenantry/internal/platform"
 	"tenantry/web/api"
 	"tenantry/web/auth"
+	"tenantry/web/broker"
 	"tenantry/web/console"
 	"tenantry/web/secure"
 )
@@ -56,6 +58,7 @@ func (s *Server) Handler() http.Handler {
 		r.GET("/readyz", gin.WrapH(s.Ready))
 	}
 	(&api.API{P: p, Auth: s.auth, Log: s.Log, Clock: p.Clock}).Routes(r)
+	(&broker.Broker{P: p, Log: s.Log}).Routes(r)
 	(&console.Console{P: p, Auth: s.auth, Log: s.Log, Clock: p.Clock, AssetDir: assetDir()}).Routes(r)
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path})

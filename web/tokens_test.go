@@ -4,9 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"tenantry/internal/client"
+	"tenantry/internal/platform"
+	"tenantry/internal/testenv"
 )
 
 // newToken makes an API token in the console and returns it as shown once.
@@ -165,5 +170,63 @@ func TestRoleChangeReachesCachedTokens(t *testing.T) {
 			t.Fatal("the demoted user's token still manages after one second")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The API makes, lists and revokes API tokens like the console: scoped to
+// what the caller holds, the secret in the creating answer only, another
+// user's token not found, a revoked token refused at once.
+func TestAPITokensOverTheAPI(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	email, accountID := s.user("member")
+	me := client.New(s.url, apiToken(t, s, email))
+
+	got, err := me.CreateToken(ctx, platform.NewAPIToken{Name: "ci", Permissions: []string{"instances.read"}, ExpiresInDays: 30})
+	if err != nil || !strings.HasPrefix(got.Token, platform.APITokenPrefix) || got.AccountID != accountID ||
+		got.State != "active" || got.ExpiresAt == nil {
+		t.Fatalf("create: %+v %v", got, err)
+	}
+	for _, bad := range []struct {
+		in   platform.NewAPIToken
+		want int
+	}{
+		{platform.NewAPIToken{Name: "none"}, http.StatusUnprocessableEntity},
+		{platform.NewAPIToken{Name: "x", Permissions: []string{"instances.read"}, ExpiresInDays: -1}, http.StatusUnprocessableEntity},
+		{platform.NewAPIToken{Name: "too much", Permissions: []string{"instances.manage"}}, http.StatusForbidden},
+	} {
+		if _, err := me.CreateToken(ctx, bad.in); client.StatusOf(err) != bad.want || err.Error() == "" {
+			t.Errorf("%+v: %v (status %d), want %d", bad.in, err, client.StatusOf(err), bad.want)
+		}
+	}
+	list, err := me.Tokens(ctx)
+	if err != nil || len(list.Tokens) != 1 || list.Tokens[0].ID != got.ID || !slices.Contains(list.Permissions, "instances.read") ||
+		slices.Contains(list.Permissions, "instances.manage") {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	// A token acts within its scope, and makes tokens only within it.
+	scoped := client.New(s.url, got.Token)
+	if _, err := scoped.Instances(ctx); err != nil {
+		t.Fatalf("the new token cannot read instances: %v", err)
+	}
+	if _, err := scoped.CreateToken(ctx, platform.NewAPIToken{Name: "wider", Permissions: []string{"forum.*"}}); client.StatusOf(err) != http.StatusForbidden {
+		t.Fatalf("a token widened itself: %v", err)
+	}
+
+	otherEmail, _ := s.user("owner")
+	other := client.New(s.url, apiToken(t, s, otherEmail))
+	if err := other.RevokeToken(ctx, got.ID); client.StatusOf(err) != http.StatusNotFound {
+		t.Fatalf("another user's revoke: %v", err)
+	}
+	if err := me.RevokeToken(ctx, got.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The processes drop their cached resolution on the revoke's NOTIFY.
+	testenv.Eventually(t, time.Second, 10*time.Millisecond, "the revoked token to be refused", func() bool {
+		_, err := scoped.Instances(ctx)
+		return client.StatusOf(err) == http.StatusUnauthorized
+	})
+	if list, _ := me.Tokens(ctx); len(list.Tokens) != 1 || list.Tokens[0].State != "revoked" {
+		t.Fatalf("after revoke: %+v", list)
 	}
 }

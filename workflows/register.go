@@ -19,6 +19,9 @@ func Workflows() []any {
 		InstanceExpiry,
 		UpgradeInstance,
 		PriceChange,
+		Bind,
+		Unbind,
+		LogRetention,
 	}
 }
 

@@ -2,40 +2,50 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"tenantry/internal/access"
+	"tenantry/internal/cli"
 	"tenantry/internal/config"
 	"tenantry/internal/controldb"
 	"tenantry/internal/devstack"
 	"tenantry/internal/platform"
 )
 
-// runGrant gives a user a platform role from a shell: the way to the first
-// developer, who grants the next ones from the console. Whoever can reach
-// the control database may run it; nothing else is needed.
-func runGrant(ctx context.Context, args []string, out io.Writer, cfg config.Config) error {
-	fs := flag.NewFlagSet("grant", flag.ContinueOnError)
-	fs.SetOutput(out)
-	email := fs.String("email", "", "the user's email (they have signed up or been invited)")
-	role := fs.String("role", "", "the platform role: "+strings.Join(access.PlatformRoles, " or "))
-	fs.Usage = func() {
-		fmt.Fprintln(out, "usage: tenantry grant --email EMAIL --role developer|billing-operator")
-		fmt.Fprintln(out, "  DATABASE_URL names the control database; without it, the dev stack's in TENANTRY_STATE_DIR (.state).")
-		fs.PrintDefaults()
+// grantCommand gives a user a platform role from a shell: the way to the
+// first developer, who grants the next ones from the console. Whoever can
+// reach the control database may run it; nothing else is needed.
+func grantCommand(env func() (config.Config, error)) *cobra.Command {
+	var email, role string
+	cmd := &cobra.Command{
+		Use:   "grant --email EMAIL --role " + strings.Join(access.PlatformRoles, "|"),
+		Short: "Give a user a platform role (the first developer, from a shell)",
+		Long: "Give a user who has signed up (or been invited) a platform role.\n" +
+			"DATABASE_URL names the control database; without it, the dev stack's in TENANTRY_STATE_DIR (.state).",
+		Args: cobra.NoArgs,
+		RunE: cli.Run(func(c *cobra.Command, _ []string) error {
+			cfg, err := env()
+			if err != nil {
+				return err
+			}
+			return runGrant(c.Context(), email, role, c.OutOrStdout(), cfg)
+		}),
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *email == "" || *role == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("grant needs --email and --role")
-	}
+	cmd.Flags().StringVar(&email, "email", "", "the user's email (they have signed up or been invited)")
+	cmd.Flags().StringVar(&role, "role", "", "the platform role: "+strings.Join(access.PlatformRoles, " or "))
+	_ = cmd.MarkFlagRequired("email")
+	_ = cmd.MarkFlagRequired("role")
+	return cmd
+}
+
+// runGrant grants role to the user with email.
+func runGrant(ctx context.Context, email, role string, out io.Writer, cfg config.Config) error {
 	url := cfg.DatabaseURL
 	if url == "" {
 		dir, err := filepath.Abs(cfg.StateDir)
@@ -55,7 +65,7 @@ func runGrant(ctx context.Context, args []string, out io.Writer, cfg config.Conf
 	}
 	defer db.Close()
 	p := platform.New(&platform.Platform{DB: db, Log: slog.New(slog.DiscardHandler)})
-	g, err := p.BootstrapPlatformRole(ctx, *email, *role)
+	g, err := p.BootstrapPlatformRole(ctx, email, role)
 	if err != nil {
 		return err
 	}

@@ -22,22 +22,30 @@ func TestGrantCommand(t *testing.T) {
 	c.AddMember(t, account, "ada@acme.test", secret.HashPassword("correct horse battery"), "member")
 	cfg := config.Config{DatabaseURL: c.URL}
 	var out bytes.Buffer
-	if err := runGrant(ctx, []string{"--email", "Ada@Acme.test", "--role", "developer"}, &out, cfg); err != nil {
+	grant := func(args ...string) error {
+		cmd := grantCommand(func() (config.Config, error) { return cfg, nil })
+		cmd.SetArgs(args)
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		return cmd.ExecuteContext(ctx)
+	}
+	if err := grant("--email", "Ada@Acme.test", "--role", "developer"); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "ada@acme.test") || !strings.Contains(out.String(), "developer") {
 		t.Fatalf("output: %q", out.String())
 	}
 	// Granting again is a no-op, not an error.
-	if err := runGrant(ctx, []string{"--email", "ada@acme.test", "--role", "developer"}, &out, cfg); err != nil {
+	if err := grant("--email", "ada@acme.test", "--role", "developer"); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range [][]string{
 		{"--email", "ada@acme.test", "--role", "owner"},
 		{"--email", "nobody@acme.test", "--role", "developer"},
 		{"--email", "ada@acme.test"},
+		{"--email", "ada@acme.test", "--role", "developer", "extra"},
 	} {
-		if err := runGrant(ctx, bad, &out, cfg); err == nil {
+		if err := grant(bad...); err == nil {
 			t.Errorf("%v: accepted", bad)
 		}
 	}

@@ -1,76 +1,114 @@
-// Command tenantry runs Tenantry: `tenantry dev` brings up the whole local
-// stack; `tenantry worker`, `tenantry web` and `tenantry router` run one
-// part each against servers named by the environment (internal/config reads
-// it, once, for every command; the README lists every variable).
+// Command tenantry runs Tenantry and talks to it. `tenantry dev` brings up
+// the whole local stack; `tenantry worker`, `tenantry web` and `tenantry
+// router` run one part each against servers named by the environment
+// (internal/config reads it, once, for every command; the README lists
+// every variable); `tenantry grant` gives a platform role from a shell.
+// The client commands (signup, login, enable, billing, ...) use the JSON
+// API of a running server (internal/cli). One parser, cobra, reads every
+// command's flags and writes every --help.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
+	"tenantry/internal/cli"
 	"tenantry/internal/config"
 	"tenantry/internal/stack"
 )
 
-const usage = `usage: tenantry <command>
-
-  dev      run the whole local stack (PostgreSQL, Temporal dev server, worker, web, host router)
-  worker   run the Temporal worker                 (DATABASE_URL, TENANTRY_SECRET_KEY, TEMPORAL_*)
-  web      run the web server and API              (same, plus TENANTRY_LISTEN)
-  router   run the host router for tenant traffic  (DATABASE_URL, TENANTRY_SECRET_KEY, TENANTRY_ROUTER_LISTEN)
-  grant    give a user a platform role: tenantry grant --email EMAIL --role developer|billing-operator
-
-Every environment variable is listed in the README ("Configuration").
-`
-
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
-	}
-	cmd := config.Command(os.Args[1])
-	switch cmd {
-	case config.Dev, config.Worker, config.Web, config.Router, grantCommand:
-	default:
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
-	}
 	// The first SIGTERM or Ctrl-C stops gracefully (requests in flight
 	// finish, the worker hands its tasks back, the meter flushes); a
 	// second one ends the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() { <-ctx.Done(); stop() }()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := run(ctx, log, cmd); err != nil {
+	err := rootCommand().ExecuteContext(ctx)
+	stop()
+	var failed *cli.Failed
+	switch {
+	case err == nil:
+	case errors.As(err, &failed) && failed.Reported:
+	case errors.As(err, &failed):
 		fmt.Fprintln(os.Stderr, "tenantry:", err)
-		os.Exit(1)
+	default:
+		fmt.Fprintln(os.Stderr, "tenantry:", err)
+		fmt.Fprintln(os.Stderr, "Run 'tenantry --help' for the commands, 'tenantry COMMAND --help' for one.")
 	}
+	os.Exit(cli.ExitCode(err))
 }
 
-// grantCommand is the operator's command that needs only the control
-// database.
-const grantCommand config.Command = "grant"
+// serverGroup is the help group of the commands that run Tenantry.
+const serverGroup = "server"
 
-func run(ctx context.Context, log *slog.Logger, cmd config.Command) error {
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return err
+// rootCommand is the tenantry command with every subcommand.
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tenantry",
+		Short: "Tenantry: a provisioning engine for database-backed SaaS",
+		Long: "Tenantry runs the platform (dev, worker, web, router, grant) and is its command-line client\n" +
+			"(signup, login, enable, billing, ...). Every environment variable is listed in the README\n" +
+			"(\"Configuration\").",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Without a command, the help, and a failing exit status.
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(os.Stderr)
+			_ = cmd.Help()
+			return errors.New("no command given")
+		},
 	}
-	if cmd == grantCommand {
-		return runGrant(ctx, os.Args[2:], os.Stdout, cfg)
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddGroup(&cobra.Group{ID: serverGroup, Title: "Run Tenantry:"},
+		&cobra.Group{ID: cli.GroupID, Title: "Use Tenantry (client commands over the JSON API):"})
+	// The environment is read once, by the first command that needs it.
+	env := sync.OnceValues(config.FromEnv)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	for _, c := range []*cobra.Command{
+		partCommand(config.Dev, "Run the whole local stack (PostgreSQL, Temporal dev server, worker, web, host router)", env, log),
+		partCommand(config.Worker, "Run the Temporal worker (DATABASE_URL, TENANTRY_SECRET_KEY, TEMPORAL_*)", env, log),
+		partCommand(config.Web, "Run the web server and API (the same, plus TENANTRY_LISTEN)", env, log),
+		partCommand(config.Router, "Run the host router for tenant traffic (DATABASE_URL, TENANTRY_SECRET_KEY, TENANTRY_ROUTER_LISTEN)", env, log),
+		grantCommand(env),
+	} {
+		c.GroupID = serverGroup
+		root.AddCommand(c)
 	}
-	if err := cfg.Require(cmd); err != nil {
-		return err
+	root.AddCommand(cli.Commands(&cli.Env{Config: env, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		ConfigDir: os.UserConfigDir})...)
+	return root
+}
+
+// partCommand runs the whole dev stack or one part of a stack.
+func partCommand(cmd config.Command, short string, env func() (config.Config, error), log *slog.Logger) *cobra.Command {
+	return &cobra.Command{
+		Use:   string(cmd),
+		Short: short,
+		Long:  short + ".\nEvery environment variable is listed in the README (\"Configuration\").",
+		Args:  cobra.NoArgs,
+		RunE: cli.Run(func(c *cobra.Command, _ []string) error {
+			cfg, err := env()
+			if err != nil {
+				return err
+			}
+			if err := cfg.Require(cmd); err != nil {
+				return err
+			}
+			if cmd == config.Dev {
+				return runDev(c.Context(), log, cfg)
+			}
+			return runPart(c.Context(), stackFor(cmd, cfg, log))
+		}),
 	}
-	if cmd == config.Dev {
-		return runDev(ctx, log, cfg)
-	}
-	return runPart(ctx, stackFor(cmd, cfg, log))
 }
 
 // stackFor says what one part runs: the worker no listener, the web server

@@ -10,6 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -39,6 +40,8 @@ const (
 	BillingPeriodEnv   = "TENANTRY_BILLING_PERIOD"
 	SecureCookiesEnv   = "TENANTRY_SECURE_COOKIES"
 	BuildIDEnv         = "TENANTRY_BUILD_ID"
+	ClientURLEnv       = "TENANTRY_URL"
+	ClientTokenEnv     = "TENANTRY_TOKEN"
 )
 
 // Defaults of the settings that have one.
@@ -47,6 +50,9 @@ const (
 	DefaultRouterListen = "127.0.0.1:8000"
 	DefaultStateDir     = ".state"
 	DefaultTemporalPort = 7233
+	// DefaultClientURL is the server of the client commands when none is
+	// named or saved: the dev stack's web server.
+	DefaultClientURL = "http://" + DefaultListen
 	// TemporalUIOffset: the dev command's Temporal Web UI listens on
 	// TemporalPort + TemporalUIOffset.
 	TemporalUIOffset = 1000
@@ -98,6 +104,14 @@ type Config struct {
 	// SecureCookies marks the console's session cookie Secure, for a
 	// console served over TLS (TENANTRY_SECURE_COOKIES).
 	SecureCookies bool
+	// ClientURL is the server the client commands talk to (TENANTRY_URL,
+	// without a trailing slash); empty means the one saved at the last
+	// login, else DefaultClientURL.
+	ClientURL string
+	// ClientToken is the bearer token the client commands send
+	// (TENANTRY_TOKEN: a login or API token); empty means the one saved
+	// for the server at login.
+	ClientToken string
 	// Temporal are the client options envconfig loaded. An empty HostPort
 	// means none was configured: the SDK dials client.DefaultHostPort, and
 	// the dev command starts its own dev server.
@@ -149,6 +163,7 @@ func Load(environ []string) (Config, error) {
 		StateDir:        env.getOr(StateDirEnv, DefaultStateDir),
 		TemporalUI:      strings.TrimRight(env.get(TemporalUIEnv), "/"),
 		BuildID:         buildinfo.ID(env.get(BuildIDEnv)),
+		ClientToken:     env.get(ClientTokenEnv),
 	}
 	var errs []error
 	collect := func(err error) {
@@ -172,6 +187,10 @@ func Load(environ []string) (Config, error) {
 	collect(err)
 	c.SecureCookies, err = boolean(env, SecureCookiesEnv)
 	collect(err)
+	c.ClientURL, err = ServerURL(env.get(ClientURLEnv))
+	if err != nil {
+		collect(fmt.Errorf("%s: %w", ClientURLEnv, err))
+	}
 	c.Temporal, err = envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: env})
 	if err != nil {
 		collect(fmt.Errorf("Temporal client configuration (TEMPORAL_* variables, TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE): %w", err))
@@ -201,6 +220,20 @@ func (c Config) Require(cmd Command) error {
 	default:
 		return fmt.Errorf("unknown command %q", string(cmd))
 	}
+}
+
+// ServerURL checks the base URL of a Tenantry web server (the client
+// commands' TENANTRY_URL and --url): http or https, a host, no query; the
+// trailing slash is dropped. Empty stays empty.
+func ServerURL(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%q: want the web server's base URL, such as %s", v, DefaultClientURL)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // env is the environment as envconfig looks it up too.

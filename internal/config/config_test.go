@@ -52,8 +52,9 @@ func TestEverySetting(t *testing.T) {
 		"TENANTRY_SECRET_KEY="+key, "TENANTRY_LISTEN=0.0.0.0:9090", "TENANTRY_ROUTER_LISTEN=0.0.0.0:9000",
 		"TENANTRY_ADMIN_LISTEN=127.0.0.1:9100", "TENANTRY_STATE_DIR=/tmp/state", "TENANTRY_TEMPORAL_PORT=17233", "TENANTRY_TEMPORAL_UI=https://ui.example/",
 		"TENANTRY_GRACE_PERIOD=2m", "TENANTRY_SETUP_TIMEOUT=90s", "TENANTRY_BILLING_PERIOD=1m",
-		"TENANTRY_SECURE_COOKIES=1", "TENANTRY_BUILD_ID=b42")
-	want := config.Config{BuildID: "b42",
+		"TENANTRY_SECURE_COOKIES=1", "TENANTRY_BUILD_ID=b42",
+		"TENANTRY_URL=https://tenantry.example/", "TENANTRY_TOKEN=tnt_secret")
+	want := config.Config{BuildID: "b42", ClientURL: "https://tenantry.example", ClientToken: "tnt_secret",
 		DatabaseURL: "postgres://control", TenantServerURL: "postgres://tenants", SecretKey: key,
 		Listen: "0.0.0.0:9090", RouterListen: "0.0.0.0:9000", AdminListen: "127.0.0.1:9100", StateDir: "/tmp/state", TemporalPort: 17233,
 		TemporalUI: "https://ui.example", GracePeriod: 2 * time.Minute, SetupTimeout: 90 * time.Second,
@@ -80,6 +81,9 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		"TENANTRY_TEMPORAL_PORT=65000",
 		"TENANTRY_SECURE_COOKIES=yes please",
 		"TENANTRY_SECRET_KEY=not-a-key",
+		"TENANTRY_URL=127.0.0.1:8080",
+		"TENANTRY_URL=ftp://tenantry.example",
+		"TENANTRY_URL=https://tenantry.example/?x=1",
 	} {
 		t.Run(kv, func(t *testing.T) {
 			_, err := load(t, kv)

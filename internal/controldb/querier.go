@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"tenantry/internal/apperr"
 )
@@ -15,6 +16,11 @@ type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// Execer is what writing needs: a pool or a transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
 // InstanceChanged is the NOTIFY channel an instance's id is sent on whenever
@@ -41,7 +47,7 @@ func LockInstance(ctx context.Context, tx pgx.Tx, instanceID, columns string, de
 
 // Audit records an event once, however often the code that records it
 // runs: the key names the event. An empty accountID or actorID is stored
-// as none.
+// as none. An instance's events also join its own log.
 func Audit(ctx context.Context, tx pgx.Tx, key, accountID, actorID, action, objectType, objectID string, detail map[string]any) error {
 	if detail == nil {
 		detail = map[string]any{}
@@ -51,5 +57,8 @@ func Audit(ctx context.Context, tx pgx.Tx, key, accountID, actorID, action, obje
 		VALUES ($1, nullif($2, '')::uuid, nullif($3, '')::uuid, $4, $5, $6, $7)
 		ON CONFLICT (event_key) DO NOTHING`,
 		key, accountID, actorID, action, objectType, objectID, detail)
-	return err
+	if err != nil || objectType != "instance" {
+		return err
+	}
+	return LogEvent(ctx, tx, objectID, key, action, detail)
 }

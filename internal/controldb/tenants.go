@@ -48,3 +48,6 @@ func TenantConfig(ctx context.Context, q Querier, cipher *secret.Cipher, cat *ca
 // CredentialsAAD binds an instance's sealed database password to the
 // instance.
 func CredentialsAAD(instanceID string) []byte { return []byte("instance:" + instanceID) }
+
+// BindingAAD binds a broker binding's sealed password to the binding.
+func BindingAAD(bindingID string) []byte { return []byte("binding:" + bindingID) }

@@ -58,6 +58,10 @@ type fixture struct {
 // target is what an operation acts on in one account.
 type target struct {
 	account, ready, disabled, invoice, member, token string
+	// osb is a platform's (broker) instance of a ready forum with a
+	// database server, binding a bound binding of it, brokerCred broker
+	// credentials; osbBare another platform's instance, with no binding.
+	osb, binding, brokerCred, osbBare string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -93,7 +97,40 @@ func newFixture(t *testing.T) *fixture {
 	f.acme.invoice, f.other.invoice = f.invoice(f.acme.account), f.invoice(f.other.account)
 	f.acme.token = f.apiToken(f.who["owner"], access.InstancesRead).id
 	f.other.token = f.apiToken(f.principal(f.users["other owner"], f.other.account), access.InstancesRead).id
+	f.brokered(&f.acme, f.users["owner"])
+	f.brokered(&f.other, f.users["other owner"])
 	return f
+}
+
+// brokerIDs are forum's offering and plan ids in the broker's catalog.
+func (f *fixture) brokerIDs() (string, string) {
+	for _, o := range f.p.BrokerCatalog() {
+		if o.Name == "forum" {
+			return o.ID, o.Plans[0].ID
+		}
+	}
+	f.t.Fatal("no forum in the broker's catalog")
+	return "", ""
+}
+
+// brokered gives an account a platform's instance (a ready forum on the
+// database server), a bound binding of it and broker credentials.
+func (f *fixture) brokered(on *target, ownerID string) {
+	f.t.Helper()
+	service, plan := f.brokerIDs()
+	on.osb, on.binding, on.brokerCred, on.osbBare = "osb-"+uuid.NewString(), "bind-"+uuid.NewString(), uuid.NewString(), "osb-"+uuid.NewString()
+	var id string
+	for _, osb := range []string{on.osbBare, on.osb} {
+		id = f.instance(on.account, "ready")
+		f.exec(`UPDATE instances SET database_server_id = (SELECT id FROM database_servers LIMIT 1),
+			database_name = 'tenant_' || replace(id::text, '-', '') WHERE id = $1`, id)
+		f.exec(`INSERT INTO broker_instances (osb_id, instance_id, account_id, service_id, plan_id, parameters, operation)
+			VALUES ($1, $2, $3, $4, $5, '{"host": "x.localhost"}', 'provision')`, osb, id, on.account, service, plan)
+	}
+	f.exec(`INSERT INTO broker_bindings (id, osb_id, instance_osb_id, instance_id, role_name, state)
+		VALUES (gen_random_uuid(), $1, $2, $3, 'tb_' || replace(gen_random_uuid()::text, '-', ''), 'bound')`, on.binding, on.osb, id)
+	f.exec(`INSERT INTO broker_credentials (id, account_id, created_by, name, username, password_hash, allowed_cidrs)
+		VALUES ($1, $2, $3, 'cf', $4, $5, '{127.0.0.1/32}')`, on.brokerCred, on.account, ownerID, "broker-"+on.brokerCred[:8], passwordHash)
 }
 
 // principal resolves a user acting on an account from the grants.
@@ -176,7 +213,10 @@ func (f *fixture) state() string {
 		'api_sessions: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM api_sessions t), ''),
 		'discounts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM discounts t), ''),
 		'instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM instances t), ''),
-		'invoices: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM invoices t), ''))`).Scan(&s); err != nil {
+		'invoices: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM invoices t), ''),
+		'broker_credentials: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_credentials t), ''),
+		'broker_instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_instances t), ''),
+		'broker_bindings: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_bindings t), ''))`).Scan(&s); err != nil {
 		f.t.Fatal(err)
 	}
 	return s + " | temporal: " + strings.Join(f.calls(), ",")
@@ -199,6 +239,7 @@ func temporalMock(t *testing.T) *mocks.Client {
 	tc := mocks.NewClient(t)
 	run := mocks.NewWorkflowRun(t)
 	run.On("GetID").Return("run").Maybe()
+	run.On("Get", mock.Anything, mock.Anything).Return(nil).Maybe()
 	update := mocks.NewWorkflowUpdateHandle(t)
 	update.On("Get", mock.Anything, mock.Anything).Return(nil).Maybe()
 	anyArgs := func(n int) []any {
@@ -214,6 +255,7 @@ func temporalMock(t *testing.T) *mocks.Client {
 	tc.On("UpdateWorkflow", anyArgs(2)...).Return(update, nil).Maybe()
 	tc.On("SignalWorkflow", anyArgs(5)...).Return(nil).Maybe()
 	tc.On("SignalWithStartWorkflow", anyArgs(7)...).Return(run, nil).Maybe()
+	tc.On("GetWorkflow", anyArgs(3)...).Return(run).Maybe()
 	tc.On("ListWorkflow", anyArgs(2)...).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil).Maybe()
 	tc.On("DescribeWorkflowExecution", anyArgs(3)...).Return(nil, serviceerror.NewNotFound("never ran")).Maybe()
 	tc.On("QueryWorkflowWithOptions", anyArgs(2)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()

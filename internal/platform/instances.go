@@ -170,6 +170,11 @@ type EnableInput struct {
 // the new instance once the workflow has reserved the host, or the reason
 // it was refused.
 func (p *Platform) Enable(ctx context.Context, who Principal, req EnableInput) (Instance, error) {
+	return p.enable(ctx, who, req, uuid.NewString())
+}
+
+// enable is Enable of a new instance whose id the caller chose.
+func (p *Platform) enable(ctx context.Context, who Principal, req EnableInput, instanceID string) (Instance, error) {
 	if err := require(who, access.InstancesManage); err != nil {
 		return Instance{}, err
 	}
@@ -180,7 +185,7 @@ func (p *Platform) Enable(ctx context.Context, who Principal, req EnableInput) (
 		return Instance{}, err
 	}
 	in := workflows.EnableInput{
-		InstanceID: uuid.NewString(), AccountID: who.AccountID, ActorID: who.UserID,
+		InstanceID: instanceID, AccountID: who.AccountID, ActorID: who.UserID,
 		Service: req.Service, Modules: req.Modules, Host: req.Host, SetupTimeout: p.SetupTimeout,
 	}
 	// Answer bad input before starting anything.
@@ -311,8 +316,8 @@ type Upgrade struct {
 }
 
 // UpgradeInstance moves any account's instance to a newer service version
-// (developers only): it checks the upgrade as the workflow will, refuses a
-// second upgrade of the same instance, then starts UpgradeInstance.
+// (developers only; an account moves its own to the catalog's current
+// version with BrokerUpdate).
 func (p *Platform) UpgradeInstance(ctx context.Context, who Principal, id, version string) (Upgrade, error) {
 	if err := require(who, access.ConsoleAdmin); err != nil {
 		return Upgrade{}, err
@@ -324,6 +329,13 @@ func (p *Platform) UpgradeInstance(ctx context.Context, who Principal, id, versi
 	if err != nil {
 		return Upgrade{}, err
 	}
+	return p.startUpgrade(ctx, who, v, version)
+}
+
+// startUpgrade checks an upgrade of an instance the caller may upgrade as
+// the workflow will, refuses a second upgrade of the same instance, then
+// starts UpgradeInstance.
+func (p *Platform) startUpgrade(ctx context.Context, who Principal, v Instance, version string) (Upgrade, error) {
 	plan, err := controldb.CheckUpgrade(ctx, p.DB, p.Catalog, v.ID, version)
 	if err != nil {
 		return Upgrade{Plan: plan}, err

@@ -63,6 +63,12 @@ var operations = []operation{
 			_, err := f.p.InstanceWithProgress(f.ctx, who, on.ready)
 			return err
 		}},
+	{name: "InstanceLogs", perm: access.InstancesRead, may: []string{"owner", "member", "billing"}, mayNot: strangers,
+		ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.InstanceLogs(f.ctx, who, on.ready, platform.LogQuery{})
+			return err
+		}},
 	{name: "Enable", perm: access.InstancesManage, may: []string{"owner", "developer"}, mayNot: with(strangers, "member", "billing"),
 		allowed: apperr.KindNotFound, starts: "UpdateWithStartWorkflow",
 		call: func(f *fixture, who platform.Principal, on target) error {
@@ -104,6 +110,83 @@ var operations = []operation{
 		call: func(f *fixture, who platform.Principal, on target) error {
 			_, err := f.p.UpgradeInstance(f.ctx, who, on.ready, "1.1.0")
 			return err
+		}},
+
+	// The Open Service Broker API: a platform acts as the owner who made
+	// its credentials, on the instances of that account. The fetches and
+	// polls come before the changes, which move the instance on.
+	{name: "BrokerInstance", perm: access.InstancesRead, may: []string{"owner", "member", "billing"}, mayNot: strangers,
+		ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.BrokerInstance(f.ctx, who, on.osb, "http://console.test")
+			return err
+		}},
+	{name: "BrokerLastOperation", perm: access.InstancesRead, may: []string{"owner", "member", "billing"}, mayNot: strangers,
+		ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.BrokerLastOperation(f.ctx, who, on.osb, "")
+			return err
+		}},
+	{name: "BrokerGetBinding", perm: access.InstancesManage, may: []string{"owner"}, mayNot: with(strangers, "member", "billing"),
+		ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.BrokerGetBinding(f.ctx, who, on.osb, on.binding)
+			return err
+		}},
+	// Not found: the Bind workflow (mocked here) is what makes it bound.
+	{name: "BrokerBind", perm: access.InstancesManage, may: []string{"owner"}, mayNot: with(strangers, "member", "billing"),
+		allowed: apperr.KindNotFound, starts: "ExecuteWorkflow",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			service, plan := f.brokerIDs()
+			_, _, err := f.p.BrokerBind(f.ctx, who, platform.BrokerBindInput{InstanceID: on.osb, BindingID: uuid.NewString(),
+				ServiceID: service, PlanID: plan})
+			return err
+		}},
+	{name: "BrokerUnbind", perm: access.InstancesManage, may: []string{"owner"}, mayNot: with(strangers, "member", "billing"),
+		starts: "ExecuteWorkflow", ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			service, plan := f.brokerIDs()
+			return f.p.BrokerUnbind(f.ctx, who, platform.BrokerUnbindInput{InstanceID: on.osb, BindingID: on.binding,
+				ServiceID: service, PlanID: plan})
+		}},
+	{name: "BrokerProvision", perm: access.InstancesManage, may: []string{"owner", "developer"},
+		mayNot: with(strangers, "member", "billing"), starts: "UpdateWithStartWorkflow",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			service, plan := f.brokerIDs()
+			_, err := f.p.BrokerProvision(f.ctx, who, platform.BrokerInstanceInput{InstanceID: uuid.NewString(), ServiceID: service,
+				PlanID: plan, Parameters: []byte(`{"host": "` + uuid.NewString()[:8] + `.localhost"}`)})
+			return err
+		}},
+	{name: "BrokerUpdate", perm: access.InstancesManage, may: []string{"owner"}, mayNot: with(strangers, "member", "billing"),
+		starts: "ExecuteWorkflow", ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			service, _ := f.brokerIDs()
+			_, err := f.p.BrokerUpdate(f.ctx, who, platform.BrokerInstanceInput{InstanceID: on.osb, ServiceID: service,
+				Parameters: []byte(`{"modules": ["search"]}`)})
+			return err
+		}},
+	{name: "BrokerDeprovision", perm: access.InstancesManage, may: []string{"owner"}, mayNot: with(strangers, "member", "billing"),
+		starts: "ExecuteWorkflow", ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			service, plan := f.brokerIDs()
+			_, err := f.p.BrokerDeprovision(f.ctx, who, platform.BrokerDeprovisionInput{InstanceID: on.osbBare, ServiceID: service, PlanID: plan})
+			return err
+		}},
+	// Owners make broker credentials: they hand a platform instances.manage.
+	{name: "BrokerCredentials", perm: access.TeamManage, may: []string{"owner", "developer"}, mayNot: with(strangers, "member", "billing"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.BrokerCredentials(f.ctx, who)
+			return err
+		}},
+	{name: "CreateBrokerCredential", perm: access.TeamManage, may: []string{"owner"}, mayNot: with(strangers, "member", "billing"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, _, err := f.p.CreateBrokerCredential(f.ctx, who, platform.NewBrokerCredential{Name: "cf", AllowedFrom: "10.0.0.0/8"})
+			return err
+		}},
+	{name: "RevokeBrokerCredential", perm: access.TeamManage, may: []string{"owner"}, mayNot: with(strangers, "member", "billing"),
+		ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			return f.p.RevokeBrokerCredential(f.ctx, who, on.brokerCred)
 		}},
 
 	// The account's billing.

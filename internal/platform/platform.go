@@ -17,6 +17,7 @@ import (
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
+	"tenantry/internal/secret"
 )
 
 // Platform holds what the operations depend on.
@@ -25,7 +26,9 @@ type Platform struct {
 	Temporal client.Client
 	Catalog  *catalog.Catalog
 	Log      *slog.Logger
-	Clock    func() time.Time
+	// Cipher opens the broker bindings' sealed passwords.
+	Cipher *secret.Cipher
+	Clock  func() time.Time
 	// BillingPeriod shortens billing periods; zero is calendar months.
 	BillingPeriod time.Duration
 	// GracePeriod and SetupTimeout override the workflows' defaults (the
@@ -40,6 +43,7 @@ type Platform struct {
 
 	logins *loginLimiter
 	closed closedRuns
+	broker brokerLogins
 }
 
 // New fills the defaults of p (clock, logger) and returns it ready.

@@ -3,6 +3,7 @@ package platform_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,5 +165,17 @@ func TestTokenPermissions(t *testing.T) {
 	}
 	if got := f.p.TokenPermissions(f.scoped("owner", access.InstancesRead)); !slices.Equal(got, []string{access.InstancesRead}) {
 		t.Errorf("a token scoped to %s may make tokens for %v", access.InstancesRead, got)
+	}
+}
+
+func TestParseAllowList(t *testing.T) {
+	got, err := platform.ParseAllowList("10.1.2.3/8, 127.0.0.1 ::1\n2001:db8::/32")
+	if err != nil || strings.Join(got, " ") != "10.0.0.0/8 127.0.0.1/32 ::1/128 2001:db8::/32" {
+		t.Errorf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"", " , ", "example.com", "10.0.0.0/33"} {
+		if _, err := platform.ParseAllowList(bad); err == nil {
+			t.Errorf("%q was accepted", bad)
+		}
 	}
 }

@@ -178,12 +178,19 @@ func (p *Platform) TokenPermissions(who Principal) []string {
 	return slices.DeleteFunc(all, func(perm string) bool { return !who.Can(perm) })
 }
 
-// NewAPIToken is the token form.
+// NewAPIToken is the token form (the console's, and the API's body).
 type NewAPIToken struct {
-	Name        string
-	Permissions []string
+	Name        string   `json:"name"`
+	Permissions []string `json:"permissions"`
 	// ExpiresInDays is empty for a token without an end.
-	ExpiresInDays int
+	ExpiresInDays int `json:"expires_in_days,omitempty"`
+}
+
+// IssuedAPIToken is a new API token with its secret, the only time the
+// secret is shown.
+type IssuedAPIToken struct {
+	Token string `json:"token"`
+	APIToken
 }
 
 // CreateAPIToken makes an API token for the principal's account, scoped

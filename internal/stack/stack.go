@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ import (
 	"tenantry/web"
 	"tenantry/web/router"
 	"tenantry/worker"
+	"tenantry/workflows"
 )
 
 // Config is the settings (read from the environment by internal/config,
@@ -42,6 +44,9 @@ type Config struct {
 	// the ones it does not run.
 	RunWorker bool
 	Log       *slog.Logger
+	// Services replaces the embedded catalog (schemas.Services()), for a
+	// test that plays a release; nil keeps it.
+	Services fs.FS
 }
 
 // Stack is a running Tenantry.
@@ -80,7 +85,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Load(schemas.Services())
+	services := cfg.Services
+	if services == nil {
+		services = schemas.Services()
+	}
+	cat, err := catalog.Load(services)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +165,9 @@ func (s *Stack) boot(ctx context.Context, cfg Config) (err error) {
 		}
 		if err := s.ensurePriceChanges(ctx); err != nil {
 			return fmt.Errorf("price changes: %w", err)
+		}
+		if err := workflows.EnsureLogRetention(ctx, s.Temporal); err != nil {
+			return fmt.Errorf("instance log retention schedule: %w", err)
 		}
 	}
 	if cfg.Listen != "" {
@@ -250,7 +262,7 @@ func (s *Stack) serve(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("web server: %w", err)
 	}
-	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log,
+	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log, Cipher: s.Acts.Cipher,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
 		BillingPeriod: cfg.BillingPeriod})
 	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log, Ready: health.Ready(s.Checks()...)}

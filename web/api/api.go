@@ -38,6 +38,7 @@ type Platform interface {
 	Disable(ctx context.Context, who platform.Principal, id string) (platform.Disabled, error)
 	Reenable(ctx context.Context, who platform.Principal, id string) error
 	SetExpiry(ctx context.Context, who platform.Principal, id string, at *time.Time) error
+	InstanceLogs(ctx context.Context, who platform.Principal, id string, q platform.LogQuery) (platform.LogPage, error)
 	UpgradeInstance(ctx context.Context, who platform.Principal, id, version string) (platform.Upgrade, error)
 
 	CurrentBilling(ctx context.Context, who platform.Principal) (platform.BillingNow, error)
@@ -47,6 +48,11 @@ type Platform interface {
 	CloseFailures(ctx context.Context, who platform.Principal) ([]platform.CloseFailure, error)
 	RetryClose(ctx context.Context, who platform.Principal, accountID string) error
 	GrantDiscount(ctx context.Context, who platform.Principal, in controldb.DiscountInput) (string, error)
+
+	APITokens(ctx context.Context, who platform.Principal) ([]platform.APIToken, error)
+	TokenPermissions(who platform.Principal) []string
+	CreateAPIToken(ctx context.Context, who platform.Principal, in platform.NewAPIToken) (string, platform.APIToken, error)
+	RevokeAPIToken(ctx context.Context, who platform.Principal, id string) error
 }
 
 // API is the JSON API's handlers.
@@ -75,6 +81,7 @@ func (a *API) Routes(r *gin.Engine) {
 	me.DELETE("/instances/:id", a.disableInstance)
 	me.POST("/instances/:id/enable", a.reenableInstance)
 	me.PUT("/instances/:id/expiry", a.setExpiry)
+	me.GET("/instances/:id/logs", a.instanceLogs)
 	// Developers move any account's instance to a newer service version.
 	me.POST("/instances/:id/upgrade", a.upgradeInstance)
 
@@ -82,6 +89,10 @@ func (a *API) Routes(r *gin.Engine) {
 	me.GET("/billing/invoices", a.listInvoices)
 	me.GET("/billing/invoices/:id", a.getInvoice)
 	me.GET("/billing/invoices/:id/csv", a.invoiceCSV)
+	me.GET("/tokens", a.listTokens)
+	me.POST("/tokens", a.createToken)
+	me.DELETE("/tokens/:id", a.revokeToken)
+
 	ops := me.Group("/ops/billing")
 	ops.GET("/revenue", a.revenue)
 	ops.GET("/failures", a.listCloseFailures)

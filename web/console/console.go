@@ -43,6 +43,7 @@ type Platform interface {
 	ChangeModules(ctx context.Context, who platform.Principal, id string, modules []string) (controldb.ModuleChange, error)
 	Disable(ctx context.Context, who platform.Principal, id string) (platform.Disabled, error)
 	Reenable(ctx context.Context, who platform.Principal, id string) error
+	InstanceLogs(ctx context.Context, who platform.Principal, id string, q platform.LogQuery) (platform.LogPage, error)
 
 	Team(ctx context.Context, who platform.Principal) ([]platform.Member, error)
 	InviteMember(ctx context.Context, who platform.Principal, in platform.Invite) (platform.Invited, error)
@@ -52,6 +53,9 @@ type Platform interface {
 	TokenPermissions(who platform.Principal) []string
 	CreateAPIToken(ctx context.Context, who platform.Principal, in platform.NewAPIToken) (string, platform.APIToken, error)
 	RevokeAPIToken(ctx context.Context, who platform.Principal, id string) error
+	BrokerCredentials(ctx context.Context, who platform.Principal) ([]platform.BrokerCredential, error)
+	CreateBrokerCredential(ctx context.Context, who platform.Principal, in platform.NewBrokerCredential) (string, platform.BrokerCredential, error)
+	RevokeBrokerCredential(ctx context.Context, who platform.Principal, id string) error
 
 	CurrentBilling(ctx context.Context, who platform.Principal) (platform.BillingNow, error)
 	Invoices(ctx context.Context, who platform.Principal) ([]controldb.InvoiceSummary, error)
@@ -120,6 +124,8 @@ func (k *Console) Routes(r *gin.Engine) {
 	in.POST("/enable", manage, k.enableSubmit)
 	in.GET("/instances/:id", read, k.instancePage)
 	in.GET("/instances/:id/progress", read, k.instanceProgress)
+	in.GET("/instances/:id/logs", read, k.logsPage)
+	in.GET("/instances/:id/logs/tail", read, k.logsTail)
 	in.GET("/instances/:id/setup", manage, k.setupPage)
 	in.POST("/instances/:id/setup", manage, k.setupSubmit)
 	in.POST("/instances/:id/modules", manage, k.modulesSubmit)
@@ -134,6 +140,10 @@ func (k *Console) Routes(r *gin.Engine) {
 	in.GET("/tokens", k.tokensPage)
 	in.POST("/tokens", k.tokenSubmit)
 	in.POST("/tokens/:token/revoke", k.revokeSubmit)
+	// Owners make the Open Service Broker API's credentials.
+	in.GET("/broker", k.need(access.TeamManage), k.brokerPage)
+	in.POST("/broker", k.need(access.TeamManage), k.brokerSubmit)
+	in.POST("/broker/:credential/revoke", k.need(access.TeamManage), k.brokerRevokeSubmit)
 	in.GET("/account/password", k.passwordPage)
 	in.POST("/account/password", k.passwordSubmit)
 	in.POST("/account/switch", k.switchSubmit)
@@ -189,6 +199,7 @@ func (k *Console) page(c *gin.Context, title string) Page {
 	ctx := c.Request.Context()
 	p.User, p.Account = u.Email, u.AccountName
 	p.Developer, p.BillingOperator = u.Can(access.ConsoleAdmin), u.Can(access.ConsoleBilling)
+	p.Owner = platform.Require(u, access.TeamManage) == nil
 	p.Notice = k.Auth.PopNotice(ctx)
 	if list, err := k.P.Memberships(ctx, u); err == nil {
 		for _, m := range list {

@@ -21,6 +21,8 @@ type Page struct {
 	// Developer shows the link to the developers' pages; BillingOperator
 	// the link to the billing operations page.
 	Developer, BillingOperator bool
+	// Owner shows the link to the service broker's credentials.
+	Owner bool
 	// Accounts are the user's accounts, for switching (shown when more
 	// than one).
 	Accounts []AccountChoice
@@ -258,3 +260,14 @@ type PlatformTeam struct {
 
 // PlatformGrant is one user's platform role.
 type PlatformGrant struct{ UserID, Email, Name, Role, Granted string }
+
+// LogsView is an instance's log, the oldest shown line first.
+type LogsView struct {
+	InstanceID, Host, Command string
+	Shown                     int
+	Lines                     []LogRow
+}
+
+// LogRow is one log line: a request ("GET /b/general") or an event
+// ("instance.maintenance on=true").
+type LogRow struct{ At, Kind, What, Status, Took string }

@@ -108,24 +108,3 @@ func (m *meter) flush(ctx context.Context) error {
 	m.pending = nil
 	return nil
 }
-
-// run flushes every interval until ctx ends, then once more.
-func (m *meter) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			if err := m.flush(ctx); err != nil {
-				m.log.Warn("usage flush failed; it will be retried", "err", err)
-			}
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := m.flush(fctx); err != nil {
-				m.log.Error("final usage flush failed", "err", err)
-			}
-			cancel()
-			return
-		}
-	}
-}

@@ -65,6 +65,7 @@ type Router struct {
 	loading  singleflight.Group
 	pools    *pools
 	meter    *meter
+	requests *requestLog
 	services map[string]http.Handler
 
 	listening chan struct{} // closed once LISTEN is in place
@@ -95,6 +96,7 @@ func New(acts *activities.Activities, cfg Config) *Router {
 	r := &Router{cfg: cfg, control: acts.DB, acts: acts, listening: make(chan struct{}),
 		cache:    newCache(cfg.TTL, cfg.NegativeTTL, 10000),
 		meter:    newMeter(acts.DB, cfg.ID, cfg.Log),
+		requests: newRequestLog(acts.DB, cfg.ID, cfg.Log),
 		services: map[string]http.Handler{},
 	}
 	for _, name := range []string{"forum", "store"} {
@@ -119,7 +121,7 @@ func (r *Router) Start(ctx context.Context) error {
 	r.stop = stop
 	r.done.Add(3)
 	go func() { defer r.done.Done(); r.listen(run) }()
-	go func() { defer r.done.Done(); r.meter.run(run, r.cfg.FlushEvery) }()
+	go func() { defer r.done.Done(); r.flushEvery(run) }()
 	go func() {
 		defer r.done.Done()
 		t := time.NewTicker(r.cfg.PoolIdle / 4)
@@ -152,8 +154,32 @@ func (r *Router) Close() {
 	r.pools.closeAll()
 }
 
-// Flush writes the usage counted so far (tests and shutdown).
-func (r *Router) Flush(ctx context.Context) error { return r.meter.flush(ctx) }
+// Flush writes the usage counted and the request lines logged so far
+// (tests and shutdown).
+func (r *Router) Flush(ctx context.Context) error {
+	return errors.Join(r.meter.flush(ctx), r.requests.flush(ctx))
+}
+
+// flushEvery flushes every FlushEvery until ctx ends, then once more.
+func (r *Router) flushEvery(ctx context.Context) {
+	t := time.NewTicker(r.cfg.FlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := r.Flush(ctx); err != nil {
+				r.cfg.Log.Warn("usage or request log flush failed; it will be retried", "err", err)
+			}
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := r.Flush(fctx); err != nil {
+				r.cfg.Log.Error("final usage or request log flush failed", "err", err)
+			}
+			cancel()
+			return
+		}
+	}
+}
 
 // listen keeps one connection LISTENing on controldb.InstanceChanged,
 // reconnecting with backoff. While it is away every lookup is read again
@@ -317,10 +343,16 @@ func (r *Router) route(c *gin.Context) {
 		r.status(c, http.StatusServiceUnavailable, statusView{Title: "Temporarily unavailable", Text: "Please try again in a moment.", Retry: true})
 		return
 	}
-	switch {
-	case inst == nil:
+	if inst == nil {
 		r.status(c, http.StatusNotFound, statusView{Title: "No such site", Text: "Nothing is served at " + hostKey(c.Request.Host) + "."})
 		return
+	}
+	// Every answer for an instance goes into its own log (never the query
+	// string, which may carry secrets).
+	defer func(start time.Time) {
+		r.requests.add(inst.ID, c.Request.Method, c.Request.URL.Path, c.Writer.Status(), start.UTC(), time.Since(start))
+	}(time.Now())
+	switch {
 	case inst.Status == "disabled":
 		v := statusView{Title: "This site has been disabled", Text: "Its owner disabled it."}
 		if inst.DeleteAfter != nil {

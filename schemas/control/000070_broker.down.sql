@@ -1,0 +1,3 @@
+DROP TABLE broker_bindings;
+DROP TABLE broker_instances;
+DROP TABLE broker_credentials;

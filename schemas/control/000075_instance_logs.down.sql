@@ -1,0 +1,2 @@
+DROP TABLE instance_log_batches;
+DROP TABLE instance_logs;
