@@ -227,13 +227,7 @@ func (s *Stack) serveRouter(ctx context.Context, cfg Config) error {
 		l.Close()
 		return err
 	}
-	s.routerHTTP = &http.Server{Handler: s.Router.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	s.RouterURL = "http://" + l.Addr().String()
-	go func() {
-		if err := s.routerHTTP.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			cfg.Log.Error("host router stopped", "err", err)
-		}
-	}()
+	s.routerHTTP, s.RouterURL = serveOn(l, s.Router.Handler(), "host router", cfg.Log)
 	return nil
 }
 
@@ -247,14 +241,20 @@ func (s *Stack) serveAdmin(cfg Config) error {
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("GET /healthz", health.Live())
 	mux.Handle("GET /readyz", health.Ready(s.Checks()...))
-	s.adminHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	s.AdminURL = "http://" + l.Addr().String()
+	s.adminHTTP, s.AdminURL = serveOn(l, mux, "admin listener", cfg.Log)
+	return nil
+}
+
+// serveOn serves h on l until the server is shut down; it returns the
+// server and its base URL.
+func serveOn(l net.Listener, h http.Handler, what string, log *slog.Logger) (*http.Server, string) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		if err := s.adminHTTP.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			cfg.Log.Error("admin listener stopped", "err", err)
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(what+" stopped", "err", err)
 		}
 	}()
-	return nil
+	return srv, "http://" + l.Addr().String()
 }
 
 func (s *Stack) serve(cfg Config) error {
@@ -266,14 +266,7 @@ func (s *Stack) serve(cfg Config) error {
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
 		BillingPeriod: cfg.BillingPeriod})
 	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log, Ready: health.Ready(s.Checks()...)}
-	h := s.web.Handler()
-	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	s.URL = "http://" + l.Addr().String()
-	go func() {
-		if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			cfg.Log.Error("web server stopped", "err", err)
-		}
-	}()
+	s.http, s.URL = serveOn(l, s.web.Handler(), "web server", cfg.Log)
 	return nil
 }
 
