@@ -15,6 +15,7 @@ import (
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/secret"
 )
 
@@ -23,13 +24,13 @@ type Activities struct {
 	DB      *pgxpool.Pool // the control database
 	Catalog *catalog.Catalog
 	Cipher  *secret.Cipher
-	Servers *ServerPools
+	Servers *dbserver.Pools // admin pools of the database servers
 	Clock   func() time.Time
 }
 
 // New wires the activities with the real clock.
 func New(db *pgxpool.Pool, cat *catalog.Catalog, cipher *secret.Cipher) *Activities {
-	return &Activities{DB: db, Catalog: cat, Cipher: cipher, Servers: NewServerPools(db, cipher), Clock: time.Now}
+	return &Activities{DB: db, Catalog: cat, Cipher: cipher, Servers: dbserver.NewPools(db, cipher), Clock: time.Now}
 }
 
 // InstanceRef names one service instance; most activities need no more,

@@ -26,11 +26,16 @@ type DatabaseInfo struct {
 	ServerID   string
 	Database   string
 	Role       string
+	// NoRoom: no active server had room, nothing was allocated; the
+	// workflow waits and asks again.
+	NoRoom bool `json:",omitempty"`
 }
 
-// AllocateDatabase picks the least-loaded active server, names the tenant's
-// database and role, and stores a generated password encrypted. Retried, it
-// returns the first allocation.
+// AllocateDatabase places the instance on a server by the placement rule
+// (controldb.PickServer), names the tenant's database and role, and stores
+// a generated password encrypted. Retried, it returns the first
+// allocation. When every active server is full it allocates nothing and
+// says NoRoom: a wait, not a failure.
 func (a *Activities) AllocateDatabase(ctx context.Context, in InstanceRef) (DatabaseInfo, error) {
 	return finish(a.allocateDatabase(ctx, in))
 }
@@ -38,34 +43,32 @@ func (a *Activities) AllocateDatabase(ctx context.Context, in InstanceRef) (Data
 func (a *Activities) allocateDatabase(ctx context.Context, in InstanceRef) (DatabaseInfo, error) {
 	name := "tenant_" + strings.ReplaceAll(in.InstanceID, "-", "")
 	sealed := a.Cipher.Seal([]byte(secret.NewDatabasePassword()), controldb.CredentialsAAD(in.InstanceID))
-	_, err := a.DB.Exec(ctx, `
-		UPDATE instances SET database_server_id = (
-				SELECT s.id FROM database_servers s
-				LEFT JOIN instances i ON i.database_server_id = s.id AND i.status IN ('provisioning', 'ready', 'disabled')
-				WHERE s.active
-				GROUP BY s.id HAVING count(i.id) < s.max_instances
-				ORDER BY count(i.id), s.created_at LIMIT 1),
-			database_name = $2, role_name = $2, credentials_encrypted = $3, updated_at = now()
-		WHERE id = $1 AND database_server_id IS NULL`, in.InstanceID, name, sealed)
-	if err != nil {
-		return DatabaseInfo{}, err
-	}
 	info := DatabaseInfo{InstanceID: in.InstanceID}
-	var server *string
-	err = a.DB.QueryRow(ctx, `SELECT database_server_id, database_name, role_name FROM instances WHERE id = $1`, in.InstanceID).
-		Scan(&server, &info.Database, &info.Role)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return info, apperr.NotFound("instance %s does not exist", in.InstanceID)
-	}
-	if err != nil {
-		return info, err
-	}
-	if server == nil {
-		// Retryable: room may free up, or an operator may add a server.
-		return info, fmt.Errorf("no active database server has room for another tenant")
-	}
-	info.ServerID = *server
-	return info, nil
+	err := a.inTx(ctx, func(tx pgx.Tx) error {
+		var server, database, role *string
+		err := tx.QueryRow(ctx, `SELECT database_server_id::text, database_name, role_name FROM instances WHERE id = $1 FOR UPDATE`,
+			in.InstanceID).Scan(&server, &database, &role)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.NotFound("instance %s does not exist", in.InstanceID)
+		}
+		if err != nil {
+			return err
+		}
+		if server != nil && database != nil && role != nil { // a retry: the first allocation
+			info.ServerID, info.Database, info.Role = *server, *database, *role
+			return nil
+		}
+		id, ok, err := controldb.PickServer(ctx, tx, "")
+		if err != nil || !ok {
+			info.NoRoom = !ok
+			return err
+		}
+		info.ServerID, info.Database, info.Role = id, name, name
+		_, err = tx.Exec(ctx, `UPDATE instances SET database_server_id = $2, database_name = $3, role_name = $3,
+			credentials_encrypted = $4, updated_at = now() WHERE id = $1`, in.InstanceID, id, name, sealed)
+		return err
+	})
+	return info, err
 }
 
 // CreateRole creates the tenant's login role with its stored password, or

@@ -22,13 +22,15 @@ type Expiry struct {
 	Status    string
 	ExpiresAt *time.Time // nil: no end
 	Warned    bool
+	// Maintenance: it is being upgraded; the end waits for its swap.
+	Maintenance bool
 }
 
 // InstanceExpiry reads an instance's end.
 func (a *Activities) InstanceExpiry(ctx context.Context, in InstanceRef) (Expiry, error) {
 	var e Expiry
-	err := a.DB.QueryRow(ctx, `SELECT account_id::text, service, status, expires_at, expiry_warned_at IS NOT NULL
-		FROM instances WHERE id = $1`, in.InstanceID).Scan(&e.AccountID, &e.Service, &e.Status, &e.ExpiresAt, &e.Warned)
+	err := a.DB.QueryRow(ctx, `SELECT account_id::text, service, status, expires_at, expiry_warned_at IS NOT NULL, maintenance
+		FROM instances WHERE id = $1`, in.InstanceID).Scan(&e.AccountID, &e.Service, &e.Status, &e.ExpiresAt, &e.Warned, &e.Maintenance)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, apperr.ForTemporal(apperr.NotFound("instance %s does not exist", in.InstanceID))
 	}

@@ -89,7 +89,8 @@ type DisableInput struct {
 func (a *Activities) DisableInstance(ctx context.Context, in DisableInput) error {
 	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
 		var account, status string
-		if err := controldb.LockInstance(ctx, tx, in.InstanceID, "account_id, status", &account, &status); err != nil {
+		var maintenance bool
+		if err := controldb.LockInstance(ctx, tx, in.InstanceID, "account_id, status, maintenance", &account, &status, &maintenance); err != nil {
 			return err
 		}
 		switch status {
@@ -98,6 +99,11 @@ func (a *Activities) DisableInstance(ctx context.Context, in DisableInput) error
 		case "ready":
 		default:
 			return apperr.Conflict("only a ready instance can be disabled (it is %s)", status)
+		}
+		if maintenance {
+			// Mid-upgrade: its database may be ahead of the version it
+			// runs until the swap, so it is not taken away now.
+			return apperr.Conflict("the instance is being upgraded to a new version: disable it once its upgrade is done")
 		}
 		if _, err := tx.Exec(ctx, `UPDATE instances SET status = 'disabled', host_registered_at = NULL,
 				disabled_at = $2, delete_after = $3, updated_at = now() WHERE id = $1`, in.InstanceID, in.At, in.DeleteAfter); err != nil {

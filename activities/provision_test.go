@@ -3,6 +3,7 @@ package activities_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/google/uuid"
 	"strings"
 	"testing"
 
@@ -66,6 +67,26 @@ func TestOtherRolesCannotConnect(t *testing.T) {
 		assert.Equal(t, "42501", pgCode(err), "want permission denied, got %v", err)
 		assert.ErrorContains(t, err, "permission denied")
 	})
+
+	// Registering the server closed every database Tenantry does not own
+	// to PUBLIC: a tenant's role reaches its own database only.
+	for _, other := range []string{"postgres", "template1", "the control database"} {
+		t.Run("the database "+other, func(t *testing.T) {
+			cfg := tenantConfig(t, c, a.ID)
+			cfg.Database = other
+			if other == "the control database" {
+				control, err := pgx.ParseConfig(c.URL)
+				require.NoError(t, err)
+				cfg.Database = control.Database
+			}
+			conn, err := pgx.ConnectConfig(ctx, cfg)
+			if err == nil {
+				conn.Close(ctx)
+			}
+			require.Error(t, err, "A's role connected to %s", cfg.Database)
+			assert.Equal(t, "42501", pgCode(err), "want permission denied, got %v", err)
+		})
+	}
 
 	t.Run("a role with only PUBLIC's rights", func(t *testing.T) {
 		outsider := "outsider_" + stripDashes(a.ID)[:12]
@@ -250,9 +271,10 @@ func TestAllocateDatabaseWaitsForRoom(t *testing.T) {
 	require.NoError(t, err)
 	inst := reserve(t, c, "forum", "a.localhost")
 
-	_, err = c.Acts.AllocateDatabase(ctx, inst.ref())
-	require.Error(t, err)
-	assert.Equal(t, apperr.KindInternal, apperr.KindOf(err), "no room is retryable: a server may be added")
+	full, err := c.Acts.AllocateDatabase(ctx, inst.ref())
+	require.NoError(t, err, "a full fleet is a wait, not a failure")
+	assert.True(t, full.NoRoom)
+	assert.Empty(t, full.ServerID)
 
 	_, err = c.DB.Exec(ctx, `UPDATE database_servers SET max_instances = 10`)
 	require.NoError(t, err)
@@ -261,4 +283,38 @@ func TestAllocateDatabaseWaitsForRoom(t *testing.T) {
 	assert.NotEmpty(t, info.ServerID)
 	_, _, err = controldb.TenantConfig(ctx, c.Acts.DB, c.Acts.Cipher, c.Acts.Catalog, inst.ID)
 	assert.NoError(t, err)
+}
+
+// TestPlacementByLoad places each tenant on the active server with room
+// whose share of its capacity is the smallest, and waits when none has
+// room or the others drain.
+func TestPlacementByLoad(t *testing.T) {
+	t.Parallel()
+	c := testenv.NewControl(t)
+	_, err := c.DB.Exec(ctx, `UPDATE database_servers SET max_instances = 2 WHERE name = 'local'`)
+	require.NoError(t, err)
+	big, err := controldb.RegisterServerWithCapacity(ctx, c.DB, c.Cipher, "big", testenv.ServerURL(t), 4)
+	require.NoError(t, err)
+	var local string
+	require.NoError(t, c.DB.QueryRow(ctx, `SELECT id FROM database_servers WHERE name = 'local'`).Scan(&local))
+
+	place := func() activities.DatabaseInfo {
+		t.Helper()
+		info, err := c.Acts.AllocateDatabase(ctx, reserve(t, c, "forum", uuid.NewString()[:8]+".localhost").ref())
+		require.NoError(t, err)
+		return info
+	}
+	// 0/2 vs 0/4: the older; then the lower share (½ vs 0, ½ vs ¼), then
+	// the one with fewer instances at equal shares (1/2 vs 2/4).
+	for i, want := range []string{local, big, big, local, big, big} {
+		assert.Equal(t, want, place().ServerID, "tenant %d", i+1)
+	}
+	assert.True(t, place().NoRoom, "both full")
+
+	require.NoError(t, controldb.SetServerActive(ctx, c.DB, "local", false))
+	_, err = c.DB.Exec(ctx, `UPDATE database_servers SET max_instances = 10`)
+	require.NoError(t, err)
+	assert.Equal(t, big, place().ServerID, "a draining server takes no tenant")
+	require.NoError(t, controldb.SetServerActive(ctx, c.DB, "big", false))
+	assert.True(t, place().NoRoom, "every server drains")
 }

@@ -66,6 +66,26 @@ func (a *Activities) definitions() []definition {
 		{"SwapVersion", a.SwapVersion},
 		// PriceChange
 		{"ApplyScheduledPrice", a.ApplyScheduledPrice},
+		// Rollout
+		{"PlanRollout", a.PlanRollout},
+		{"RolloutReadiness", a.RolloutReadiness},
+		{"HoldServiceJobs", a.HoldServiceJobs},
+		{"ServiceJobsInFlight", a.ServiceJobsInFlight},
+		{"ReleaseServiceJobs", a.ReleaseServiceJobs},
+		{"ClaimRolloutBatch", a.ClaimRolloutBatch},
+		{"RecordRolloutInstance", a.RecordRolloutInstance},
+		{"RequeueRolloutFailures", a.RequeueRolloutFailures},
+		{"FinishRollout", a.FinishRollout},
+		// MoveInstance
+		{"CheckMove", a.CheckMove},
+		{"CopyTenantDatabase", a.CopyTenantDatabase},
+		{"VerifyTenantCopy", a.VerifyTenantCopy},
+		{"SwitchServer", a.SwitchServer},
+		{"AbandonTenantCopy", a.AbandonTenantCopy},
+		{"DropTenantCopy", a.DropTenantCopy},
+		// DrainServer
+		{"ServerInstances", a.ServerInstances},
+		{"PickMoveTarget", a.PickMoveTarget},
 		// Bind, Unbind
 		{"CreateBindingRole", a.CreateBindingRole},
 		{"DropBindingRole", a.DropBindingRole},

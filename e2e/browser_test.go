@@ -213,6 +213,30 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.WaitVisible(`//h2[text()="Failed closes"]`, chromedp.BySearch),
 		shot("15-dev-billing"),
 	)
+	// A rollout of forum 1.2.0 from the rollouts page: the disabled forum
+	// (in its grace period) is upgraded in place; the page follows it live.
+	var rollout string
+	run("rollout page",
+		chromedp.Navigate(s.URL+"/dev"),
+		chromedp.Click(`//a[text()="Rollouts"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#target`, chromedp.ByQuery),
+		chromedp.SetValue(`#target`, "forum 1.2.0", chromedp.ByQuery),
+		chromedp.SendKeys(`#batch_size`, "2", chromedp.ByQuery),
+		chromedp.Click(`input[name=auto_approve]`, chromedp.ByQuery),
+		shot("16-rollouts"),
+		chromedp.Submit(`#target`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#rollout`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#rollout-processes`, chromedp.ByQuery),
+		shot("17-rollout-running"),
+		chromedp.WaitVisible(`#rollout-outcome`, chromedp.ByQuery),
+		chromedp.Text(`main`, &rollout, chromedp.ByQuery),
+		shot("18-rollout-done"),
+	)
+	for _, want := range []string{"forum → 1.2.0", "completed", "1 instances to move", "Every live process can serve the target", "released"} {
+		if !strings.Contains(rollout, want) {
+			t.Errorf("the rollout page lacks %q: %s", want, rollout)
+		}
+	}
 	for _, want := range []string{"database/", "migrate/", "modules/", "disable/", "go tool temporal workflow describe --workflow-id enable/", "--type FirstWorkflowTask"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the developer's instance page lacks %q", want)

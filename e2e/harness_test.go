@@ -59,6 +59,19 @@ type api struct {
 	token string
 }
 
+// signedUp signs a user up (an account of their own) and returns an API
+// client logged in as them; their password is "correct horse battery".
+func signedUp(t *testing.T, s *stack.Stack, email, name, account string) *api {
+	t.Helper()
+	a := &api{t: t, base: s.URL + "/api"}
+	a.must(http.StatusCreated, "POST", "/signup", map[string]string{
+		"email": email, "name": name, "account_name": account, "password": "correct horse battery"}, nil)
+	var login struct{ Token string }
+	a.must(http.StatusOK, "POST", "/login", map[string]string{"email": email, "password": "correct horse battery"}, &login)
+	a.token = login.Token
+	return a
+}
+
 // do sends a request and decodes the JSON answer into out (when not nil),
 // returning the status.
 func (a *api) do(method, path string, body any, out any) int {

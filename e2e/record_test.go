@@ -15,7 +15,7 @@ import (
 // recordEnv names the variable that makes the journey save its workflows'
 // histories as the replay tests' fixtures:
 //
-//	TENANTRY_RECORD_HISTORIES=1 go test ./e2e -run 'TestClientJourney|TestOperatorUpgradesAnInstance|TestScheduledPriceChangeOnTheDevServer|TestBillingOneMinutePeriods|TestInstanceExpiresUnlessRenewed|TestBrokerLifecycle'
+//	TENANTRY_RECORD_HISTORIES=1 go test ./e2e -run 'TestClientJourney|TestOperatorUpgradesAnInstance|TestScheduledPriceChangeOnTheDevServer|TestBillingOneMinutePeriods|TestInstanceExpiresUnlessRenewed|TestBrokerLifecycle|TestRolloutThroughTheAPI|TestFleetOfTwoServers'
 const recordEnv = "TENANTRY_RECORD_HISTORIES"
 
 // recordHistories writes each workflow's history to

@@ -26,12 +26,7 @@ import (
 func TestOperatorUpgradesAnInstance(t *testing.T) {
 	s := startStack(t, time.Hour)
 	ctx := context.Background()
-	a := &api{t: t, base: s.URL + "/api"}
-	a.must(http.StatusCreated, "POST", "/signup", map[string]string{
-		"email": "lin@forum.test", "name": "Lin", "account_name": "Lin's", "password": "correct horse battery"}, nil)
-	var login struct{ Token string }
-	a.must(http.StatusOK, "POST", "/login", map[string]string{"email": "lin@forum.test", "password": "correct horse battery"}, &login)
-	a.token = login.Token
+	a := signedUp(t, s, "lin@forum.test", "Lin", "Lin's")
 
 	var inst instance
 	a.must(http.StatusCreated, "POST", "/instances", map[string]any{

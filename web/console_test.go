@@ -43,7 +43,8 @@ func newSite(t *testing.T) *site {
 // its URL.
 func process(t *testing.T, c *testenv.Control) string {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ws := &web.Server{Platform: platform.New(&platform.Platform{DB: c.DB, Catalog: c.Catalog, Log: log}), Log: log}
+	ws := &web.Server{Platform: platform.New(&platform.Platform{DB: c.DB, Catalog: c.Catalog, Log: log,
+		Fleet: c.Acts.Servers, Cipher: c.Cipher}), Log: log}
 	srv := httptest.NewServer(ws.Handler())
 	t.Cleanup(func() { srv.Close(); ws.Close() })
 	return srv.URL

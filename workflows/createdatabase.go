@@ -1,6 +1,9 @@
 package workflows
 
 import (
+	"errors"
+	"time"
+
 	"go.temporal.io/sdk/workflow"
 
 	"tenantry/activities"
@@ -18,6 +21,20 @@ type CreateDatabaseInput = activities.InstanceRef
 // CreateDatabaseResult names what was made; the password stays in the
 // control database.
 type CreateDatabaseResult = activities.DatabaseInfo
+
+// RoomSignal is how CreateDatabase tells its parent (EnableService) that
+// it waits for room on a database server (true) or has it again (false),
+// so the parent's progress says so too.
+const RoomSignal = "database-room"
+
+// WaitingForRoom is the note of a step waiting because every active
+// database server is full: it retries (after 2 s, doubling up to
+// roomWaitMax) until a server has room, and never fails for that.
+const WaitingForRoom = "waiting for room on a database server: every active server is full or draining (add a server, raise a capacity or make one active)"
+
+// roomWaitMax is the longest pause between two placements of a waiting
+// instance: a few thousand history events a day at most.
+const roomWaitMax = 2 * time.Minute
 
 // CreateDatabase's steps, in order.
 const (
@@ -43,7 +60,7 @@ func CreateDatabase(ctx workflow.Context, in CreateDatabaseInput) (CreateDatabas
 		name string
 		fn   func() error
 	}{
-		{CreateDatabaseStepAllocate, func() error { return call(db, acts.AllocateDatabase, in, &info) }},
+		{CreateDatabaseStepAllocate, func() error { return allocate(ctx, t, in, &info) }},
 		{CreateDatabaseStepRole, func() error { return call(db, acts.CreateRole, info, nil) }},
 		{CreateDatabaseStepDatabase, func() error { return call(db, acts.CreateDatabase, info, nil) }},
 	} {
@@ -54,4 +71,51 @@ func CreateDatabase(ctx workflow.Context, in CreateDatabaseInput) (CreateDatabas
 	}
 	t.finish(StatusCompleted)
 	return info, nil
+}
+
+// allocate places the database, waiting on a durable timer while every
+// active server is full (StatusWaiting with the WaitingForRoom note, told
+// to the parent too), and asking again until a server has room.
+func allocate(ctx workflow.Context, t *tracker, in CreateDatabaseInput, info *CreateDatabaseResult) error {
+	db := withDBSteps(ctx)
+	pause, waited := 2*time.Second, false
+	for {
+		// Decoding leaves out what the answer omits (NoRoom false).
+		*info = CreateDatabaseResult{}
+		if err := call(db, acts.AllocateDatabase, in, info); err != nil {
+			return err
+		}
+		if !info.NoRoom {
+			if waited {
+				t.p.Status, t.step(CreateDatabaseStepAllocate).Note = StatusRunning, ""
+				t.set(ctx, CreateDatabaseStepAllocate, StepRunning)
+				tellParent(ctx, RoomSignal, false)
+			}
+			return nil
+		}
+		if !waited {
+			// Before this version a full fleet failed the step.
+			if workflow.GetVersion(ctx, "wait-for-room", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+				return errors.New("no active database server has room for another tenant")
+			}
+			waited = true
+			t.set(ctx, CreateDatabaseStepAllocate, StepWaiting)
+			t.p.Status, t.step(CreateDatabaseStepAllocate).Note = StatusWaiting, WaitingForRoom
+			tellParent(ctx, RoomSignal, true)
+		}
+		if err := workflow.Sleep(ctx, pause); err != nil {
+			return err
+		}
+		pause = min(2*pause, roomWaitMax)
+	}
+}
+
+// tellParent signals the parent workflow, if any (a database waits for
+// room, an instance has moved); a parent that is gone needs no telling.
+func tellParent(ctx workflow.Context, signal string, arg any) {
+	parent := workflow.GetInfo(ctx).ParentWorkflowExecution
+	if parent == nil {
+		return
+	}
+	_ = workflow.SignalExternalWorkflow(ctx, parent.ID, "", signal, arg).Get(ctx, nil)
 }

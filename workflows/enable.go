@@ -142,12 +142,37 @@ func (s *enable) init(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
+	// The database child says when it waits for room on a server.
+	room := workflow.GetSignalChannel(ctx, RoomSignal)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		for {
+			var waiting bool
+			room.Receive(gctx, &waiting)
+			s.waitingForRoom(gctx, waiting)
+		}
+	})
 	if err := workflow.SetUpdateHandler(ctx, ReservedUpdate, s.awaitReserved); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, SetupUpdate, s.acceptSetup, workflow.UpdateHandlerOptions{
 		Validator: s.validateSetup,
 	})
+}
+
+// waitingForRoom shows in the progress that the database step waits for
+// room on a database server (StatusWaiting), or no longer does.
+func (s *enable) waitingForRoom(ctx workflow.Context, waiting bool) {
+	step := s.t.step(EnableStepDatabase)
+	if step.State != StepRunning && step.State != StepWaiting {
+		return
+	}
+	if waiting {
+		s.t.set(ctx, EnableStepDatabase, StepWaiting)
+		s.t.p.Status, step.Note = StatusWaiting, WaitingForRoom
+		return
+	}
+	s.t.set(ctx, EnableStepDatabase, StepRunning)
+	s.t.p.Status, step.Note = StatusRunning, ""
 }
 
 func (s *enable) awaitReserved(ctx workflow.Context) (activities.ReserveInstanceResult, error) {

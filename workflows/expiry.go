@@ -77,6 +77,14 @@ func ExpiryChanged(ctx context.Context, c client.Client, instanceID string) erro
 	return err
 }
 
+// An end that comes while the instance is being upgraded waits for the
+// upgrade: the watch looks again every expiryUpgradeRecheck (change ID
+// expiryWaitsForSwap guards it for watches that started before).
+const (
+	expiryWaitsForSwap   = "expiry-waits-for-upgrade"
+	expiryUpgradeRecheck = 30 * time.Second
+)
+
 // InstanceExpiry warns before an instance's end (in the timeline and the
 // API) and at the end disables it through DisableService unless it was
 // renewed. The end is read from the control database each time the watch
@@ -115,6 +123,17 @@ func watchExpiry(ctx workflow.Context, in ExpiryInput, warning time.Duration, ch
 		}
 		now := workflow.Now(ctx)
 		end := *e.ExpiresAt
+		if !now.Before(end) && e.Maintenance &&
+			workflow.GetVersion(ctx, expiryWaitsForSwap, workflow.DefaultVersion, 1) == 1 {
+			// Being upgraded: disabling it now could leave its database
+			// ahead of the version it runs; look again shortly.
+			*p = ExpiryProgress{Status: StatusWaiting, ExpiresAt: &end, Warned: e.Warned, NextWake: now.Add(expiryUpgradeRecheck)}
+			if err := workflow.Sleep(ctx, expiryUpgradeRecheck); err != nil {
+				return ExpiryResult{}, err
+			}
+			p.Status = StatusRunning
+			continue
+		}
 		if !now.Before(end) {
 			return ExpiryResult{Outcome: ExpiryDisabled}, disableAtEnd(ctx, in, e)
 		}

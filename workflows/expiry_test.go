@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"tenantry/activities"
 	"tenantry/internal/billingtest"
 	"tenantry/internal/controldb"
 	"tenantry/internal/testenv"
@@ -73,4 +74,36 @@ func TestInstanceExpiry(t *testing.T) {
 	assert.Equal(t, start.Add(20*day), disabledAt.UTC())
 	assert.Equal(t, 2, warnings())
 	assert.Equal(t, workflows.StatusCompleted, h.progress().Status)
+}
+
+// An end that comes while the instance is being upgraded waits for the
+// upgrade to finish, then disables it.
+func TestExpiryWaitsForAnUpgrade(t *testing.T) {
+	h := newHarness(t)
+	end := start.Add(time.Hour)
+	upgradedAt := end.Add(4 * time.Minute)
+	h.env.OnActivity(acts.InstanceExpiry, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.InstanceRef) (activities.Expiry, error) {
+			return activities.Expiry{AccountID: accountID, Service: "forum", Status: "ready", ExpiresAt: &end, Warned: true,
+				Maintenance: h.env.Now().Before(upgradedAt)}, nil
+		})
+	var disabledAt time.Time
+	h.env.OnWorkflow(workflows.DisableService, mock.Anything, mock.Anything).Return(
+		func(_ workflow.Context, in workflows.DisableInput) (workflows.DisableResult, error) {
+			disabledAt = h.env.Now()
+			return workflows.DisableResult{}, nil
+		})
+	var waiting workflows.ExpiryProgress
+	h.at(time.Hour+time.Minute, func() {
+		v, err := h.env.QueryWorkflow(workflows.ProgressQuery)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&waiting))
+	})
+
+	h.env.ExecuteWorkflow(workflows.InstanceExpiry, workflows.ExpiryInput{InstanceID: instanceID})
+
+	require.NoError(t, h.env.GetWorkflowError())
+	assert.Equal(t, workflows.StatusWaiting, waiting.Status)
+	assert.False(t, disabledAt.Before(upgradedAt), "disabled at %s, the upgrade ended at %s", disabledAt, upgradedAt)
+	assert.Less(t, disabledAt.Sub(upgradedAt), time.Minute)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"tenantry/activities"
 	"tenantry/internal/apperr"
@@ -51,13 +52,19 @@ type call struct {
 }
 
 func newHarness(t *testing.T) *harness {
+	return newHarnessOf(t, workflows.Register)
+}
+
+// newHarnessOf is a harness whose worker registers its workflows with
+// register (a test may stand in for a child workflow).
+func newHarnessOf(t *testing.T, register func(worker.WorkflowRegistry)) *harness {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	// Warnings and errors go to the test's output, shown when it fails.
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(start)
-	workflows.Register(env)
+	register(env)
 	env.RegisterActivity(&activities.Activities{})
 	t.Cleanup(func() { env.AssertExpectations(t) })
 	return &harness{t: t, env: env, fails: map[string]error{}, delays: map[string]time.Duration{}}

@@ -47,6 +47,8 @@ type Step struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	Error     string     `json:"error,omitempty"`
+	// Note says what a waiting step waits for, when it is not a person.
+	Note string `json:"note,omitempty"`
 }
 
 // Progress is what the progress query returns: the steps in order, the

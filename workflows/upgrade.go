@@ -147,15 +147,20 @@ func (u *upgrade) run(ctx workflow.Context) error {
 	return nil
 }
 
-// endMaintenance runs on a disconnected context so that it also runs when
-// the upgrade is cancelled.
+// endMaintenance ends the instance's maintenance.
 func (u *upgrade) endMaintenance(ctx workflow.Context) error {
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	err := call(withDBSteps(dctx), acts.SetMaintenance, activities.MaintenanceInput{InstanceID: u.in.InstanceID, On: false}, nil)
+	err := endMaintenance(ctx, u.in.InstanceID)
 	if err == nil {
 		u.inMaintenance = false
 	}
 	return err
+}
+
+// endMaintenance turns an instance's maintenance off on a disconnected
+// context, so that it also runs when the workflow is cancelled.
+func endMaintenance(ctx workflow.Context, instanceID string) error {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	return call(withDBSteps(dctx), acts.SetMaintenance, activities.MaintenanceInput{InstanceID: instanceID, On: false}, nil)
 }
 
 // fail ends maintenance if this upgrade may have begun it, records why in

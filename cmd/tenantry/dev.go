@@ -43,6 +43,19 @@ func runDev(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		cfg.DatabaseURL = pg.AdminURL
 	}
 
+	// More database servers for tenants, each its own private cluster.
+	var extra []stack.TenantServer
+	for i := 2; i <= cfg.DevDBServers; i++ {
+		dir := filepath.Join(state, fmt.Sprintf("db-server-%d", i))
+		fmt.Printf("Starting database server local-%d (state in %s) ...\n", i, dir)
+		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: dir, Durable: true, Log: pgLog})
+		if err != nil {
+			return err
+		}
+		defer pg.Stop()
+		extra = append(extra, stack.TenantServer{Name: fmt.Sprintf("local-%d", i), AdminURL: pg.AdminURL})
+	}
+
 	if cfg.Temporal.HostPort == "" {
 		fmt.Println("Starting the Temporal dev server (the first run builds the CLI: a few minutes) ...")
 		tLog, err := os.OpenFile(filepath.Join(state, "temporal.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -71,7 +84,7 @@ func runDev(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		}
 	}
 
-	s, err := stack.Start(ctx, stack.Config{Config: cfg, RunWorker: true, Log: log})
+	s, err := stack.Start(ctx, stack.Config{Config: cfg, RunWorker: true, Log: log, TenantServers: extra})
 	if err != nil {
 		return err
 	}
@@ -84,10 +97,11 @@ Tenantry is running.
   Temporal UI:  %s
   Temporal:     %s, namespace %s   (cd temporal-dev && %s)
   PostgreSQL:   control database %s
+  Servers:      %s   (tenant databases; go run ./cmd/tenantry servers list)
   State:        %s (logs: postgres.log, temporal.log)
 Press Ctrl-C to stop; run it again to resume where you left off.
 `, s.URL, s.URL, s.RouterURL, orDash(cfg.TemporalUI), cfg.TemporalAddress(), cfg.Namespace(), workflowList(cfg),
-		redact(cfg.DatabaseURL), state)
+		redact(cfg.DatabaseURL), serverNames(extra), state)
 	<-ctx.Done()
 	fmt.Println("\nStopping ...")
 	return nil
@@ -143,4 +157,13 @@ func redact(url string) string {
 		return url[:scheme+3] + creds[:i] + ":***" + url[at:]
 	}
 	return url
+}
+
+// serverNames names the database servers the dev stack registers.
+func serverNames(extra []stack.TenantServer) string {
+	names := []string{"local"}
+	for _, s := range extra {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"tenantry/internal/access"
@@ -46,20 +47,7 @@ func grantCommand(env func() (config.Config, error)) *cobra.Command {
 
 // runGrant grants role to the user with email.
 func runGrant(ctx context.Context, email, role string, out io.Writer, cfg config.Config) error {
-	url := cfg.DatabaseURL
-	if url == "" {
-		dir, err := filepath.Abs(cfg.StateDir)
-		if err != nil {
-			return err
-		}
-		if url, err = devstack.RunningURL(dir); err != nil {
-			return err
-		}
-	}
-	if err := controldb.Migrate(ctx, url); err != nil {
-		return err
-	}
-	db, err := controldb.Open(ctx, url)
+	db, err := openControl(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -71,4 +59,23 @@ func runGrant(ctx context.Context, email, role string, out io.Writer, cfg config
 	}
 	fmt.Fprintf(out, "%s (%s) now holds the platform role %s.\n", g.Email, g.Name, g.Role)
 	return nil
+}
+
+// openControl opens (and migrates) the control database for an operator's
+// command: DATABASE_URL, or else the dev stack's in TENANTRY_STATE_DIR.
+func openControl(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
+	url := cfg.DatabaseURL
+	if url == "" {
+		dir, err := filepath.Abs(cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		if url, err = devstack.RunningURL(dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := controldb.Migrate(ctx, url); err != nil {
+		return nil, err
+	}
+	return controldb.Open(ctx, url)
 }

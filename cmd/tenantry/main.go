@@ -2,7 +2,8 @@
 // the whole local stack; `tenantry worker`, `tenantry web` and `tenantry
 // router` run one part each against servers named by the environment
 // (internal/config reads it, once, for every command; the README lists
-// every variable); `tenantry grant` gives a platform role from a shell.
+// every variable); `tenantry grant` gives a platform role and `tenantry
+// servers` manages the database servers, from a shell.
 // The client commands (signup, login, enable, billing, ...) use the JSON
 // API of a running server (internal/cli). One parser, cobra, reads every
 // command's flags and writes every --help.
@@ -54,7 +55,7 @@ func rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tenantry",
 		Short: "Tenantry: a provisioning engine for database-backed SaaS",
-		Long: "Tenantry runs the platform (dev, worker, web, router, grant) and is its command-line client\n" +
+		Long: "Tenantry runs the platform (dev, worker, web, router, grant, servers) and is its command-line client\n" +
 			"(signup, login, enable, billing, ...). Every environment variable is listed in the README\n" +
 			"(\"Configuration\").",
 		Args:          cobra.NoArgs,
@@ -79,6 +80,7 @@ func rootCommand() *cobra.Command {
 		partCommand(config.Web, "Run the web server and API (the same, plus TENANTRY_LISTEN)", env, log),
 		partCommand(config.Router, "Run the host router for tenant traffic (DATABASE_URL, TENANTRY_SECRET_KEY, TENANTRY_ROUTER_LISTEN)", env, log),
 		grantCommand(env),
+		serversCommand(env),
 	} {
 		c.GroupID = serverGroup
 		root.AddCommand(c)

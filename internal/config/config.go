@@ -40,6 +40,8 @@ const (
 	BillingPeriodEnv   = "TENANTRY_BILLING_PERIOD"
 	SecureCookiesEnv   = "TENANTRY_SECURE_COOKIES"
 	BuildIDEnv         = "TENANTRY_BUILD_ID"
+	MoveGraceEnv       = "TENANTRY_MOVE_GRACE"
+	DevDBServersEnv    = "TENANTRY_DEV_DB_SERVERS"
 	ClientURLEnv       = "TENANTRY_URL"
 	ClientTokenEnv     = "TENANTRY_TOKEN"
 )
@@ -101,6 +103,13 @@ type Config struct {
 	// BillingPeriod shortens billing periods (TENANTRY_BILLING_PERIOD);
 	// zero is calendar months in UTC.
 	BillingPeriod time.Duration
+	// MoveGrace is how long a moved instance's old copy is kept before it
+	// is dropped (TENANTRY_MOVE_GRACE); zero keeps the workflow's default.
+	MoveGrace time.Duration
+	// DevDBServers is how many database servers the dev command starts
+	// for tenants (TENANTRY_DEV_DB_SERVERS, default 1): the first is the
+	// control database's, each other its own private cluster.
+	DevDBServers int
 	// SecureCookies marks the console's session cookie Secure, for a
 	// console served over TLS (TENANTRY_SECURE_COOKIES).
 	SecureCookies bool
@@ -186,6 +195,10 @@ func Load(environ []string) (Config, error) {
 	c.BillingPeriod, err = duration(env, BillingPeriodEnv)
 	collect(err)
 	c.SecureCookies, err = boolean(env, SecureCookiesEnv)
+	collect(err)
+	c.MoveGrace, err = duration(env, MoveGraceEnv)
+	collect(err)
+	c.DevDBServers, err = count(env, DevDBServersEnv, 1, 8)
 	collect(err)
 	c.ClientURL, err = ServerURL(env.get(ClientURLEnv))
 	if err != nil {
@@ -277,6 +290,18 @@ func port(e env, key string, def int) (int, error) {
 	if err != nil || n < 1 || n+TemporalUIOffset > 65535 {
 		return 0, fmt.Errorf("%s=%q: want a port number from 1 to %d (the UI listens %d above it)",
 			key, v, 65535-TemporalUIOffset, TemporalUIOffset)
+	}
+	return n, nil
+}
+
+func count(e env, key string, def, max int) (int, error) {
+	v := e.get(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, fmt.Errorf("%s=%q: want a number from 1 to %d", key, v, max)
 	}
 	return n, nil
 }

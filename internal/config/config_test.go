@@ -37,8 +37,11 @@ func TestDefaults(t *testing.T) {
 	if c.DatabaseURL != "" || c.TenantServerURL != "" || c.SecretKey != "" || c.TemporalUI != "" {
 		t.Errorf("no default for the servers, key or UI: %+v", c)
 	}
-	if c.GracePeriod != 0 || c.SetupTimeout != 0 || c.BillingPeriod != 0 || c.SecureCookies {
+	if c.GracePeriod != 0 || c.SetupTimeout != 0 || c.BillingPeriod != 0 || c.MoveGrace != 0 || c.SecureCookies {
 		t.Errorf("zero keeps the workflows' defaults: %+v", c)
+	}
+	if c.DevDBServers != 1 {
+		t.Errorf("dev starts one database server: %d", c.DevDBServers)
 	}
 	if c.Temporal.HostPort != "" || c.Namespace() != "default" || c.TemporalAddress() != "localhost:7233" {
 		t.Errorf("Temporal: host %q namespace %q address %q", c.Temporal.HostPort, c.Namespace(), c.TemporalAddress())
@@ -52,13 +55,13 @@ func TestEverySetting(t *testing.T) {
 		"TENANTRY_SECRET_KEY="+key, "TENANTRY_LISTEN=0.0.0.0:9090", "TENANTRY_ROUTER_LISTEN=0.0.0.0:9000",
 		"TENANTRY_ADMIN_LISTEN=127.0.0.1:9100", "TENANTRY_STATE_DIR=/tmp/state", "TENANTRY_TEMPORAL_PORT=17233", "TENANTRY_TEMPORAL_UI=https://ui.example/",
 		"TENANTRY_GRACE_PERIOD=2m", "TENANTRY_SETUP_TIMEOUT=90s", "TENANTRY_BILLING_PERIOD=1m",
-		"TENANTRY_SECURE_COOKIES=1", "TENANTRY_BUILD_ID=b42",
+		"TENANTRY_SECURE_COOKIES=1", "TENANTRY_BUILD_ID=b42", "TENANTRY_MOVE_GRACE=10s", "TENANTRY_DEV_DB_SERVERS=2",
 		"TENANTRY_URL=https://tenantry.example/", "TENANTRY_TOKEN=tnt_secret")
 	want := config.Config{BuildID: "b42", ClientURL: "https://tenantry.example", ClientToken: "tnt_secret",
 		DatabaseURL: "postgres://control", TenantServerURL: "postgres://tenants", SecretKey: key,
 		Listen: "0.0.0.0:9090", RouterListen: "0.0.0.0:9000", AdminListen: "127.0.0.1:9100", StateDir: "/tmp/state", TemporalPort: 17233,
 		TemporalUI: "https://ui.example", GracePeriod: 2 * time.Minute, SetupTimeout: 90 * time.Second,
-		BillingPeriod: time.Minute, SecureCookies: true,
+		BillingPeriod: time.Minute, SecureCookies: true, MoveGrace: 10 * time.Second, DevDBServers: 2,
 	}
 	c.Temporal = want.Temporal
 	if !reflect.DeepEqual(c, want) {
@@ -81,6 +84,9 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		"TENANTRY_TEMPORAL_PORT=65000",
 		"TENANTRY_SECURE_COOKIES=yes please",
 		"TENANTRY_SECRET_KEY=not-a-key",
+		"TENANTRY_MOVE_GRACE=a day",
+		"TENANTRY_DEV_DB_SERVERS=0",
+		"TENANTRY_DEV_DB_SERVERS=many",
 		"TENANTRY_URL=127.0.0.1:8080",
 		"TENANTRY_URL=ftp://tenantry.example",
 		"TENANTRY_URL=https://tenantry.example/?x=1",

@@ -134,15 +134,18 @@ type UpgradePlan struct {
 }
 
 // CheckUpgrade validates an upgrade of the instance to version without
-// writing anything: the instance must be ready and the version a released,
-// newer one. The front ends call it to answer bad input at once; the
-// UpgradeInstance workflow runs it as its first step.
+// writing anything: the instance must be ready, or disabled and still in
+// its grace period (its database is kept, so a rollout moves it too and it
+// comes back on the new version), and the version a released, newer one.
+// The front ends call it to answer bad input at once; the UpgradeInstance
+// workflow runs it as its first step.
 func CheckUpgrade(ctx context.Context, q Querier, cat *catalog.Catalog, instanceID, version string) (UpgradePlan, error) {
 	var status string
 	plan, err := planUpgrade(q.QueryRow(ctx,
-		`SELECT service, version, modules, status FROM instances WHERE id = $1`, instanceID), cat, instanceID, version, &status)
-	if err == nil && status != "ready" {
-		err = apperr.Conflict("only a ready instance can be upgraded (it is %s)", status)
+		`SELECT service, version, modules, CASE WHEN status = 'disabled' AND delete_after <= now() THEN 'being deleted' ELSE status END
+		FROM instances WHERE id = $1`, instanceID), cat, instanceID, version, &status)
+	if err == nil && status != "ready" && status != "disabled" {
+		err = apperr.Conflict("only a ready instance, or a disabled one in its grace period, can be upgraded (it is %s)", status)
 	}
 	return plan, err
 }

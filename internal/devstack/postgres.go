@@ -48,7 +48,7 @@ const (
 // loopback port. As root, the server runs as the unprivileged postgres (or
 // nobody) user, because initdb and postgres refuse to run as root.
 func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
-	bin, err := postgresBinDir()
+	bin, err := PostgresBinDir()
 	if err != nil {
 		return nil, err
 	}
@@ -190,9 +190,10 @@ func initdb(ctx context.Context, bin, dataDir, password string, cred *syscall.Cr
 	return nil
 }
 
-// postgresBinDir finds the server binaries: on PATH, or in Debian's
-// versioned folder (newest version first).
-func postgresBinDir() (string, error) {
+// PostgresBinDir finds the server binaries (and the pg_dump and
+// pg_restore beside them): on PATH, or in Debian's versioned folder
+// (newest version first).
+func PostgresBinDir() (string, error) {
 	if p, err := exec.LookPath("postgres"); err == nil {
 		if _, err := exec.LookPath("initdb"); err == nil {
 			return filepath.Dir(p), nil

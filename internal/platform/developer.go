@@ -73,8 +73,11 @@ type WorkflowRun struct {
 	// Progress is the run's own status (from its progress query) and
 	// Reason its error, for runs that did not complete.
 	Progress, Reason string
-	UILink           string
-	Describe, Reset  string
+	// Note is what a waiting step of the run waits for (room on a
+	// database server), when not a person.
+	Note            string
+	UILink          string
+	Describe, Reset string
 }
 
 // AnyInstanceDetail is any account's instance with every workflow that
@@ -155,6 +158,11 @@ func (p *Platform) workflowRuns(ctx context.Context, query string) ([]WorkflowRu
 		if e.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 			if pr, err := p.runProgress(ctx, id, run, e.GetCloseTime() != nil); err == nil {
 				w.Progress, w.Reason = string(pr.Status), pr.Error
+				for _, st := range pr.Steps {
+					if st.State == workflows.StepWaiting && st.Note != "" {
+						w.Note = st.Note
+					}
+				}
 			}
 		}
 		out = append(out, w)

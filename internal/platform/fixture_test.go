@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/mocks"
 
 	"tenantry/internal/access"
+	"tenantry/internal/controldb"
 	"tenantry/internal/platform"
 	"tenantry/internal/secret"
 	"tenantry/internal/testenv"
@@ -52,6 +53,7 @@ type fixture struct {
 	acme, ops, other target
 	users            map[string]string // user IDs by principal name
 	spare            string            // holds billing-operator
+	rollout          string            // a running rollout of the store
 	tokens           map[string]platform.Principal
 }
 
@@ -71,7 +73,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{ctx: ctx, t: t, c: c, temporal: temporalMock(t), who: map[string]platform.Principal{},
 		users: map[string]string{}, tokens: map[string]platform.Principal{}}
 	f.p = platform.New(&platform.Platform{DB: c.DB, Temporal: f.temporal, Catalog: c.Catalog,
-		Log: slog.New(slog.DiscardHandler)})
+		Log: slog.New(slog.DiscardHandler), Fleet: c.Acts.Servers, Cipher: c.Cipher})
 
 	f.acme.account, f.ops.account, f.other.account = c.Account(t, "Acme"), c.Account(t, "Ops"), c.Account(t, "Other")
 	for _, m := range []struct{ name, account, role string }{
@@ -95,7 +97,18 @@ func newFixture(t *testing.T) *fixture {
 	f.other.ready = f.instance(f.other.account, "ready")
 	f.other.disabled = f.other.ready
 	f.acme.invoice, f.other.invoice = f.invoice(f.acme.account), f.invoice(f.other.account)
+	// The instances' databases are on local; two more servers to move to
+	// and to drain.
+	f.exec(`UPDATE instances SET database_server_id = (SELECT id FROM database_servers WHERE name = 'local'),
+		database_name = 'tenant_' || replace(id::text, '-', ''), role_name = 'tenant_' || replace(id::text, '-', '')`)
+	for _, name := range []string{"spare", "drain-me"} {
+		if _, err := controldb.RegisterServer(ctx, c.DB, c.Cipher, name, testenv.ServerURL(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f.acme.token = f.apiToken(f.who["owner"], access.InstancesRead).id
+	f.rollout = uuid.NewString()
+	f.exec(`INSERT INTO rollouts (id, workflow_id, service, version) VALUES ($1, 'rollout/store/1.1.0', 'store', '1.1.0')`, f.rollout)
 	f.other.token = f.apiToken(f.principal(f.users["other owner"], f.other.account), access.InstancesRead).id
 	f.brokered(&f.acme, f.users["owner"])
 	f.brokered(&f.other, f.users["other owner"])
@@ -214,9 +227,11 @@ func (f *fixture) state() string {
 		'discounts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM discounts t), ''),
 		'instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM instances t), ''),
 		'invoices: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM invoices t), ''),
+		'rollouts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM rollouts t), ''),
 		'broker_credentials: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_credentials t), ''),
 		'broker_instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_instances t), ''),
-		'broker_bindings: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_bindings t), ''))`).Scan(&s); err != nil {
+		'broker_bindings: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_bindings t), ''),
+		'database_servers: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM database_servers t), ''))`).Scan(&s); err != nil {
 		f.t.Fatal(err)
 	}
 	return s + " | temporal: " + strings.Join(f.calls(), ",")
@@ -259,5 +274,6 @@ func temporalMock(t *testing.T) *mocks.Client {
 	tc.On("ListWorkflow", anyArgs(2)...).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil).Maybe()
 	tc.On("DescribeWorkflowExecution", anyArgs(3)...).Return(nil, serviceerror.NewNotFound("never ran")).Maybe()
 	tc.On("QueryWorkflowWithOptions", anyArgs(2)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()
+	tc.On("QueryWorkflow", anyArgs(4)...).Return(nil, serviceerror.NewUnavailable("no worker")).Maybe()
 	return tc
 }

@@ -336,6 +336,11 @@ func (p *Platform) UpgradeInstance(ctx context.Context, who Principal, id, versi
 // the workflow will, refuses a second upgrade of the same instance, then
 // starts UpgradeInstance.
 func (p *Platform) startUpgrade(ctx context.Context, who Principal, v Instance, version string) (Upgrade, error) {
+	if rollout, owned, err := controldb.RolloutOwning(ctx, p.DB, v.ID); err != nil {
+		return Upgrade{}, err
+	} else if owned {
+		return Upgrade{}, apperr.Conflict("the rollout %s owns this instance: it upgrades it (abort the rollout to upgrade it alone)", rollout)
+	}
 	plan, err := controldb.CheckUpgrade(ctx, p.DB, p.Catalog, v.ID, version)
 	if err != nil {
 		return Upgrade{Plan: plan}, err

@@ -13,6 +13,7 @@ import (
 	"tenantry/internal/apperr"
 	"tenantry/internal/controldb"
 	"tenantry/internal/platform"
+	"tenantry/internal/testenv"
 )
 
 // operation is one operation of the platform layer with who may call it.
@@ -112,6 +113,30 @@ var operations = []operation{
 			return err
 		}},
 
+	// Rollouts.
+	{name: "StartRollout", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"), starts: "ExecuteWorkflow",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.StartRollout(f.ctx, who, platform.RolloutRequest{Service: "forum", Version: "1.2.0"})
+			return err
+		}},
+	{name: "Rollouts", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.Rollouts(f.ctx, who)
+			return err
+		}},
+	{name: "Rollout", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.Rollout(f.ctx, who, f.rollout)
+			return err
+		}},
+	{name: "ControlRollout", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"), starts: "UpdateWorkflow",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			return f.p.ControlRollout(f.ctx, who, f.rollout, "pause", "")
+		}},
 	// The Open Service Broker API: a platform acts as the owner who made
 	// its credentials, on the instances of that account. The fetches and
 	// polls come before the changes, which move the instance on.
@@ -271,6 +296,57 @@ var operations = []operation{
 		mayNot: with(accountPeople, "billing-operator"),
 		call: func(f *fixture, who platform.Principal, on target) error {
 			return f.p.RevokePlatformRole(f.ctx, who, f.spare, "billing-operator")
+		}},
+
+	// The fleet of database servers.
+	{name: "Servers", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.Servers(f.ctx, who)
+			return err
+		}},
+	{name: "Server", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.Server(f.ctx, who, "local")
+			return err
+		}},
+	{name: "RegisterServer", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, _, err := f.p.RegisterServer(f.ctx, who, platform.NewServer{Name: "s-" + uuid.NewString()[:8],
+				AdminURL: testenv.ServerURL(f.t), Capacity: 10})
+			return err
+		}},
+	{name: "SetServerState", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.SetServerState(f.ctx, who, "spare", platform.ServerActive)
+			return err
+		}},
+	{name: "CheckServer", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.CheckServer(f.ctx, who, "local")
+			return err
+		}},
+	{name: "MoveInstance", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"), starts: "ExecuteWorkflow",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.MoveInstance(f.ctx, who, on.ready, "spare")
+			return err
+		}},
+	{name: "DrainServer", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"), starts: "ExecuteWorkflow",
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.DrainServer(f.ctx, who, "drain-me")
+			return err
+		}},
+	{name: "WaitingForRoom", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
+		mayNot: with(accountPeople, "billing-operator"),
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.WaitingForRoom(f.ctx, who)
+			return err
 		}},
 
 	// The account's team and timeline.

@@ -17,6 +17,7 @@ import (
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/secret"
 )
 
@@ -26,7 +27,8 @@ type Platform struct {
 	Temporal client.Client
 	Catalog  *catalog.Catalog
 	Log      *slog.Logger
-	// Cipher opens the broker bindings' sealed passwords.
+	// Cipher opens the broker bindings' sealed passwords and seals a new
+	// database server's admin connection.
 	Cipher *secret.Cipher
 	Clock  func() time.Time
 	// BillingPeriod shortens billing periods; zero is calendar months.
@@ -40,6 +42,12 @@ type Platform struct {
 	TemporalUI string
 	// Namespace is the Temporal namespace, for the Web UI's links.
 	Namespace string
+	// Fleet reaches the database servers as their admin roles; without it
+	// (and Cipher) the fleet's operations answer an internal error.
+	Fleet *dbserver.Pools
+	// MoveGrace is how long a moved instance's old copy is kept; zero
+	// keeps the workflow's default.
+	MoveGrace time.Duration
 
 	logins *loginLimiter
 	closed closedRuns

@@ -35,6 +35,15 @@ type Principal struct {
 	Scope access.Set
 }
 
+// ShellOperator is whoever runs an operator's command from a shell
+// (`tenantry servers`) holding the control database's credentials and the
+// secret key: with those they hold the platform developer's permissions
+// anyway, as `tenantry grant` shows. No front end serving requests may
+// use it.
+func ShellOperator() Principal {
+	return Principal{Name: "an operator at a shell", PlatformRoles: []string{"developer"}, Perms: access.OfRole("developer")}
+}
+
 // Can says whether the principal may do perm: the grants hold it and, with
 // an API token, the token is scoped to it.
 func (p Principal) Can(perm string) bool {

@@ -24,6 +24,7 @@ import (
 	"tenantry/internal/catalog"
 	"tenantry/internal/config"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/health"
 	"tenantry/internal/metrics"
 	"tenantry/internal/platform"
@@ -47,6 +48,15 @@ type Config struct {
 	// Services replaces the embedded catalog (schemas.Services()), for a
 	// test that plays a release; nil keeps it.
 	Services fs.FS
+	// TenantServers are more database servers for tenants to register at
+	// start, beside `local` (the dev stack's extra clusters, tests).
+	TenantServers []TenantServer
+}
+
+// TenantServer is a database server named by the configuration.
+type TenantServer struct {
+	Name     string
+	AdminURL string
 }
 
 // Stack is a running Tenantry.
@@ -100,7 +110,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	s := &Stack{DB: db, Catalog: cat, Acts: activities.New(db, cat, cipher)}
 	// Any number of processes may start at once on an empty control
 	// database: they prepare it one after the other.
-	if err := controldb.WithBootLock(ctx, db, func() error { return s.prepare(ctx, cfg, cipher) }); err != nil {
+	if err := controldb.WithBootLock(ctx, db, func() error { return s.prepare(ctx, cfg) }); err != nil {
 		s.Stop()
 		return nil, err
 	}
@@ -114,7 +124,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 // prepare migrates the control database, syncs the catalog and the price
 // schedule and registers the tenant database server; every step is
 // idempotent, and Start runs it under the boot lock.
-func (s *Stack) prepare(ctx context.Context, cfg Config, cipher *secret.Cipher) error {
+func (s *Stack) prepare(ctx context.Context, cfg Config) error {
 	if err := controldb.Migrate(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
@@ -133,8 +143,17 @@ func (s *Stack) prepare(ctx context.Context, cfg Config, cipher *secret.Cipher) 
 	if server == "" {
 		server = cfg.DatabaseURL
 	}
-	_, err := controldb.RegisterServer(ctx, s.DB, cipher, "local", server)
-	return err
+	for _, ts := range append([]TenantServer{{Name: "local", AdminURL: server}}, cfg.TenantServers...) {
+		_, open, err := dbserver.Register(ctx, s.Acts.Servers, ts.Name, ts.AdminURL)
+		if err != nil {
+			return fmt.Errorf("register database server %s: %w", ts.Name, err)
+		}
+		if len(open) > 0 {
+			cfg.Log.Warn("tenant roles can connect to databases of this server: as a superuser, REVOKE CONNECT, TEMPORARY ON DATABASE … FROM PUBLIC",
+				"server", ts.Name, "databases", open)
+		}
+	}
+	return nil
 }
 
 // boot starts what this process runs: the worker, the web server, the host
@@ -264,7 +283,7 @@ func (s *Stack) serve(cfg Config) error {
 	}
 	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log, Cipher: s.Acts.Cipher,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
-		BillingPeriod: cfg.BillingPeriod})
+		BillingPeriod: cfg.BillingPeriod, Fleet: s.Acts.Servers, MoveGrace: cfg.MoveGrace})
 	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log, Ready: health.Ready(s.Checks()...)}
 	s.http, s.URL = serveOn(l, s.web.Handler(), "web server", cfg.Log)
 	return nil

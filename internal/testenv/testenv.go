@@ -20,6 +20,7 @@ import (
 	"tenantry/activities"
 	"tenantry/internal/catalog"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/devstack"
 	"tenantry/internal/secret"
 	"tenantry/schemas"
@@ -33,15 +34,44 @@ var (
 	startErr error
 )
 
-// Main runs a package's tests and stops the cluster afterwards. Use it from
-// TestMain: func TestMain(m *testing.M) { testenv.Main(m) }.
+// Main runs a package's tests and stops the clusters afterwards. Use it
+// from TestMain: func TestMain(m *testing.M) { testenv.Main(m) }.
 func Main(m *testing.M) {
 	code := m.Run()
 	if cluster != nil {
 		cluster.Stop()
 		_ = os.RemoveAll(stateDir)
 	}
+	if second.cluster != nil {
+		second.cluster.Stop()
+		_ = os.RemoveAll(second.dir)
+	}
 	os.Exit(code)
+}
+
+// second is another private cluster, for tests of a fleet of servers.
+var second struct {
+	once    sync.Once
+	cluster *devstack.Postgres
+	dir     string
+	err     error
+}
+
+// SecondServerURL is a superuser URL to a second PostgreSQL server (its
+// own private cluster, started once per test binary), a database server
+// of the fleet beside ServerURL's.
+func SecondServerURL(tb testing.TB) string {
+	tb.Helper()
+	second.once.Do(func() {
+		if second.dir, second.err = devstack.ScratchDir("tenantry-pg2-"); second.err != nil {
+			return
+		}
+		second.cluster, second.err = devstack.StartPostgres(context.Background(), devstack.PostgresOptions{StateDir: second.dir})
+	})
+	if second.err != nil {
+		tb.Fatalf("start a second PostgreSQL: %v", second.err)
+	}
+	return second.cluster.AdminURL
 }
 
 // ServerURL is a superuser URL to a running PostgreSQL server.
@@ -93,6 +123,7 @@ type Control struct {
 	URL     string
 	DB      *pgxpool.Pool
 	Catalog *catalog.Catalog
+	Key     string // the base64 key Cipher seals with, for processes joining
 	Cipher  *secret.Cipher
 	Acts    *activities.Activities
 }
@@ -118,14 +149,15 @@ func NewControl(tb testing.TB) *Control {
 	if err := controldb.SyncCatalog(ctx, db, cat); err != nil {
 		tb.Fatal(err)
 	}
-	cipher, err := secret.NewCipher(secret.NewKey())
+	key := secret.NewKey()
+	cipher, err := secret.NewCipher(key)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := controldb.RegisterServer(ctx, db, cipher, "local", server); err != nil {
+	c := &Control{URL: dbURL, DB: db, Catalog: cat, Key: key, Cipher: cipher, Acts: activities.New(db, cat, cipher)}
+	if _, _, err := dbserver.Register(ctx, c.Acts.Servers, "local", server); err != nil {
 		tb.Fatal(err)
 	}
-	c := &Control{URL: dbURL, DB: db, Catalog: cat, Cipher: cipher, Acts: activities.New(db, cat, cipher)}
 	tb.Cleanup(func() {
 		c.Acts.Servers.Close()
 		db.Close()

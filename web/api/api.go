@@ -18,8 +18,10 @@ import (
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/platform"
 	"tenantry/web/auth"
+	"tenantry/workflows"
 )
 
 // Platform is what the API needs of the platform layer.
@@ -49,10 +51,22 @@ type Platform interface {
 	RetryClose(ctx context.Context, who platform.Principal, accountID string) error
 	GrantDiscount(ctx context.Context, who platform.Principal, in controldb.DiscountInput) (string, error)
 
+	Servers(ctx context.Context, who platform.Principal) ([]platform.Server, error)
+	Server(ctx context.Context, who platform.Principal, name string) (platform.ServerDetail, error)
+	RegisterServer(ctx context.Context, who platform.Principal, in platform.NewServer) (platform.Server, dbserver.Check, error)
+	SetServerState(ctx context.Context, who platform.Principal, name, state string) (platform.Server, error)
+	CheckServer(ctx context.Context, who platform.Principal, name string) (dbserver.Check, error)
+	DrainServer(ctx context.Context, who platform.Principal, name string) (string, error)
+	MoveInstance(ctx context.Context, who platform.Principal, instanceID, toServer string) (platform.Move, error)
 	APITokens(ctx context.Context, who platform.Principal) ([]platform.APIToken, error)
 	TokenPermissions(who platform.Principal) []string
 	CreateAPIToken(ctx context.Context, who platform.Principal, in platform.NewAPIToken) (string, platform.APIToken, error)
 	RevokeAPIToken(ctx context.Context, who platform.Principal, id string) error
+
+	StartRollout(ctx context.Context, who platform.Principal, req platform.RolloutRequest) (platform.RolloutStarted, error)
+	Rollouts(ctx context.Context, who platform.Principal) ([]controldb.RolloutRow, error)
+	Rollout(ctx context.Context, who platform.Principal, id string) (platform.RolloutView, error)
+	ControlRollout(ctx context.Context, who platform.Principal, id, control, decision string) error
 }
 
 // API is the JSON API's handlers.
@@ -98,6 +112,15 @@ func (a *API) Routes(r *gin.Engine) {
 	ops.GET("/failures", a.listCloseFailures)
 	ops.POST("/failures/:account/retry", a.retryCloseNow)
 	ops.POST("/discounts", a.grantDiscount)
+	// Developers roll a service version out over its instances.
+	rollouts := me.Group("/ops/rollouts")
+	rollouts.POST("", a.startRollout)
+	rollouts.GET("", a.listRollouts)
+	rollouts.GET("/:id", a.getRollout)
+	for _, control := range workflows.RolloutControls {
+		rollouts.POST("/:id/"+control, a.controlRollout(control))
+	}
+	a.serverRoutes(me)
 
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 }

@@ -16,6 +16,7 @@ import (
 	"tenantry/internal/billing"
 	"tenantry/internal/catalog"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/platform"
 	"tenantry/web/api"
 	"tenantry/web/auth"
@@ -71,6 +72,19 @@ type Platform interface {
 	PlatformTeam(ctx context.Context, who platform.Principal) ([]platform.PlatformGrant, error)
 	GrantPlatformRole(ctx context.Context, who platform.Principal, email, role string) (platform.PlatformGrant, error)
 	RevokePlatformRole(ctx context.Context, who platform.Principal, userID, role string) error
+	StartRollout(ctx context.Context, who platform.Principal, req platform.RolloutRequest) (platform.RolloutStarted, error)
+	Rollouts(ctx context.Context, who platform.Principal) ([]controldb.RolloutRow, error)
+	Rollout(ctx context.Context, who platform.Principal, id string) (platform.RolloutView, error)
+	ControlRollout(ctx context.Context, who platform.Principal, id, control, decision string) error
+
+	Servers(ctx context.Context, who platform.Principal) ([]platform.Server, error)
+	Server(ctx context.Context, who platform.Principal, name string) (platform.ServerDetail, error)
+	RegisterServer(ctx context.Context, who platform.Principal, in platform.NewServer) (platform.Server, dbserver.Check, error)
+	SetServerState(ctx context.Context, who platform.Principal, name, state string) (platform.Server, error)
+	CheckServer(ctx context.Context, who platform.Principal, name string) (dbserver.Check, error)
+	DrainServer(ctx context.Context, who platform.Principal, name string) (string, error)
+	MoveInstance(ctx context.Context, who platform.Principal, instanceID, toServer string) (platform.Move, error)
+	WaitingForRoom(ctx context.Context, who platform.Principal) ([]platform.WorkflowRun, error)
 }
 
 // Console is the browser console's handlers: server-rendered pages, plain
@@ -162,6 +176,18 @@ func (k *Console) Routes(r *gin.Engine) {
 	dev.GET("/team", k.devTeamPage)
 	dev.POST("/team", k.devGrantSubmit)
 	dev.POST("/team/:user/:role/revoke", k.devRevokeSubmit)
+	dev.GET("/rollouts", k.rolloutsPage)
+	dev.POST("/rollouts", k.rolloutSubmit)
+	dev.GET("/rollouts/:id", k.rolloutPage)
+	dev.GET("/rollouts/:id/live", k.rolloutLivePart)
+	dev.POST("/rollouts/:id/:control", k.rolloutControl)
+	dev.GET("/servers", k.devServersPage)
+	dev.POST("/servers", k.devRegisterServer)
+	dev.GET("/servers/:name", k.devServerPage)
+	dev.POST("/servers/:name/state", k.devServerState)
+	dev.POST("/servers/:name/check", k.devCheckServer)
+	dev.POST("/servers/:name/drain", k.devDrainServer)
+	dev.POST("/servers/:name/move", k.devMoveInstance)
 }
 
 // need refuses a page early, with the answer the platform layer would give

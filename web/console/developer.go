@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -38,7 +39,7 @@ func devRuns(runs []platform.WorkflowRun) []DevWorkflow {
 	out := make([]DevWorkflow, len(runs))
 	for i, r := range runs {
 		out[i] = DevWorkflow{ID: r.ID, RunID: r.RunID, Type: r.Type, Status: r.Status, Started: r.Started.Format(time.DateTime),
-			Progress: r.Progress, Reason: r.Reason, UILink: r.UILink, Describe: r.Describe, Reset: r.Reset}
+			Progress: r.Progress, Reason: cmp.Or(r.Note, r.Reason), UILink: r.UILink, Describe: r.Describe, Reset: r.Reset}
 		if r.Closed != nil {
 			out[i].Closed = r.Closed.Format(time.DateTime)
 		}
@@ -63,7 +64,13 @@ func (k *Console) devProblemsPage(c *gin.Context) {
 		k.fail(c, err)
 		return
 	}
-	k.render(c, http.StatusOK, DevProblemsPage(k.page(c, "Failed and stuck workflows"), devRuns(failed), devRuns(stuck)))
+	waiting, err := k.P.WaitingForRoom(c.Request.Context(), who(c))
+	if err != nil {
+		k.fail(c, err)
+		return
+	}
+	k.render(c, http.StatusOK, DevProblemsPage(k.page(c, "Failed and stuck workflows"), devRuns(failed), devRuns(stuck),
+		devRuns(waiting)))
 }
 
 func (k *Console) devCatalogPage(c *gin.Context) {

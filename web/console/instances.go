@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
@@ -152,7 +153,8 @@ func progressView(id string, flows []platform.InstanceWorkflow, now time.Time) P
 		}
 		finished := 0
 		for _, st := range p.Steps {
-			row := StepRow{Title: st.Title, State: string(st.State), Error: st.Error}
+			// A waiting step says what it waits for (room on a database server).
+			row := StepRow{Title: st.Title, State: string(st.State), Error: cmp.Or(st.Error, st.Note)}
 			if st.StartedAt != nil {
 				end := now
 				if st.EndedAt != nil {

@@ -145,6 +145,20 @@ func (p *pools) drop(id string) {
 	closeAll([]*tenantPool{victim})
 }
 
+// dropAll closes every pool (notifications may have been missed), each
+// after its requests end.
+func (p *pools) dropAll() {
+	p.mu.Lock()
+	var victims []*tenantPool
+	for _, tp := range p.byID {
+		if v := p.evict(tp); v != nil {
+			victims = append(victims, v)
+		}
+	}
+	p.mu.Unlock()
+	closeAll(victims)
+}
+
 // sweep closes pools idle for longer than idle.
 func (p *pools) sweep() {
 	cutoff := p.now().Add(-p.idle)

@@ -192,6 +192,7 @@ func (r *Router) listen(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := r.listenOnce(ctx, func() {
 			r.cache.invalidateAll()
+			r.pools.dropAll()
 			if first {
 				first = false
 				close(r.listening)
@@ -230,6 +231,8 @@ func (r *Router) listenOnce(ctx context.Context, onListening func()) error {
 			return err
 		}
 		r.cache.invalidate(n.Payload)
+		// Its database may have moved to another server.
+		r.pools.drop(n.Payload)
 	}
 }
 

@@ -1,0 +1,231 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tenantry/internal/platform"
+	"tenantry/workflows"
+)
+
+// TestRolloutThroughTheAPI: five forum instances on 1.0.0 (three with
+// attachments, one disabled in its grace period); a developer rolls forum
+// 1.2.0 out through the API in batches of two. The rollout waits for the
+// go signal, refuses a second rollout and the single-instance upgrade of
+// an instance it owns; once approved, every instance ends on 1.2.0,
+// attachments billed up to its own swap and not after, each in
+// maintenance only while its own upgrade ran, the disabled one upgraded in
+// place and back on 1.2.0 when enabled again, the jobs held and released.
+func TestRolloutThroughTheAPI(t *testing.T) {
+	s := startStack(t, time.Hour)
+	ctx := context.Background()
+	a := signedUp(t, s, "ops@roll.test", "Ops", "Roll")
+
+	var ids []string
+	for i := range 5 {
+		modules := []string{"search"}
+		if i < 3 {
+			modules = append(modules, "attachments")
+		}
+		var inst instance
+		a.must(http.StatusCreated, "POST", "/instances", map[string]any{
+			"service": "forum", "modules": modules, "host": fmt.Sprintf("roll-%d.localhost", i),
+			"setup": map[string]string{"admin_email": "admin@roll.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"},
+		}, &inst)
+		ids = append(ids, inst.ID)
+	}
+	for _, id := range ids {
+		waitStatus(t, a, "/instances/"+id, "ready")
+	}
+	disabled := ids[4]
+	a.must(http.StatusAccepted, "DELETE", "/instances/"+disabled, nil, nil)
+	waitStatus(t, a, "/instances/"+disabled, "disabled")
+
+	start := map[string]any{"service": "forum", "version": "1.2.0", "batch_size": 2, "max_in_flight": 2}
+	a.must(http.StatusForbidden, "POST", "/ops/rollouts", start, nil)
+	if _, err := s.Platform.BootstrapPlatformRole(ctx, "ops@roll.test", "developer"); err != nil {
+		t.Fatal(err)
+	}
+	a.must(http.StatusUnprocessableEntity, "POST", "/ops/rollouts", map[string]any{"service": "forum", "version": "1.2.0", "drain_deadline": "soon"}, nil)
+	var started platform.RolloutStarted
+	a.must(http.StatusAccepted, "POST", "/ops/rollouts", start, &started)
+	if started.WorkflowID != "rollout/forum/1.2.0" {
+		t.Fatalf("started %+v", started)
+	}
+	path := "/ops/rollouts/" + started.ID
+
+	// Maintenance as the routers see it, sampled while the rollout runs.
+	seen := watchMaintenance(t, s.DB, ids)
+
+	var v platform.RolloutView
+	eventually(t, 30*time.Second, "waiting for approve, every process ready", func() bool {
+		a.must(http.StatusOK, "GET", path, nil, &v)
+		return v.Progress != nil && v.Progress.Stage == workflows.RolloutStageReadiness && v.Progress.Readiness != nil &&
+			v.Progress.Readiness.Ready
+	})
+	if v.Progress.Status != workflows.StatusWaiting || v.Progress.Plan.Total != 5 || v.Progress.Plan.Disabled != 1 ||
+		v.Progress.Plan.From[0].WithDropped != 3 || !v.Readiness.Ready || len(v.Readiness.Processes) == 0 {
+		t.Fatalf("before approve: %+v", v.Progress)
+	}
+	if v.Commands["approve"] != `go tool temporal workflow update execute --workflow-id rollout/forum/1.2.0 --name approve --input '{"by":"ops@roll.test"}'` {
+		t.Errorf("approve command %q", v.Commands["approve"])
+	}
+	// One rollout of a service at a time; its instances are its own.
+	a.must(http.StatusConflict, "POST", "/ops/rollouts", map[string]any{"service": "forum", "version": "1.1.0"}, nil)
+	a.must(http.StatusConflict, "POST", "/ops/rollouts", start, nil)
+	a.must(http.StatusConflict, "POST", "/instances/"+ids[0]+"/upgrade", map[string]string{"version": "1.2.0"}, nil)
+	a.must(http.StatusConflict, "POST", path+"/pause", nil, nil) // nothing runs before approve
+	a.must(http.StatusConflict, "POST", path+"/drain", map[string]string{"decision": "wait"}, nil)
+	a.must(http.StatusOK, "POST", path+"/approve", nil, nil)
+	a.must(http.StatusConflict, "POST", path+"/approve", nil, nil)
+
+	eventually(t, 2*time.Minute, "the rollout ends", func() bool {
+		a.must(http.StatusOK, "GET", path, nil, &v)
+		return v.EndedAt != nil
+	})
+	seen.stop()
+	if v.Outcome != workflows.RolloutCompleted || v.Counts["done"] != 5 || v.Progress == nil || v.Progress.Status != workflows.StatusCompleted ||
+		!v.Progress.Jobs.Released || v.Jobs.Held {
+		t.Fatalf("after the rollout: %+v %+v", v.RolloutRow, v.Progress)
+	}
+	a.must(http.StatusConflict, "POST", path+"/pause", nil, nil)
+	var list struct {
+		Rollouts []struct{ ID, Outcome string }
+	}
+	a.must(http.StatusOK, "GET", "/ops/rollouts", nil, &list)
+	if len(list.Rollouts) != 1 || list.Rollouts[0].ID != started.ID || list.Rollouts[0].Outcome != "completed" {
+		t.Fatalf("rollouts %+v", list)
+	}
+
+	// Each instance: on 1.2.0, attachments billed up to its own swap (which
+	// happened within its own upgrade) and not after; in maintenance only
+	// during that upgrade.
+	windows := map[string][2]time.Time{}
+	for _, id := range ids {
+		d, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.UpgradeInstanceID(id, "1.2.0"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := d.GetWorkflowExecutionInfo()
+		windows[id] = [2]time.Time{info.GetStartTime().AsTime(), info.GetCloseTime().AsTime()}
+		var version string
+		var maintenance bool
+		if err := s.DB.QueryRow(ctx, `SELECT version, maintenance FROM instances WHERE id = $1`, id).Scan(&version, &maintenance); err != nil {
+			t.Fatal(err)
+		}
+		if version != "1.2.0" || maintenance {
+			t.Errorf("%s: on %s, maintenance %t", id, version, maintenance)
+		}
+		var ended *time.Time
+		err = s.DB.QueryRow(ctx, `SELECT max(ended_at) FROM usage_spans WHERE instance_id = $1 AND module = 'attachments'`, id).Scan(&ended)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case slices.Index(ids, id) < 3 && (ended == nil || ended.Before(windows[id][0]) || ended.After(windows[id][1])):
+			t.Errorf("%s: attachments billed until %v, its upgrade ran %v", id, ended, windows[id])
+		}
+		var open int
+		if err := s.DB.QueryRow(ctx, `SELECT count(*) FROM usage_spans WHERE instance_id = $1 AND module = 'attachments' AND ended_at IS NULL`,
+			id).Scan(&open); err != nil || open != 0 {
+			t.Errorf("%s: %d open attachments spans (%v)", id, open, err)
+		}
+		for _, at := range seen.of(id) {
+			if at.Before(windows[id][0]) || at.After(windows[id][1].Add(time.Second)) {
+				t.Errorf("%s: in maintenance at %s, outside its upgrade %v", id, at, windows[id])
+			}
+		}
+	}
+	if windows[ids[0]] == windows[ids[1]] && windows[ids[1]] == windows[ids[2]] {
+		t.Errorf("every upgrade ran at once: %v", windows)
+	}
+	if seen.total() == 0 {
+		t.Error("no instance was ever seen in maintenance")
+	}
+
+	// The disabled one was upgraded in place; enabled again it runs 1.2.0.
+	a.must(http.StatusAccepted, "POST", "/instances/"+disabled+"/enable", nil, nil)
+	back := waitStatus(t, a, "/instances/"+disabled, "ready")
+	var version string
+	if err := s.DB.QueryRow(ctx, `SELECT version FROM instances WHERE id = $1`, back.ID).Scan(&version); err != nil || version != "1.2.0" {
+		t.Errorf("enabled again on %q (%v)", version, err)
+	}
+
+	recordHistories(t, s, map[string]string{"rollout": started.WorkflowID})
+
+	page := consoleGet(t, s.URL, "ops@roll.test", "correct horse battery", "/dev/rollouts/"+started.ID)
+	for _, want := range []string{"forum → 1.2.0", `id="rollout-outcome">completed`, "rollout-processes", `data-state="done">5<`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the rollout page lacks %q", want)
+		}
+	}
+}
+
+// maintenanceLog samples the maintenance flags of instances every 20 ms
+// and keeps, per instance, when it was seen in maintenance.
+type maintenanceLog struct {
+	mu   sync.Mutex
+	seen map[string][]time.Time
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func watchMaintenance(t *testing.T, db *pgxpool.Pool, ids []string) *maintenanceLog {
+	l := &maintenanceLog{seen: map[string][]time.Time{}, done: make(chan struct{})}
+	l.wg.Go(func() {
+		for {
+			select {
+			case <-l.done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			rows, err := db.Query(context.Background(), `SELECT id::text, now() FROM instances WHERE id = ANY($1) AND maintenance`, ids)
+			if err != nil {
+				continue
+			}
+			var id string
+			var at time.Time
+			_, _ = pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+				l.mu.Lock()
+				l.seen[id] = append(l.seen[id], at)
+				l.mu.Unlock()
+				return nil
+			})
+		}
+	})
+	t.Cleanup(l.stop)
+	return l
+}
+
+func (l *maintenanceLog) stop() {
+	select {
+	case <-l.done:
+	default:
+		close(l.done)
+	}
+	l.wg.Wait()
+}
+
+func (l *maintenanceLog) of(id string) []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.seen[id])
+}
+
+func (l *maintenanceLog) total() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.seen {
+		n += len(s)
+	}
+	return n
+}

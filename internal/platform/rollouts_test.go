@@ -1,0 +1,71 @@
+package platform_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"tenantry/internal/apperr"
+	"tenantry/internal/platform"
+	"tenantry/workflows"
+)
+
+// A rollout whose workflow closed without recording its end does not
+// block the next one; it is recorded as stopped.
+func TestStartRolloutAfterAStoppedOne(t *testing.T) {
+	f := newFixture(t)
+	started, err := f.p.StartRollout(f.ctx, f.who["developer"], platform.RolloutRequest{Service: "store", Version: "1.1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if started.WorkflowID != "rollout/store/1.1.0" || uuid.Validate(started.ID) != nil {
+		t.Errorf("started %+v", started)
+	}
+	var outcome string
+	if err := f.c.DB.QueryRow(f.ctx, `SELECT outcome FROM rollouts WHERE id = $1`, f.rollout).Scan(&outcome); err != nil || outcome != "stopped" {
+		t.Errorf("the old rollout: %q, %v", outcome, err)
+	}
+}
+
+func TestStartRolloutRefusals(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		req  platform.RolloutRequest
+		kind apperr.Kind
+	}{
+		{platform.RolloutRequest{Service: "forum"}, apperr.KindInvalid},
+		{platform.RolloutRequest{Service: "nope", Version: "1.0.0"}, apperr.KindInvalid},
+		{platform.RolloutRequest{Service: "forum", Version: "9.0.0"}, apperr.KindInvalid},
+		{platform.RolloutRequest{Service: "forum", Version: "1.2.0", Options: workflows.RolloutOptions{BatchSize: 1000}}, apperr.KindInvalid},
+		{platform.RolloutRequest{Service: "forum", Version: "1.2.0", Options: workflows.RolloutOptions{DrainDeadline: time.Millisecond}}, apperr.KindInvalid},
+	} {
+		if _, err := f.p.StartRollout(f.ctx, f.who["developer"], tc.req); apperr.KindOf(err) != tc.kind {
+			t.Errorf("%+v: got %v, want %s", tc.req, err, tc.kind)
+		}
+	}
+	if err := f.p.ControlRollout(f.ctx, f.who["developer"], f.rollout, "explode", ""); apperr.KindOf(err) != apperr.KindInvalid {
+		t.Errorf("an unknown control: %v", err)
+	}
+	if err := f.p.ControlRollout(f.ctx, f.who["developer"], uuid.NewString(), "pause", ""); apperr.KindOf(err) != apperr.KindNotFound {
+		t.Errorf("an unknown rollout: %v", err)
+	}
+}
+
+// The single-instance upgrade leaves an instance to the rollout that owns
+// it.
+func TestUpgradeRefusesAnInstanceARolloutOwns(t *testing.T) {
+	f := newFixture(t)
+	id := uuid.NewString()
+	f.exec(`INSERT INTO rollouts (id, workflow_id, service, version) VALUES ($1, 'rollout/forum/1.2.0', 'forum', '1.2.0')`, id)
+	f.exec(`INSERT INTO rollout_instances (rollout_id, instance_id, account_id, from_version) VALUES ($1, $2, $3, '1.0.0')`,
+		id, f.acme.ready, f.acme.account)
+	_, err := f.p.UpgradeInstance(f.ctx, f.who["developer"], f.acme.ready, "1.1.0")
+	if apperr.KindOf(err) != apperr.KindConflict || apperr.Message(err) !=
+		"the rollout rollout/forum/1.2.0 owns this instance: it upgrades it (abort the rollout to upgrade it alone)" {
+		t.Errorf("got %v", err)
+	}
+	if _, err := f.p.StartRollout(f.ctx, f.who["developer"], platform.RolloutRequest{Service: "forum", Version: "1.2.0"}); err != nil {
+		t.Errorf("a rollout whose workflow is gone does not block: %v", err)
+	}
+}

@@ -1,0 +1,2 @@
+DROP TABLE rollout_instances;
+DROP TABLE rollouts;
