@@ -102,7 +102,10 @@ func newSuite() (*suite, error) {
 	if err != nil {
 		return s, err
 	}
-	s.pgOpts = devstack.PostgresOptions{StateDir: filepath.Join(s.dir, "pg"), Log: pgLog}
+	// Durable: fsync and synchronous commits on, as in production. Without
+	// them an immediate shutdown loses commits already acknowledged (a
+	// MarkReady the workflow saw succeed), which no code can make up for.
+	s.pgOpts = devstack.PostgresOptions{StateDir: filepath.Join(s.dir, "pg"), Log: pgLog, Durable: true}
 	if s.pg, err = devstack.StartPostgres(s.ctx, s.pgOpts); err != nil {
 		return s, err
 	}
