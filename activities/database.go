@@ -180,9 +180,10 @@ func (a *Activities) createDatabase(ctx context.Context, in DatabaseInfo) error 
 
 // DropDatabase removes the instance's database (closing its connections)
 // and role, wherever they were allocated; either may already be gone, or
-// never have been made.
+// never have been made. Dropping a large database takes a while: it
+// heartbeats.
 func (a *Activities) DropDatabase(ctx context.Context, in InstanceRef) error {
-	return apperr.ForTemporal(a.dropDatabase(ctx, in))
+	return apperr.ForTemporal(longStep(ctx, "drop database", func(ctx context.Context) error { return a.dropDatabase(ctx, in) }))
 }
 
 func (a *Activities) dropDatabase(ctx context.Context, in InstanceRef) error {

@@ -12,13 +12,14 @@ import (
 )
 
 // logEvent adds a step's event to the instance's own log, once for all
-// the retries of one activity (its key is the run and activity ID). An
+// the retries of one activity (its key is the run, activity ID and event:
+// one activity may log several, as MigrateTenant with its seed does). An
 // event the log cannot take is not worth failing the step for.
 func (a *Activities) logEvent(ctx context.Context, instanceID, event string, detail map[string]any) {
 	key := "local/" + uuid.NewString()
 	if activity.IsActivity(ctx) {
 		info := activity.GetInfo(ctx)
-		key = "activity/" + info.WorkflowExecution.RunID + "/" + info.ActivityID
+		key = "activity/" + info.WorkflowExecution.RunID + "/" + info.ActivityID + "/" + event
 	}
 	if err := controldb.LogEvent(ctx, a.DB, instanceID, key, event, detail); err != nil {
 		slog.Warn("instance log event", "instance", instanceID, "event", event, "err", err)

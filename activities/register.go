@@ -86,6 +86,10 @@ func (a *Activities) definitions() []definition {
 		// DrainServer
 		{"ServerInstances", a.ServerInstances},
 		{"PickMoveTarget", a.PickMoveTarget},
+		// ServiceJob
+		{"ClaimJob", a.ClaimJob},
+		{"RunJob", a.RunJob},
+		{"FinishJob", a.FinishJob},
 		// Bind, Unbind
 		{"CreateBindingRole", a.CreateBindingRole},
 		{"DropBindingRole", a.DropBindingRole},

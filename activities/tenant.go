@@ -20,20 +20,36 @@ func (a *Activities) tenantConfig(ctx context.Context, instanceID string) (*pgx.
 	return controldb.TenantConfig(ctx, a.DB, a.Cipher, a.Catalog, instanceID)
 }
 
-// MigrateInput names the instance and the service version to migrate to.
+// MigrateInput names the instance and the service version to migrate to,
+// and, for a new instance, the seed to run once migrated.
 type MigrateInput struct {
 	InstanceID string
 	Version    string
+	Seed       *SeedInput `json:",omitempty"`
 }
 
 // MigrateTenant runs the service's migrations up (or down) to the schema of
-// Version, as the tenant's own role so it owns every table.
+// Version, as the tenant's own role so it owns every table, then the seed
+// when In.Seed is set. It may take minutes on a large tenant: it
+// heartbeats, and stops (rolling back the file it was running) when the
+// workflow cancels it.
 func (a *Activities) MigrateTenant(ctx context.Context, in MigrateInput) error {
-	if err := a.migrateTenant(ctx, in); err != nil {
-		return apperr.ForTemporal(err)
-	}
-	a.logEvent(ctx, in.InstanceID, "instance.migrated", map[string]any{"version": in.Version})
-	return nil
+	return apperr.ForTemporal(longStep(ctx, "migrate", func(ctx context.Context) error {
+		if in.Seed != nil {
+			// Checked first: bad input fails before any migration runs.
+			if err := in.Seed.Setup.Check(); err != nil {
+				return err
+			}
+		}
+		if err := a.migrateTenant(ctx, in); err != nil {
+			return err
+		}
+		a.logEvent(ctx, in.InstanceID, "instance.migrated", map[string]any{"version": in.Version})
+		if in.Seed == nil {
+			return nil
+		}
+		return a.seedTenant(ctx, *in.Seed)
+	}))
 }
 
 func (a *Activities) migrateTenant(ctx context.Context, in MigrateInput) error {
@@ -41,7 +57,7 @@ func (a *Activities) migrateTenant(ctx context.Context, in MigrateInput) error {
 	if err != nil {
 		return err
 	}
-	return migrator.Migrate(cfg, svc.Migrations, v.SchemaVersion)
+	return migrator.Migrate(ctx, cfg, svc.Migrations, v.SchemaVersion)
 }
 
 // tenantAtVersion is how to reach an instance's tenant database and the
@@ -95,13 +111,10 @@ type SeedInput struct {
 	Modules    []string
 }
 
-// SeedTenant runs the service's idempotent seed with the setup's values.
+// SeedTenant runs the service's idempotent seed with the setup's values,
+// heartbeating; cancelled, its statement stops.
 func (a *Activities) SeedTenant(ctx context.Context, in SeedInput) error {
-	if err := a.seedTenant(ctx, in); err != nil {
-		return apperr.ForTemporal(err)
-	}
-	a.logEvent(ctx, in.InstanceID, "instance.seeded", map[string]any{"language": in.Setup.Language})
-	return nil
+	return apperr.ForTemporal(longStep(ctx, "seed", func(ctx context.Context) error { return a.seedTenant(ctx, in) }))
 }
 
 func (a *Activities) seedTenant(ctx context.Context, in SeedInput) error {
@@ -114,7 +127,7 @@ func (a *Activities) seedTenant(ctx context.Context, in SeedInput) error {
 		return err
 	}
 	modules, _ := json.Marshal(in.Modules)
-	return withTenantConn(ctx, cfg, func(conn *pgx.Conn) error {
+	err = withTenantConn(ctx, cfg, func(conn *pgx.Conn) error {
 		// Values reach the seed as session settings, so seed files stay
 		// plain SQL with no string building.
 		if _, err := conn.Exec(ctx, `SELECT set_config('tenantry.admin_email', $1, false),
@@ -126,6 +139,10 @@ func (a *Activities) seedTenant(ctx context.Context, in SeedInput) error {
 		_, err := conn.Exec(ctx, svc.Seed)
 		return err
 	})
+	if err == nil {
+		a.logEvent(ctx, in.InstanceID, "instance.seeded", map[string]any{"language": in.Setup.Language})
+	}
+	return err
 }
 
 // TenantModulesInput is the instance's new module set.

@@ -120,7 +120,8 @@ func TestOperatorUpgradesAnInstance(t *testing.T) {
 		t.Fatalf("usage spans %v %v", spans, err)
 	}
 
-	recordHistories(t, s, map[string]string{"upgrade_instance": started.WorkflowID})
+	recordHistories(t, s, map[string]string{"upgrade_instance": started.WorkflowID,
+		"migrate_for_upgrade": workflows.MigrateAndSeedID(inst.ID, "1.2.0")})
 
 	// The developers' instance page lists the upgrade with its commands.
 	page := consoleGet(t, s.URL, "lin@forum.test", "correct horse battery", "/dev/instances/"+inst.ID)

@@ -1,5 +1,6 @@
-// Package worker runs Tenantry's Temporal worker: every workflow and the
-// activities they schedule on one task queue.
+// Package worker runs Tenantry's Temporal workers: every workflow and the
+// activities they schedule on the main task queue, and each service's jobs
+// on that service's own task queue.
 package worker
 
 import (
@@ -16,9 +17,16 @@ import (
 // queue before any worker may take it.
 const StickyTimeout = 3 * time.Second
 
-// New builds a worker for the task queue with every workflow and the
-// activities they schedule (activities.Register) registered. Start it with Start or Run.
-func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
+// Worker is the main queue's worker and one per service's job queue.
+type Worker struct {
+	workers []sdkworker.Worker
+}
+
+// New builds the workers: the main task queue with every workflow and the
+// activities they schedule (activities.Register), and for each service a
+// worker on its job queue (workflows.JobTaskQueue) with the ServiceJob
+// workflow and the same activities. Start them with Start.
+func New(c client.Client, acts *activities.Activities, services []string) *Worker {
 	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:      64,
 		MaxConcurrentLocalActivityExecutionSize: 64,
@@ -35,9 +43,46 @@ func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
 		StickyScheduleToStartTimeout: StickyTimeout,
 		// On stop: no new tasks, the sticky queue handed back to the
 		// server, and this long for the tasks in hand to finish.
-		WorkerStopTimeout: 10 * time.Second,
+		WorkerStopTimeout:            10 * time.Second,
+		MaxHeartbeatThrottleInterval: heartbeatThrottle,
 	})
 	workflows.Register(w)
 	activities.Register(w, acts)
-	return w
+	all := &Worker{workers: []sdkworker.Worker{w}}
+	for _, svc := range services {
+		jw := sdkworker.New(c, workflows.JobTaskQueue(svc), sdkworker.Options{
+			MaxConcurrentActivityExecutionSize: 16,
+			MaxHeartbeatThrottleInterval:       heartbeatThrottle,
+		})
+		workflows.RegisterJobs(jw)
+		activities.Register(jw, acts)
+		all.workers = append(all.workers, jw)
+	}
+	return all
+}
+
+// heartbeatThrottle: a long step's heartbeat answer is where its
+// cancellation arrives, so heartbeats go out at most this far apart and a
+// cancelled migration or job stops within seconds, not 80% of its
+// heartbeat timeout.
+const heartbeatThrottle = 2 * time.Second
+
+// Start starts every worker; if one cannot start, those started stop.
+func (w *Worker) Start() error {
+	for i, x := range w.workers {
+		if err := x.Start(); err != nil {
+			for _, started := range w.workers[:i] {
+				started.Stop()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops every worker, waiting for the activities they run.
+func (w *Worker) Stop() {
+	for _, x := range w.workers {
+		x.Stop()
+	}
 }

@@ -21,9 +21,15 @@ import (
 // apperr.Conflict(busy); once it has closed, the ID may run again.
 func startOnce(ctx context.Context, c client.Client, id string, attrs temporal.SearchAttributes,
 	busy string, wf, in any) (client.WorkflowRun, error) {
+	return startOnceOn(ctx, c, TaskQueue, id, attrs, busy, wf, in)
+}
+
+// startOnceOn is startOnce on another task queue (a service's own).
+func startOnceOn(ctx context.Context, c client.Client, queue, id string, attrs temporal.SearchAttributes,
+	busy string, wf, in any) (client.WorkflowRun, error) {
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
-		TaskQueue:                TaskQueue,
+		TaskQueue:                queue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		// Without it the SDK hands back the running run as if it had started.

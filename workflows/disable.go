@@ -154,7 +154,7 @@ func (s *disable) run(ctx workflow.Context) (DisableResult, error) {
 	}
 	s.deleting = true
 	ref := activities.InstanceRef{InstanceID: s.in.InstanceID}
-	if err := s.t.run(ctx, DisableStepDrop, func() error { return call(db, acts.DropDatabase, ref, nil) }); err != nil {
+	if err := s.t.run(ctx, DisableStepDrop, func() error { return longCall(ctx, acts.DropDatabase, ref, nil) }); err != nil {
 		return DisableResult{}, err
 	}
 	if err := s.t.run(ctx, DisableStepDelete, func() error { return call(db, acts.DeleteInstance, ref, nil) }); err != nil {

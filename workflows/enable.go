@@ -294,7 +294,7 @@ func (s *enable) compensate(ctx workflow.Context, cause error) {
 	err := s.t.run(dctx, EnableStepCompensate, func() error {
 		var dropErr error
 		if s.databaseAllocated {
-			dropErr = call(db, acts.DropDatabase, ref, nil)
+			dropErr = longCall(dctx, acts.DropDatabase, ref, nil)
 		}
 		if dropErr != nil {
 			// Still mark the instance failed, so its host is released and

@@ -48,7 +48,7 @@ var enableSteps = []string{"validate", "create_database", "setup", "migrate_and_
 var provisioned = names(
 	acts.ReserveInstance,
 	acts.AllocateDatabase, acts.CreateRole, acts.CreateDatabase, // CreateDatabase child
-	acts.MigrateTenant, acts.SeedTenant, // MigrateAndSeed child
+	acts.MigrateTenant, // MigrateAndSeed child: migrates, then seeds
 	acts.RegisterHost, acts.OpenUsageSpans, acts.MarkReady,
 )
 
@@ -60,7 +60,6 @@ func (h *harness) stubEnable() {
 	h.stub(acts.CreateRole, nil)
 	h.stub(acts.CreateDatabase, nil)
 	h.stub(acts.MigrateTenant, nil)
-	h.stub(acts.SeedTenant, nil)
 	h.stub(acts.RegisterHost, nil)
 	h.stub(acts.OpenUsageSpans, nil)
 	h.stub(acts.MarkReady, nil)
@@ -109,10 +108,9 @@ func TestEnableServiceWithSetupUpFront(t *testing.T) {
 	assert.Equal(t, ref, input[activities.InstanceRef](h, acts.AllocateDatabase))
 	assert.Equal(t, dbInfo, input[activities.DatabaseInfo](h, acts.CreateRole))
 	assert.Equal(t, dbInfo, input[activities.DatabaseInfo](h, acts.CreateDatabase))
-	assert.Equal(t, activities.MigrateInput{InstanceID: instanceID, Version: resolved.Version},
+	assert.Equal(t, activities.MigrateInput{InstanceID: instanceID, Version: resolved.Version,
+		Seed: &activities.SeedInput{InstanceID: instanceID, Setup: setup, Modules: resolved.Modules}},
 		input[activities.MigrateInput](h, acts.MigrateTenant))
-	assert.Equal(t, activities.SeedInput{InstanceID: instanceID, Setup: setup, Modules: resolved.Modules},
-		input[activities.SeedInput](h, acts.SeedTenant))
 	assert.Equal(t, ref, input[activities.InstanceRef](h, acts.RegisterHost))
 	assert.Equal(t, activities.SpansInput{InstanceID: instanceID, Modules: resolved.Modules, At: start},
 		input[activities.SpansInput](h, acts.OpenUsageSpans), "billing opens the resolved modules")
@@ -156,8 +154,8 @@ func TestEnableServiceWaitsForSetup(t *testing.T) {
 	first.assertAccepted(t)
 	second.assertRejected(t, apperr.KindConflict, "setup was already received")
 
-	assert.Equal(t, activities.SeedInput{InstanceID: instanceID, Setup: setup, Modules: resolved.Modules},
-		input[activities.SeedInput](h, acts.SeedTenant), "the seed gets the setup sent by update")
+	assert.Equal(t, &activities.SeedInput{InstanceID: instanceID, Setup: setup, Modules: resolved.Modules},
+		input[activities.MigrateInput](h, acts.MigrateTenant).Seed, "the seed gets the setup sent by update")
 	assert.Equal(t, start.Add(later), input[activities.SpansInput](h, acts.OpenUsageSpans).At,
 		"billing starts when the instance is provisioned, not when it was requested")
 	setupStep := step(t, h.progress(), "setup")
@@ -176,7 +174,7 @@ func TestEnableServiceSetupSentBeforeTheWait(t *testing.T) {
 	h.assertProvisioned(t)
 	early.assertAccepted(t)
 	assert.Equal(t, start, h.env.Now().UTC(), "provisioning never waited")
-	assert.Equal(t, setup, input[activities.SeedInput](h, acts.SeedTenant).Setup)
+	assert.Equal(t, setup, input[activities.MigrateInput](h, acts.MigrateTenant).Seed.Setup)
 }
 
 func TestEnableServiceRefusedAtValidate(t *testing.T) {
@@ -246,22 +244,22 @@ func TestEnableServiceCompensates(t *testing.T) {
 			calls: made,
 		},
 		{
-			name: "seed (child activity fails)", failing: "migrate_and_seed",
+			name: "migrate and seed (child activity fails)", failing: "migrate_and_seed",
 			msg:     "admin email: not valid",
-			arrange: func(h *harness, err error) { h.failAt(acts.SeedTenant, err) },
-			calls:   append(made, names(acts.MigrateTenant, acts.SeedTenant)...),
+			arrange: func(h *harness, err error) { h.failAt(acts.MigrateTenant, err) },
+			calls:   append(made, names(acts.MigrateTenant)...),
 		},
 		{
 			name: "register host", failing: "register_host",
 			msg:     "host ada.tenantry.test is already taken",
 			arrange: func(h *harness, err error) { h.failAt(acts.RegisterHost, err) },
-			calls:   provisioned[:7],
+			calls:   provisioned[:6],
 		},
 		{
 			name: "open billing", failing: "open_billing",
 			msg:     `crm has no module "invoices"`,
 			arrange: func(h *harness, err error) { h.failAt(acts.OpenUsageSpans, err) },
-			calls:   provisioned[:8],
+			calls:   provisioned[:7],
 		},
 		{
 			name: "mark ready", failing: "ready",

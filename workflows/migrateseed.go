@@ -40,8 +40,50 @@ func MigrateAndSeed(ctx workflow.Context, in MigrateAndSeedInput) error {
 	if err != nil {
 		return err
 	}
+	if longSteps(ctx) {
+		err = migrateAndSeed(ctx, t, in)
+	} else {
+		err = migrateThenSeedLocally(ctx, t, in)
+	}
+	if err != nil {
+		t.fail(ctx, err)
+		return err
+	}
+	t.finish(StatusCompleted)
+	return nil
+}
+
+// migrateAndSeed runs both steps in one regular activity (MigrateTenant
+// with its Seed): either can take minutes on a large tenant, so it
+// heartbeats and has an hour per attempt, and one activity instead of two
+// spares provisioning a round trip through the server. The seed step runs
+// (and shows running) with the migration.
+func migrateAndSeed(ctx workflow.Context, t *tracker, in MigrateAndSeedInput) error {
+	mi := activities.MigrateInput{InstanceID: in.InstanceID, Version: in.Version}
+	if in.Setup != nil {
+		mi.Seed = &activities.SeedInput{InstanceID: in.InstanceID, Setup: *in.Setup, Modules: in.Modules}
+		t.set(ctx, MigrateAndSeedStepSeed, StepRunning)
+	} else {
+		t.set(ctx, MigrateAndSeedStepSeed, StepSkipped)
+	}
+	err := t.run(ctx, MigrateAndSeedStepMigrate, func() error {
+		return callLong(withLongSteps(ctx), acts.MigrateTenant, mi, nil)
+	})
+	switch {
+	case mi.Seed == nil:
+	case err != nil:
+		t.set(ctx, MigrateAndSeedStepSeed, StepSkipped)
+	default:
+		t.set(ctx, MigrateAndSeedStepSeed, StepDone)
+	}
+	return err
+}
+
+// migrateThenSeedLocally is how runs recorded before longStepsVersion
+// migrated and seeded: two local activities.
+func migrateThenSeedLocally(ctx workflow.Context, t *tracker, in MigrateAndSeedInput) error {
 	db := withDBSteps(ctx)
-	err = t.run(ctx, MigrateAndSeedStepMigrate, func() error {
+	err := t.run(ctx, MigrateAndSeedStepMigrate, func() error {
 		return call(db, acts.MigrateTenant, activities.MigrateInput{InstanceID: in.InstanceID, Version: in.Version}, nil)
 	})
 	if err == nil && in.Setup != nil {
@@ -51,10 +93,5 @@ func MigrateAndSeed(ctx workflow.Context, in MigrateAndSeedInput) error {
 	} else if err == nil {
 		t.set(ctx, MigrateAndSeedStepSeed, StepSkipped)
 	}
-	if err != nil {
-		t.fail(ctx, err)
-		return err
-	}
-	t.finish(StatusCompleted)
-	return nil
+	return err
 }

@@ -51,11 +51,55 @@ func withDBSteps(ctx workflow.Context) workflow.Context {
 
 // call runs one step and decodes its result into out (which may be nil).
 func call(ctx workflow.Context, fn any, in any, out any) error {
-	f := workflow.ExecuteLocalActivity(ctx, fn, in)
-	if out == nil {
-		return f.Get(ctx, nil)
+	return workflow.ExecuteLocalActivity(ctx, fn, in).Get(ctx, out)
+}
+
+// Long steps (tenant migrations, seeds, database drops) may take minutes
+// on a large tenant, far past a local activity's attempt: they run as
+// regular activities, so each attempt, retry and pending step shows in
+// `temporal workflow describe` and the Web UI. Each attempt may run an
+// hour and must heartbeat (activities.longStep does) at least every
+// longStepHeartbeat, so a worker that dies is noticed within it; a
+// cancelled workflow cancels the step and waits until it has stopped.
+const (
+	longStepAttempt   = time.Hour
+	longStepHeartbeat = 30 * time.Second
+)
+
+// longStepsVersion guards the move of long steps from local to regular
+// activities: histories recorded before it keep replaying their local
+// activity markers.
+const longStepsVersion = "long-steps-are-activities"
+
+// longSteps reports whether this run schedules long steps as regular
+// activities (every run that reaches the step with today's code).
+func longSteps(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, longStepsVersion, workflow.DefaultVersion, 1) == 1
+}
+
+// withLongSteps gives regular activities their deadline, heartbeat timeout
+// and retries.
+func withLongSteps(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: longStepAttempt,
+		HeartbeatTimeout:    longStepHeartbeat,
+		WaitForCancellation: true,
+		RetryPolicy:         retryDB,
+	})
+}
+
+// callLong runs one long step as a regular activity (see withLongSteps).
+func callLong(ctx workflow.Context, fn any, in any, out any) error {
+	return workflow.ExecuteActivity(ctx, fn, in).Get(ctx, out)
+}
+
+// longCall runs a long step: as a regular activity when this run takes
+// that path (longSteps), else as the local activity older runs recorded.
+func longCall(ctx workflow.Context, fn any, in any, out any) error {
+	if longSteps(ctx) {
+		return callLong(withLongSteps(ctx), fn, in, out)
 	}
-	return f.Get(ctx, out)
+	return call(withDBSteps(ctx), fn, in, out)
 }
 
 // SearchAttributes tags a workflow so operators can find it by tenant,

@@ -22,6 +22,7 @@ func Workflows() []any {
 		Rollout,
 		MoveInstance,
 		DrainServer,
+		ServiceJob,
 		Bind,
 		Unbind,
 		LogRetention,
@@ -33,4 +34,10 @@ func Register(r worker.WorkflowRegistry) {
 	for _, wf := range Workflows() {
 		r.RegisterWorkflow(wf)
 	}
+}
+
+// RegisterJobs adds what a service's own task queue (JobTaskQueue) runs:
+// the ServiceJob workflow.
+func RegisterJobs(r worker.WorkflowRegistry) {
+	r.RegisterWorkflow(ServiceJob)
 }

@@ -39,6 +39,8 @@ type Service struct {
 	Permissions []Permission `json:"permissions"`
 	// Metered prices the requests the host router counts (zero: free).
 	Metered MeteredPrice `json:"metered"`
+	// Jobs are the background jobs clients may start on an instance.
+	Jobs []Job `json:"jobs,omitempty"`
 
 	// Migrations is a golang-migrate source folder; Seed is idempotent SQL.
 	Migrations fs.FS  `json:"-"`
@@ -238,7 +240,7 @@ func (s *Service) check() error {
 	if strings.TrimSpace(s.Seed) == "" {
 		return fmt.Errorf("seed.sql is empty")
 	}
-	return nil
+	return s.checkJobs()
 }
 
 // checkPriceChanges demands UTC RFC 3339 instants (written with Z, so the

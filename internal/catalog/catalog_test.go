@@ -184,3 +184,43 @@ func TestResolveModules(t *testing.T) {
 	assert.Equal(t, apperr.KindInvalid, apperr.KindOf(err))
 	assert.ErrorContains(t, err, `"payments"`)
 }
+
+func TestJobs(t *testing.T) {
+	jobs := manifest(`"currency"`, `"jobs": [
+		{"name": "reindex", "title": "Reindex", "description": "Rebuild the index."},
+		{"name": "compact_history", "title": "Compact", "description": "Merge old revisions.", "since": "1.1.0"}], "currency"`)
+	cat, err := catalog.Load(wiki(jobs))
+	require.NoError(t, err)
+	s, err := cat.Service("wiki")
+	require.NoError(t, err)
+	names := func(js []catalog.Job) (out []string) {
+		for _, j := range js {
+			out = append(out, j.Name)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"reindex"}, names(s.JobsAt("1.0.0")))
+	assert.Equal(t, []string{"reindex", "compact_history"}, names(s.JobsAt("1.1.0")))
+	j, err := s.Job("compact_history", "1.1.0")
+	require.NoError(t, err)
+	assert.Equal(t, "Compact", j.Title)
+	_, err = s.Job("compact_history", "1.0.0")
+	assert.Equal(t, apperr.KindInvalid, apperr.KindOf(err))
+	assert.ErrorContains(t, err, "comes with 1.1.0")
+	_, err = s.Job("vacuum", "1.1.0")
+	assert.ErrorContains(t, err, "offered: reindex, compact_history")
+
+	for _, tc := range []struct{ name, jobs, want string }{
+		{"bad name", `[{"name": "Re Index", "title": "x", "description": "x"}]`, "lower-case"},
+		{"duplicate", `[{"name": "a_job", "title": "x", "description": "x"}, {"name": "a_job", "title": "y", "description": "y"}]`, "unique"},
+		{"no title", `[{"name": "a_job", "title": " ", "description": "x"}]`, "title"},
+		{"no description", `[{"name": "a_job", "title": "x", "description": ""}]`, "description"},
+		{"since unknown version", `[{"name": "a_job", "title": "x", "description": "x", "since": "2.0.0"}]`, "since"},
+		{"unknown field", `[{"name": "a_job", "title": "x", "description": "x", "schedule": "daily"}]`, "unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := catalog.Load(wiki(manifest(`"currency"`, `"jobs": `+tc.jobs+`, "currency"`)))
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+}

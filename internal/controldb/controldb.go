@@ -24,7 +24,7 @@ func Migrate(ctx context.Context, url string) error {
 	if err != nil {
 		return fmt.Errorf("control database URL: %w", err)
 	}
-	if err := migrator.Migrate(cfg, schemas.Control(), migrator.Latest); err != nil {
+	if err := migrator.Migrate(ctx, cfg, schemas.Control(), migrator.Latest); err != nil {
 		return fmt.Errorf("migrate control database: %w", err)
 	}
 	return nil

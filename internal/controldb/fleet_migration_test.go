@@ -38,7 +38,7 @@ func TestFleetMigrationUpDownUp(t *testing.T) {
 		version uint
 		want    int
 	}{{65, 2}, {42, 0}, {65, 2}} {
-		if err := migrator.Migrate(cfg, schemas.Control(), step.version); err != nil {
+		if err := migrator.Migrate(ctx, cfg, schemas.Control(), step.version); err != nil {
 			t.Fatalf("migrate to %d: %v", step.version, err)
 		}
 		if got := columns(); got != step.want {

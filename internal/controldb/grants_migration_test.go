@@ -27,7 +27,7 @@ func TestGrantsMigration(t *testing.T) {
 	}
 	migrate := func(version uint) {
 		t.Helper()
-		if err := migrator.Migrate(cfg, schemas.Control(), version); err != nil {
+		if err := migrator.Migrate(ctx, cfg, schemas.Control(), version); err != nil {
 			t.Fatalf("migrate to %d: %v", version, err)
 		}
 	}

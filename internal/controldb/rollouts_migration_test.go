@@ -17,7 +17,7 @@ func TestRolloutMigrationsDownAndUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range []uint{migrator.Latest, 42, migrator.Latest} {
-		if err := migrator.Migrate(cfg, schemas.Control(), v); err != nil {
+		if err := migrator.Migrate(ctx, cfg, schemas.Control(), v); err != nil {
 			t.Fatalf("migrate to %d: %v", v, err)
 		}
 	}

@@ -4,16 +4,19 @@ package migrator
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"strings"
+	"sync"
 
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -23,10 +26,24 @@ const Latest = 0
 // Migrate brings the database at cfg to version (or Latest) using the
 // up/down files in src. Each file runs as one implicit transaction (pgx's
 // simple protocol) that also marks its version clean (atomicFiles), so a
-// database left dirty by a crashed attempt still holds the previous version
-// intact: it is forced back and migrated again.
-func Migrate(cfg *pgx.ConnConfig, src fs.FS, version uint) error {
-	db := stdlib.OpenDB(*cfg)
+// database left dirty by a crashed or cancelled attempt still holds the
+// previous version intact: it is forced back and
+// migrated again.
+//
+// Cancelling ctx stops the migration: no further file starts, and the
+// statement running (or the wait for the migration lock another process
+// holds) is cancelled on the server, so its file's transaction rolls back.
+// golang-migrate runs its statements without a context, so the connections
+// it opened are cancelled through PostgreSQL's cancel request.
+func Migrate(ctx context.Context, cfg *pgx.ConnConfig, src fs.FS, version uint) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var conns cancellers
+	db := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
+		conns.add(c.PgConn())
+		return nil
+	}))
 	defer db.Close()
 	driver, err := migratepgx.WithInstance(db, &migratepgx.Config{})
 	if err != nil {
@@ -41,9 +58,21 @@ func Migrate(cfg *pgx.ConnConfig, src fs.FS, version uint) error {
 		return err
 	}
 	defer m.Close()
+
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			m.GracefulStop <- true
+			conns.cancel()
+		case <-done:
+		}
+	}()
+
 	err = to(m, version)
 	var dirty migrate.ErrDirty
-	if errors.As(err, &dirty) {
+	if errors.As(err, &dirty) && ctx.Err() == nil {
 		previous := dirty.Version - 1
 		if previous == 0 {
 			previous = -1 // no migration applied yet
@@ -52,6 +81,10 @@ func Migrate(cfg *pgx.ConnConfig, src fs.FS, version uint) error {
 			return err
 		}
 		err = to(m, version)
+	}
+	if ctx.Err() != nil {
+		// Stopped: what ran is either applied whole or rolled back.
+		return fmt.Errorf("migration of %s stopped: %w", cfg.Database, ctx.Err())
 	}
 	if errors.Is(err, migrate.ErrNoChange) {
 		return nil
@@ -102,3 +135,25 @@ type memFile struct {
 
 func (m *memFile) Stat() (fs.FileInfo, error) { return m.info, nil }
 func (m *memFile) Close() error               { return nil }
+
+// cancellers are the server connections a migration opened.
+type cancellers struct {
+	mu    sync.Mutex
+	conns []*pgconn.PgConn
+}
+
+func (c *cancellers) add(pc *pgconn.PgConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.conns = append(c.conns, pc)
+}
+
+// cancel asks the server to cancel whatever each connection runs; a
+// connection that runs nothing ignores it.
+func (c *cancellers) cancel() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, pc := range c.conns {
+		_ = pc.CancelRequest(context.Background())
+	}
+}

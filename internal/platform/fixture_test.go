@@ -226,6 +226,7 @@ func (f *fixture) state() string {
 		'api_sessions: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM api_sessions t), ''),
 		'discounts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM discounts t), ''),
 		'instances: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM instances t), ''),
+		'service_jobs: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM service_jobs t), ''),
 		'invoices: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM invoices t), ''),
 		'rollouts: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM rollouts t), ''),
 		'broker_credentials: ' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM broker_credentials t), ''),

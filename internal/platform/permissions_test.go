@@ -106,6 +106,17 @@ var operations = []operation{
 			end := time.Now().Add(48 * time.Hour)
 			return f.p.SetExpiry(f.ctx, who, on.ready, &end)
 		}},
+	{name: "StartJob", perm: access.InstancesManage, may: []string{"owner"}, mayNot: with(strangers, "member", "billing"),
+		starts: "ExecuteWorkflow", ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.StartJob(f.ctx, who, on.ready, "refresh_board_stats")
+			return err
+		}},
+	{name: "InstanceJobs", perm: access.InstancesRead, may: []string{"owner", "member", "billing"}, mayNot: strangers, ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.InstanceJobs(f.ctx, who, on.ready)
+			return err
+		}},
 	{name: "UpgradeInstance", perm: access.ConsoleAdmin, may: []string{"developer", "operator elsewhere"},
 		mayNot: with(accountPeople, "billing-operator"), starts: "ExecuteWorkflow",
 		call: func(f *fixture, who platform.Principal, on target) error {

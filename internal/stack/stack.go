@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
-	sdkworker "go.temporal.io/sdk/worker"
 
 	"tenantry/activities"
 	"tenantry/internal/apperr"
@@ -46,7 +45,7 @@ type Config struct {
 	RunWorker bool
 	Log       *slog.Logger
 	// Services replaces the embedded catalog (schemas.Services()), for a
-	// test that plays a release; nil keeps it.
+	// test that plays a release or runs a test-only service; nil keeps it.
 	Services fs.FS
 	// TenantServers are more database servers for tenants to register at
 	// start, beside `local` (the dev stack's extra clusters, tests).
@@ -77,7 +76,7 @@ type Stack struct {
 	Platform *platform.Platform
 
 	beats      heartbeats
-	worker     sdkworker.Worker
+	worker     *worker.Worker
 	http       *http.Server
 	routerHTTP *http.Server
 	adminHTTP  *http.Server
@@ -175,7 +174,7 @@ func (s *Stack) boot(ctx context.Context, cfg Config) (err error) {
 		s.Temporal = c
 	}
 	if cfg.RunWorker {
-		s.worker = worker.New(s.Temporal, s.Acts)
+		s.worker = worker.New(s.Temporal, s.Acts, s.Catalog.Names())
 		if err := s.worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}

@@ -1,5 +1,5 @@
--- A rollout holds a service's jobs while it drains and swaps: a job started
--- meanwhile is queued as held by that rollout and starts when it releases.
+-- A rollout holds a service's jobs while it drains them: new jobs are
+-- accepted and queued but wait until the hold is released.
 CREATE TABLE service_job_holds (
     service     text PRIMARY KEY,
     rollout_id  text NOT NULL,

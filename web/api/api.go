@@ -42,6 +42,8 @@ type Platform interface {
 	SetExpiry(ctx context.Context, who platform.Principal, id string, at *time.Time) error
 	InstanceLogs(ctx context.Context, who platform.Principal, id string, q platform.LogQuery) (platform.LogPage, error)
 	UpgradeInstance(ctx context.Context, who platform.Principal, id, version string) (platform.Upgrade, error)
+	StartJob(ctx context.Context, who platform.Principal, id, job string) (platform.Job, error)
+	InstanceJobs(ctx context.Context, who platform.Principal, id string) (platform.InstanceJobs, error)
 
 	CurrentBilling(ctx context.Context, who platform.Principal) (platform.BillingNow, error)
 	Invoices(ctx context.Context, who platform.Principal) ([]controldb.InvoiceSummary, error)
@@ -98,6 +100,8 @@ func (a *API) Routes(r *gin.Engine) {
 	me.GET("/instances/:id/logs", a.instanceLogs)
 	// Developers move any account's instance to a newer service version.
 	me.POST("/instances/:id/upgrade", a.upgradeInstance)
+	me.GET("/instances/:id/jobs", a.listJobs)
+	me.POST("/instances/:id/jobs", a.startJob)
 
 	me.GET("/billing/current", a.billingCurrent)
 	me.GET("/billing/invoices", a.listInvoices)

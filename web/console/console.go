@@ -44,6 +44,8 @@ type Platform interface {
 	ChangeModules(ctx context.Context, who platform.Principal, id string, modules []string) (controldb.ModuleChange, error)
 	Disable(ctx context.Context, who platform.Principal, id string) (platform.Disabled, error)
 	Reenable(ctx context.Context, who platform.Principal, id string) error
+	StartJob(ctx context.Context, who platform.Principal, id, job string) (platform.Job, error)
+	InstanceJobs(ctx context.Context, who platform.Principal, id string) (platform.InstanceJobs, error)
 	InstanceLogs(ctx context.Context, who platform.Principal, id string, q platform.LogQuery) (platform.LogPage, error)
 
 	Team(ctx context.Context, who platform.Principal) ([]platform.Member, error)
@@ -145,6 +147,8 @@ func (k *Console) Routes(r *gin.Engine) {
 	in.POST("/instances/:id/modules", manage, k.modulesSubmit)
 	in.POST("/instances/:id/disable", manage, k.disableSubmit)
 	in.POST("/instances/:id/enable", manage, k.reenableSubmit)
+	in.GET("/instances/:id/jobs", read, k.jobsFragment)
+	in.POST("/instances/:id/jobs", manage, k.jobSubmit)
 	in.GET("/timeline", k.timelinePage)
 	in.GET("/team", k.teamPage)
 	in.POST("/team", k.need(access.TeamManage), k.inviteSubmit)

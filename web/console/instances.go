@@ -208,6 +208,9 @@ func (k *Console) instanceDetail(c *gin.Context) (InstanceDetail, error) {
 	if svc, err := k.P.Service(v.Service); err == nil {
 		d.Modules = moduleChoices(svc, v.Version, v.Modules, k.Clock())
 	}
+	if d.Jobs, err = k.instanceJobs(c, v); err != nil {
+		return d, err
+	}
 	if !u.Can(access.InstancesManage) {
 		return d, nil
 	}

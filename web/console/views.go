@@ -86,6 +86,7 @@ type InstanceDetail struct {
 	CanDisable    bool
 	CanReenable   bool
 	Progress      ProgressView
+	Jobs          JobsView
 }
 
 // ProgressView is the live part of an instance's page.

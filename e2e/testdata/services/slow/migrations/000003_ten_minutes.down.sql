@@ -1,0 +1,1 @@
+DROP TABLE before_the_sleep;
