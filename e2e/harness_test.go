@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,23 +34,58 @@ func startStack(t *testing.T, grace time.Duration) *stack.Stack {
 // join the same stack.
 func startStackWith(t *testing.T, cfg stack.Config) (*stack.Stack, stack.Config) {
 	t.Helper()
-	ctx := context.Background()
-	wd, _ := os.Getwd()
-	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tmp.Stop)
+	return startStackOn(t, devServer(t), cfg)
+}
+
+// startStackOn boots the stack on the Temporal server at hostPort.
+func startStackOn(t *testing.T, hostPort string, cfg stack.Config) (*stack.Stack, stack.Config) {
+	t.Helper()
 	control := testenv.NewControl(t)
 	cfg.DatabaseURL, cfg.TenantServerURL, cfg.SecretKey = control.URL, testenv.ServerURL(t), secret.NewKey()
+<<<<<<< HEAD
 	cfg.Temporal.HostPort, cfg.Listen, cfg.RunWorker, cfg.AdminListen = tmp.HostPort, "127.0.0.1:0", true, "127.0.0.1:0"
+=======
+	cfg.Temporal.HostPort, cfg.Listen, cfg.RunWorker = hostPort, "127.0.0.1:0", true
+>>>>>>> main
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := stack.Start(ctx, cfg)
+	s, err := stack.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	return s, cfg
+}
+
+// devServer starts the Temporal dev server from temporal-dev/ for one test.
+func devServer(t *testing.T) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	tmp, err := devstack.StartTemporal(context.Background(), devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tmp.Stop)
+	return tmp.HostPort
+}
+
+// clusterServer starts the Temporal server persisted in PostgreSQL (built
+// from temporal-dev/) for one test, on the test binary's PostgreSQL with
+// databases of its own, dropped at the end.
+func clusterServer(t *testing.T) *devstack.Cluster {
+	t.Helper()
+	wd, _ := os.Getwd()
+	dbName := func(url string) string { return url[strings.LastIndex(url, "/")+1:] }
+	c, err := devstack.StartTemporalCluster(context.Background(), devstack.ClusterOptions{
+		ModuleDir: devstack.ModuleDirFrom(wd), AdminURL: testenv.ServerURL(t),
+		Database:           dbName(testenv.NewDatabase(t, "temporal_")),
+		VisibilityDatabase: dbName(testenv.NewDatabase(t, "temporal_visibility_")),
+		StateDir:           t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	return c
 }
 
 // api is a tiny JSON client for the tests.

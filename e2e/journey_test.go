@@ -2,7 +2,11 @@ package e2e_test
 
 import (
 	"context"
+<<<<<<< HEAD
 	"io"
+=======
+	"fmt"
+>>>>>>> main
 	"net/http"
 	"slices"
 	"strings"
@@ -10,8 +14,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/workflowservice/v1"
 
+	"tenantry/internal/config"
 	"tenantry/internal/controldb"
+	"tenantry/internal/stack"
 	"tenantry/workflows"
 )
 
@@ -40,6 +47,43 @@ type instance struct {
 // enable again within the grace → disable → grace ends → database dropped.
 func TestClientJourney(t *testing.T) {
 	s := startStack(t, 3*time.Second)
+	id := clientJourney(t, s)
+	recordHistories(t, s, map[string]string{
+		"signup":           workflows.SignupID("ada@acme.test"),
+		"enable_service":   workflows.EnableID(id),
+		"create_database":  workflows.CreateDatabaseID(id),
+		"migrate_and_seed": workflows.MigrateAndSeedID(id, "1.0.0"),
+		"change_modules":   workflows.ChangeModulesID(id),
+		"disable_service":  workflows.DisableID(id),
+	})
+}
+
+// TestClientJourneyOnCluster runs the same journey on the Temporal server
+// persisted in PostgreSQL (4 history shards, SQL visibility), and checks
+// its workflows are listed by the search attributes there.
+func TestClientJourneyOnCluster(t *testing.T) {
+	cluster := clusterServer(t)
+	s, _ := startStackOn(t, cluster.HostPort, stack.Config{Config: config.Config{GracePeriod: 3 * time.Second}})
+	id := clientJourney(t, s)
+	var instanceWorkflows []string
+	eventually(t, 20*time.Second, "the instance's workflows in SQL visibility", func() bool {
+		resp, err := s.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("InstanceId = '%s'", id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		instanceWorkflows = instanceWorkflows[:0]
+		for _, e := range resp.Executions {
+			instanceWorkflows = append(instanceWorkflows, e.Execution.WorkflowId)
+		}
+		return slices.Contains(instanceWorkflows, workflows.EnableID(id)) && slices.Contains(instanceWorkflows, workflows.DisableID(id))
+	})
+}
+
+// clientJourney is the journey of TestClientJourney on s; it returns the
+// instance's ID.
+func clientJourney(t *testing.T, s *stack.Stack) string {
+	t.Helper()
 	ctx := context.Background()
 	a := &api{t: t, base: s.URL + "/api"}
 
@@ -148,14 +192,7 @@ func TestClientJourney(t *testing.T) {
 		t.Fatalf("tenant database %s still exists after the grace period", cfg.Database)
 	}
 
-	recordHistories(t, s, map[string]string{
-		"signup":           workflows.SignupID("ada@acme.test"),
-		"enable_service":   workflows.EnableID(inst.ID),
-		"create_database":  workflows.CreateDatabaseID(inst.ID),
-		"migrate_and_seed": workflows.MigrateAndSeedID(inst.ID, "1.0.0"),
-		"change_modules":   workflows.ChangeModulesID(inst.ID),
-		"disable_service":  workflows.DisableID(inst.ID),
-	})
+	return inst.ID
 }
 
 // TestOtherAccountsInstancesAreNotFound checks that one client cannot see

@@ -24,22 +24,12 @@ import (
 // own against the stack's control database, and returns its base URL.
 func startRouterProcess(t *testing.T, bin string, cfg stack.Config) string {
 	t.Helper()
-	cmd := exec.Command(bin, "router")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL, "TENANT_SERVER_URL="+cfg.TenantServerURL,
-		secret.KeyEnv+"="+cfg.SecretKey, "TENANTRY_ROUTER_LISTEN=127.0.0.1:0")
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd := tenantryProcess(bin, "router", cfg, "TENANTRY_ROUTER_LISTEN=127.0.0.1:0")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
+	startProcess(t, cmd)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -56,6 +46,30 @@ func startRouterProcess(t *testing.T, bin string, cfg stack.Config) string {
 		t.Fatal("tenantry router did not start")
 		return ""
 	}
+}
+
+// tenantryProcess is the built tenantry command joining the stack of cfg
+// (control database, key, Temporal server) with more settings in env.
+func tenantryProcess(bin, command string, cfg stack.Config, env ...string) *exec.Cmd {
+	cmd := exec.Command(bin, command)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL, "TENANT_SERVER_URL="+cfg.TenantServerURL,
+		secret.KeyEnv+"="+cfg.SecretKey, "TEMPORAL_ADDRESS="+cfg.Temporal.HostPort)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// startProcess starts cmd and stops it (SIGTERM) when the test ends.
+func startProcess(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
 }
 
 // buildTenantry builds the tenantry command once for the test.

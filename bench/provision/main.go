@@ -1,11 +1,12 @@
 // Command provision measures enable-to-ready latency through the real engine
 // (Temporal dev server, worker, PostgreSQL) beside the floor: the very same
 // activity code called directly in sequence, no Temporal, in the same run on
-// the same database server.
+// the same database server; then both again with 8 tenants at once (the
+// floor's throughput bounds what any engine could reach on this database).
 //
 // The last line is key=value pairs for tooling:
 //
-//	ratio=<p50/floor_p50> p50_ms=… floor_p50_ms=… p95_ms=… conc8_per_s=… n=…
+//	ratio=<p50/floor_p50> p50_ms=… floor_p50_ms=… p95_ms=… conc8_per_s=… floor_conc8_per_s=… n=…
 package main
 
 import (
@@ -72,8 +73,40 @@ func run(n, conc int) error {
 		flr = append(flr, d)
 	}
 
-	concStart := time.Now()
-	var concLat []time.Duration
+	concLat, concWall, err := concurrently(n, conc, func(i int) (time.Duration, error) {
+		return b.engine(ctx, fmt.Sprintf("conc%d", i))
+	})
+	if err != nil {
+		return err
+	}
+	concPerS := float64(n) / concWall.Seconds()
+	floorLat, floorWall, err := concurrently(n, conc, func(i int) (time.Duration, error) {
+		return b.floor(ctx, fmt.Sprintf("fconc%d", i))
+	})
+	if err != nil {
+		return err
+	}
+	floorPerS := float64(n) / floorWall.Seconds()
+
+	if trace {
+		fmt.Println("engine:", eng)
+		fmt.Println("floor: ", flr)
+	}
+	fmt.Printf("enable → ready, %d tenants each (forum, 2 modules, setup sent up front)\n", n)
+	fmt.Printf("  %-34s p50 %7.1f ms   p95 %7.1f ms   mean %7.1f ms\n", "engine (Temporal, sequential):", ms(pct(eng, 50)), ms(pct(eng, 95)), ms(mean(eng)))
+	fmt.Printf("  %-34s p50 %7.1f ms   p95 %7.1f ms   mean %7.1f ms\n", "floor (same SQL, no Temporal):", ms(pct(flr, 50)), ms(pct(flr, 95)), ms(mean(flr)))
+	fmt.Printf("  %-34s p50 %7.1f ms   p95 %7.1f ms   %.1f tenants/s\n", fmt.Sprintf("engine, %d at once:", conc), ms(pct(concLat, 50)), ms(pct(concLat, 95)), concPerS)
+	fmt.Printf("  %-34s p50 %7.1f ms   p95 %7.1f ms   %.1f tenants/s\n", fmt.Sprintf("floor, %d at once:", conc), ms(pct(floorLat, 50)), ms(pct(floorLat, 95)), floorPerS)
+	fmt.Printf("ratio=%.2f p50_ms=%.0f floor_p50_ms=%.0f p95_ms=%.0f conc%d_per_s=%.1f floor_conc%d_per_s=%.1f n=%d\n",
+		float64(pct(eng, 50))/float64(pct(flr, 50)), ms(pct(eng, 50)), ms(pct(flr, 50)), ms(pct(eng, 95)), conc, concPerS, conc, floorPerS, n)
+	return nil
+}
+
+// concurrently runs fn(0..n-1) with at most conc at once; it returns each
+// call's latency and the wall time of the whole round.
+func concurrently(n, conc int, fn func(i int) (time.Duration, error)) ([]time.Duration, time.Duration, error) {
+	start := time.Now()
+	var lat []time.Duration
 	var mu sync.Mutex
 	var firstErr error
 	sem := make(chan struct{}, conc)
@@ -84,33 +117,17 @@ func run(n, conc int) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			d, err := b.engine(ctx, fmt.Sprintf("conc%d", i))
+			d, err := fn(i)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
-			concLat = append(concLat, d)
+			lat = append(lat, d)
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	concWall := time.Since(concStart)
-	concPerS := float64(n) / concWall.Seconds()
-
-	if trace {
-		fmt.Println("engine:", eng)
-		fmt.Println("floor: ", flr)
-	}
-	fmt.Printf("enable → ready, %d tenants each (forum, 2 modules, setup sent up front)\n", n)
-	fmt.Printf("  %-34s p50 %7.1f ms   p95 %7.1f ms   mean %7.1f ms\n", "engine (Temporal, sequential):", ms(pct(eng, 50)), ms(pct(eng, 95)), ms(mean(eng)))
-	fmt.Printf("  %-34s p50 %7.1f ms   p95 %7.1f ms   mean %7.1f ms\n", "floor (same SQL, no Temporal):", ms(pct(flr, 50)), ms(pct(flr, 95)), ms(mean(flr)))
-	fmt.Printf("  %-34s p50 %7.1f ms   p95 %7.1f ms   %.1f tenants/s\n", fmt.Sprintf("engine, %d at once:", conc), ms(pct(concLat, 50)), ms(pct(concLat, 95)), concPerS)
-	fmt.Printf("ratio=%.2f p50_ms=%.0f floor_p50_ms=%.0f p95_ms=%.0f conc%d_per_s=%.1f n=%d\n",
-		float64(pct(eng, 50))/float64(pct(flr, 50)), ms(pct(eng, 50)), ms(pct(flr, 50)), ms(pct(eng, 95)), conc, concPerS, n)
-	return nil
+	return lat, time.Since(start), firstErr
 }
 
 // trace prints where an enable's time goes: the server's event timeline.
@@ -125,7 +142,7 @@ type bench struct {
 
 func start(ctx context.Context) (*bench, error) {
 	env, err := benchenv.Start(ctx, stack.Config{RunWorker: true,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}, true)
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}, benchenv.Options{Temporal: benchenv.DevServer})
 	if err != nil {
 		return nil, err
 	}

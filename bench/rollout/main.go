@@ -49,7 +49,7 @@ func main() {
 func run(n, posts, inFlight int) error {
 	ctx := context.Background()
 	env, err := benchenv.Start(ctx, stack.Config{RunWorker: true,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}, true)
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}, benchenv.Options{Temporal: benchenv.DevServer})
 	if err != nil {
 		return err
 	}

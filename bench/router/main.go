@@ -8,7 +8,11 @@
 //
 // The last line is key=value pairs for tooling:
 //
-//	ratio=<router_rps/direct_rps> router_rps=… direct_rps=… invalidate_p99_ms=… n=…
+//	ratio=<router_rps/direct_rps> router_rps=… direct_rps=… invalidate_p99_ms=… cache_entry_bytes=… pool_bytes=… backend_kb=… tenant_db_kb=… n=…
+//
+// Last, it weighs what one tenant costs: a fresh router's heap per cached
+// host and per open tenant pool, and PostgreSQL's private memory per
+// connection, from serving -tenants forums once each.
 package main
 
 import (
@@ -20,7 +24,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -51,6 +57,7 @@ func main() {
 	conc := flag.Int("concurrency", 8, "concurrent client connections")
 	round := flag.Duration("round", 700*time.Millisecond, "length of one load round")
 	rounds := flag.Int("rounds", 9, "load rounds per path, alternating between the paths")
+	flag.IntVar(&tenants, "tenants", 40, "tenants served once each by fresh routers, to weigh a cache entry and a tenant pool")
 	flag.Parse()
 	if err := run(*n, *conc, *rounds, *round); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -63,7 +70,7 @@ func run(n, conc, rounds int, round time.Duration) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	// No worker, no API, no Temporal: only the control database and the
 	// activities.
-	env, err := benchenv.Start(ctx, stack.Config{Log: log}, false)
+	env, err := benchenv.Start(ctx, stack.Config{Log: log}, benchenv.Options{})
 	if err != nil {
 		return err
 	}
@@ -124,22 +131,114 @@ func run(n, conc, rounds int, round time.Duration) error {
 	}
 	fmt.Printf("change → both routers honour it (maintenance on/off, %d trials): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 		n, ms(pct(lat, 50)), ms(pct(lat, 99)), ms(slices.Max(lat)))
-	fmt.Printf("ratio=%.3f router_rps=%.0f direct_rps=%.0f invalidate_p99_ms=%.1f n=%d\n",
-		routerRPS/directRPS, routerRPS, directRPS, ms(pct(lat, 99)), n)
+	mem, err := weigh(ctx, env, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ratio=%.3f router_rps=%.0f direct_rps=%.0f invalidate_p99_ms=%.1f cache_entry_bytes=%.0f pool_bytes=%.0f backend_kb=%.0f tenant_db_kb=%d n=%d\n",
+		routerRPS/directRPS, routerRPS, directRPS, ms(pct(lat, 99)), mem.entry, mem.pool, mem.backend/1024, mem.database/1024, n)
 	return nil
+}
+
+// tenants is how many tenants weigh serves.
+var tenants int
+
+// weights are what one tenant costs a router and the database server.
+type weights struct {
+	// entry is a router's heap per cached host, pool per open tenant pool
+	// with its one connection (beyond the entry), backend the database
+	// server's private memory per connection.
+	entry, pool, backend float64
+	// database is a freshly seeded forum's database size in bytes.
+	database int64
+}
+
+// weigh provisions tenants forums and has two fresh routers serve each
+// once: one keeps a single tenant pool open (so its heap grows by the cache
+// entries), the other keeps every pool (entries and pools); PostgreSQL's
+// backends are weighed by their private memory.
+func weigh(ctx context.Context, env *benchenv.Env, cfg router.Config) (weights, error) {
+	var w weights
+	hosts := make([]string, tenants)
+	var last string
+	for i := range hosts {
+		hosts[i] = fmt.Sprintf("weigh-%d.localhost", i)
+		id, err := provisionHost(ctx, env.Stack.Acts, hosts[i])
+		if err != nil {
+			return w, err
+		}
+		last = id
+	}
+	a := env.Stack.Acts
+	tc, _, err := controldb.TenantConfig(ctx, a.DB, a.Cipher, a.Catalog, last)
+	if err != nil {
+		return w, err
+	}
+	if err := a.DB.QueryRow(ctx, `SELECT pg_database_size($1)`, tc.Database).Scan(&w.database); err != nil {
+		return w, err
+	}
+	serveAll := func(r *router.Router) error {
+		h := r.Handler()
+		for _, hst := range hosts {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Host = hst
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				return fmt.Errorf("GET / on %s: %d", hst, rec.Code)
+			}
+		}
+		return nil
+	}
+	grow := func(poolCap int) (heap float64, backend float64, err error) {
+		c := cfg
+		c.MaxPools = poolCap
+		r := router.New(env.Stack.Acts, c)
+		if err := r.Start(ctx); err != nil {
+			return 0, 0, err
+		}
+		defer r.Close()
+		heap0 := heapBytes()
+		var pg0 int64
+		if env.Postgres != nil {
+			pg0, _ = benchstat.ChildrenPrivateMemory(env.Postgres.PID())
+		}
+		if err := serveAll(r); err != nil {
+			return 0, 0, err
+		}
+		heap = float64(heapBytes()-heap0) / float64(len(hosts))
+		if env.Postgres != nil {
+			pg1, _ := benchstat.ChildrenPrivateMemory(env.Postgres.PID())
+			backend = float64(pg1-pg0) / float64(len(hosts))
+		}
+		runtime.KeepAlive(r)
+		return heap, backend, nil
+	}
+	entries, _, err := grow(1)
+	if err != nil {
+		return w, err
+	}
+	both, backend, err := grow(len(hosts))
+	if err != nil {
+		return w, err
+	}
+	w.entry, w.pool, w.backend = entries, both-entries, backend
+	fmt.Printf("%d tenants served once by a fresh router: %.0f B heap per cached host, %.0f B per open tenant pool (1 connection); PostgreSQL %.0f KB private memory per connection; a seeded forum's database %d KB\n",
+		len(hosts), w.entry, w.pool, w.backend/1024, w.database/1024)
+	return w, nil
+}
+
+func heapBytes() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }
 
 // provision makes one ready forum with a few threads on its board.
 func provision(ctx context.Context, a *activities.Activities) (string, error) {
-	acc, user, id := uuid.NewString(), uuid.NewString(), uuid.NewString()
-	hash := secret.HashPassword("benchmark password")
-	if _, err := a.CreateAccount(ctx, activities.CreateAccountInput{AccountID: acc, UserID: user,
-		Email: "bench@tenantry.test", Name: "Bench", AccountName: "Bench", PasswordHash: hash}); err != nil {
-		return "", err
-	}
-	if _, err := provisionfloor.Provision(ctx, a, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
-		Service: "forum", Host: host},
-		activities.Setup{AdminEmail: "admin@bench.test", AdminName: "Admin", AdminPasswordHash: hash, Language: "en"}, time.Now()); err != nil {
+	id, err := provisionHost(ctx, a, host)
+	if err != nil {
 		return "", err
 	}
 	cfg, _, err := controldb.TenantConfig(ctx, a.DB, a.Cipher, a.Catalog, id)
@@ -154,6 +253,22 @@ func provision(ctx context.Context, a *activities.Activities) (string, error) {
 	_, err = conn.Exec(ctx, `INSERT INTO threads (board_id, author_id, title)
 		SELECT b.id, m.id, 'Thread ' || g FROM boards b, members m, generate_series(1, 20) g WHERE b.slug = 'general'`)
 	return id, err
+}
+
+// provisionHost makes one ready forum at host, in an account of its own.
+func provisionHost(ctx context.Context, a *activities.Activities, host string) (string, error) {
+	acc, user, id := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	hash := secret.HashPassword("benchmark password")
+	if _, err := a.CreateAccount(ctx, activities.CreateAccountInput{AccountID: acc, UserID: user,
+		Email: "bench@" + host, Name: "Bench", AccountName: "Bench", PasswordHash: hash}); err != nil {
+		return "", err
+	}
+	if _, err := provisionfloor.Provision(ctx, a, activities.ReserveInstanceInput{InstanceID: id, AccountID: acc, ActorID: user,
+		Service: "forum", Host: host},
+		activities.Setup{AdminEmail: "admin@bench.test", AdminName: "Admin", AdminPasswordHash: hash, Language: "en"}, time.Now()); err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 func listen(h http.Handler) (string, func(), error) {

@@ -57,25 +57,16 @@ func runDev(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	}
 
 	if cfg.Temporal.HostPort == "" {
-		fmt.Println("Starting the Temporal dev server (the first run builds the CLI: a few minutes) ...")
 		tLog, err := os.OpenFile(filepath.Join(state, "temporal.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			return err
 		}
 		defer tLog.Close()
-		wd, _ := os.Getwd()
-		t, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
-			ModuleDir: devstack.ModuleDirFrom(wd), DBFile: filepath.Join(state, "temporal.db"),
-			Port: cfg.TemporalPort, UIPort: cfg.TemporalPort + config.TemporalUIOffset,
-			Namespace: cfg.Namespace(), Log: tLog,
-		})
+		stop, err := startTemporal(ctx, &cfg, state, tLog)
 		if err != nil {
 			return err
 		}
-		defer t.Stop()
-		// The rest of the client options (namespace, ...) stay as
-		// envconfig read them.
-		cfg.Temporal.HostPort, cfg.TemporalUI = t.HostPort, t.UIURL
+		defer stop()
 	}
 
 	if cfg.SecretKey == "" {
@@ -105,6 +96,37 @@ Press Ctrl-C to stop; run it again to resume where you left off.
 	<-ctx.Done()
 	fmt.Println("\nStopping ...")
 	return nil
+}
+
+// startTemporal starts the Temporal server cfg.TemporalServer names, with
+// its state in state, and points cfg at it (the rest of the client options,
+// namespace included, stay as envconfig read them).
+func startTemporal(ctx context.Context, cfg *config.Config, state string, log *os.File) (stop func(), err error) {
+	wd, _ := os.Getwd()
+	module := devstack.ModuleDirFrom(wd)
+	uiPort := cfg.TemporalPort + config.TemporalUIOffset
+	if cfg.TemporalServer == config.TemporalCluster {
+		fmt.Println("Starting the Temporal server on PostgreSQL (databases temporal, temporal_visibility; the first run builds it: a few minutes) ...")
+		c, err := devstack.StartTemporalCluster(ctx, devstack.ClusterOptions{
+			ModuleDir: module, AdminURL: cfg.DatabaseURL, StateDir: filepath.Join(state, "temporal-cluster"),
+			Port: cfg.TemporalPort, UIPort: uiPort, Namespace: cfg.Namespace(), Log: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Temporal.HostPort, cfg.TemporalUI = c.HostPort, c.UIURL
+		return c.Stop, nil
+	}
+	fmt.Println("Starting the Temporal dev server (the first run builds the CLI: a few minutes) ...")
+	t, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
+		ModuleDir: module, DBFile: filepath.Join(state, "temporal.db"),
+		Port: cfg.TemporalPort, UIPort: uiPort, Namespace: cfg.Namespace(), Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Temporal.HostPort, cfg.TemporalUI = t.HostPort, t.UIURL
+	return t.Stop, nil
 }
 
 // devSecretKey reads the dev stack's key from file, making one the first

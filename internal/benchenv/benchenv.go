@@ -1,29 +1,57 @@
 // Package benchenv starts the throwaway stack every bench command measures
-// against: a RAM-backed PostgreSQL cluster (or DATABASE_URL), optionally the
-// Temporal dev server, and Tenantry's own stack on top.
+// against: a RAM-backed PostgreSQL cluster (or DATABASE_URL), optionally a
+// Temporal server (the CLI's dev server, or the real server persisted in
+// that PostgreSQL), and Tenantry's own stack on top.
 package benchenv
 
 import (
 	"context"
 	"os"
+	"path/filepath"
 
 	"tenantry/internal/devstack"
 	"tenantry/internal/secret"
 	"tenantry/internal/stack"
 )
 
+// Temporal says which Temporal server a benchmark runs on.
+type Temporal int
+
+// The servers.
+const (
+	// NoTemporal starts none (the router benchmark).
+	NoTemporal Temporal = iota
+	// DevServer is the CLI's single-process dev server on SQLite.
+	DevServer
+	// Cluster is the real server persisted in the benchmark's PostgreSQL.
+	Cluster
+)
+
+// Options are what a benchmark asks of its environment.
+type Options struct {
+	Temporal Temporal
+	// Cluster tunes the cluster (shards, connections, dynamic config); its
+	// module, database and state are filled in.
+	Cluster devstack.ClusterOptions
+}
+
 // Env is a running benchmark stack.
 type Env struct {
 	Stack *stack.Stack
-	pg    *devstack.Postgres
-	tmp   *devstack.Temporal
-	state string
+	// Cluster is the Temporal cluster when Options.Temporal is Cluster.
+	Cluster *devstack.Cluster
+	// Postgres is the private cluster (nil with DATABASE_URL).
+	Postgres *devstack.Postgres
+	// TemporalPID is the Temporal server process's (0 without one).
+	TemporalPID int
+	tmp         *devstack.Temporal
+	state       string
 }
 
-// Start fills in cfg's database, secret key and (withTemporal) Temporal
-// address, and starts everything; the caller sets what it runs (worker,
-// listeners, periods, log).
-func Start(ctx context.Context, cfg stack.Config, withTemporal bool) (*Env, error) {
+// Start fills in cfg's database, secret key and Temporal address, and
+// starts everything; the caller sets what it runs (worker, listeners,
+// periods, log).
+func Start(ctx context.Context, cfg stack.Config, opts Options) (*Env, error) {
 	e := &Env{}
 	var err error
 	if e.state, err = devstack.ScratchDir("tenantry-bench-"); err != nil {
@@ -31,20 +59,30 @@ func Start(ctx context.Context, cfg stack.Config, withTemporal bool) (*Env, erro
 	}
 	cfg.DatabaseURL = os.Getenv("DATABASE_URL")
 	if cfg.DatabaseURL == "" {
-		if e.pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: e.state}); err != nil {
+		if e.Postgres, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{StateDir: e.state}); err != nil {
 			e.Stop()
 			return nil, err
 		}
-		cfg.DatabaseURL = e.pg.AdminURL
+		cfg.DatabaseURL = e.Postgres.AdminURL
 	}
-	if withTemporal {
-		wd, _ := os.Getwd()
+	wd, _ := os.Getwd()
+	switch opts.Temporal {
+	case DevServer:
 		if e.tmp, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd),
 			Namespace: cfg.Namespace()}); err != nil {
 			e.Stop()
 			return nil, err
 		}
-		cfg.Temporal.HostPort = e.tmp.HostPort
+		cfg.Temporal.HostPort, e.TemporalPID = e.tmp.HostPort, e.tmp.PID()
+	case Cluster:
+		co := opts.Cluster
+		co.ModuleDir, co.AdminURL, co.StateDir, co.Namespace = devstack.ModuleDirFrom(wd), cfg.DatabaseURL,
+			filepath.Join(e.state, "temporal-cluster"), cfg.Namespace()
+		if e.Cluster, err = devstack.StartTemporalCluster(ctx, co); err != nil {
+			e.Stop()
+			return nil, err
+		}
+		cfg.Temporal.HostPort, e.TemporalPID = e.Cluster.HostPort, e.Cluster.PID
 	}
 	cfg.SecretKey = secret.NewKey()
 	if e.Stack, err = stack.Start(ctx, cfg); err != nil {
@@ -62,8 +100,11 @@ func (e *Env) Stop() {
 	if e.tmp != nil {
 		e.tmp.Stop()
 	}
-	if e.pg != nil {
-		e.pg.Stop()
+	if e.Cluster != nil {
+		e.Cluster.Stop()
+	}
+	if e.Postgres != nil {
+		e.Postgres.Stop()
 	}
 	_ = os.RemoveAll(e.state)
 }

@@ -35,6 +35,7 @@ const (
 	StateDirEnv        = "TENANTRY_STATE_DIR"
 	TemporalPortEnv    = "TENANTRY_TEMPORAL_PORT"
 	TemporalUIEnv      = "TENANTRY_TEMPORAL_UI"
+	TemporalServerEnv  = "TENANTRY_TEMPORAL"
 	GracePeriodEnv     = "TENANTRY_GRACE_PERIOD"
 	SetupTimeoutEnv    = "TENANTRY_SETUP_TIMEOUT"
 	BillingPeriodEnv   = "TENANTRY_BILLING_PERIOD"
@@ -52,6 +53,11 @@ const (
 	DefaultRouterListen = "127.0.0.1:8000"
 	DefaultStateDir     = ".state"
 	DefaultTemporalPort = 7233
+	// TemporalDev and TemporalCluster are the Temporal servers the dev
+	// command can start (TENANTRY_TEMPORAL): the CLI's single-process dev
+	// server on SQLite, or the real server persisted in PostgreSQL.
+	TemporalDev     = "dev"
+	TemporalCluster = "cluster"
 	// DefaultClientURL is the server of the client commands when none is
 	// named or saved: the dev stack's web server.
 	DefaultClientURL = "http://" + DefaultListen
@@ -92,6 +98,10 @@ type Config struct {
 	// TemporalPort is the gRPC port of the dev server that the dev command
 	// starts (TENANTRY_TEMPORAL_PORT); its UI is on TemporalPort + 1000.
 	TemporalPort int
+	// TemporalServer is what the dev command starts when no Temporal
+	// address is configured: TemporalDev or TemporalCluster
+	// (TENANTRY_TEMPORAL).
+	TemporalServer string
 	// TemporalUI is the Temporal Web UI's base URL, linked from the
 	// developers' pages (TENANTRY_TEMPORAL_UI); the dev command sets it to
 	// its dev server's UI.
@@ -170,6 +180,7 @@ func Load(environ []string) (Config, error) {
 		RouterListen:    env.getOr(RouterListenEnv, DefaultRouterListen),
 		AdminListen:     env.get(AdminListenEnv),
 		StateDir:        env.getOr(StateDirEnv, DefaultStateDir),
+		TemporalServer:  strings.ToLower(env.getOr(TemporalServerEnv, TemporalDev)),
 		TemporalUI:      strings.TrimRight(env.get(TemporalUIEnv), "/"),
 		BuildID:         buildinfo.ID(env.get(BuildIDEnv)),
 		ClientToken:     env.get(ClientTokenEnv),
@@ -184,6 +195,10 @@ func Load(environ []string) (Config, error) {
 		if _, err := secret.NewCipher(c.SecretKey); err != nil {
 			collect(err)
 		}
+	}
+	if c.TemporalServer != TemporalDev && c.TemporalServer != TemporalCluster {
+		collect(fmt.Errorf("%s=%q: want %s (the CLI's dev server) or %s (the Temporal server on PostgreSQL)",
+			TemporalServerEnv, c.TemporalServer, TemporalDev, TemporalCluster))
 	}
 	var err error
 	c.TemporalPort, err = port(env, TemporalPortEnv, DefaultTemporalPort)

@@ -31,7 +31,8 @@ func mustLoad(t *testing.T, kv ...string) config.Config {
 
 func TestDefaults(t *testing.T) {
 	c := mustLoad(t)
-	if c.Listen != "127.0.0.1:8080" || c.RouterListen != "127.0.0.1:8000" || c.StateDir != ".state" || c.TemporalPort != 7233 {
+	if c.Listen != "127.0.0.1:8080" || c.RouterListen != "127.0.0.1:8000" || c.StateDir != ".state" || c.TemporalPort != 7233 ||
+		c.TemporalServer != "dev" {
 		t.Errorf("listeners and dev settings: %+v", c)
 	}
 	if c.DatabaseURL != "" || c.TenantServerURL != "" || c.SecretKey != "" || c.TemporalUI != "" {
@@ -55,11 +56,16 @@ func TestEverySetting(t *testing.T) {
 		"TENANTRY_SECRET_KEY="+key, "TENANTRY_LISTEN=0.0.0.0:9090", "TENANTRY_ROUTER_LISTEN=0.0.0.0:9000",
 		"TENANTRY_ADMIN_LISTEN=127.0.0.1:9100", "TENANTRY_STATE_DIR=/tmp/state", "TENANTRY_TEMPORAL_PORT=17233", "TENANTRY_TEMPORAL_UI=https://ui.example/",
 		"TENANTRY_GRACE_PERIOD=2m", "TENANTRY_SETUP_TIMEOUT=90s", "TENANTRY_BILLING_PERIOD=1m",
-		"TENANTRY_SECURE_COOKIES=1", "TENANTRY_BUILD_ID=b42", "TENANTRY_MOVE_GRACE=10s", "TENANTRY_DEV_DB_SERVERS=2",
+		"TENANTRY_SECURE_COOKIES=1", "TENANTRY_BUILD_ID=b42", "TENANTRY_TEMPORAL=cluster",
+		"TENANTRY_MOVE_GRACE=10s", "TENANTRY_DEV_DB_SERVERS=2",
 		"TENANTRY_URL=https://tenantry.example/", "TENANTRY_TOKEN=tnt_secret")
 	want := config.Config{BuildID: "b42", ClientURL: "https://tenantry.example", ClientToken: "tnt_secret",
 		DatabaseURL: "postgres://control", TenantServerURL: "postgres://tenants", SecretKey: key,
+<<<<<<< HEAD
 		Listen: "0.0.0.0:9090", RouterListen: "0.0.0.0:9000", AdminListen: "127.0.0.1:9100", StateDir: "/tmp/state", TemporalPort: 17233,
+=======
+		Listen: "0.0.0.0:9090", RouterListen: "0.0.0.0:9000", StateDir: "/tmp/state", TemporalPort: 17233, TemporalServer: "cluster",
+>>>>>>> main
 		TemporalUI: "https://ui.example", GracePeriod: 2 * time.Minute, SetupTimeout: 90 * time.Second,
 		BillingPeriod: time.Minute, SecureCookies: true, MoveGrace: 10 * time.Second, DevDBServers: 2,
 	}
@@ -84,6 +90,7 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		"TENANTRY_TEMPORAL_PORT=65000",
 		"TENANTRY_SECURE_COOKIES=yes please",
 		"TENANTRY_SECRET_KEY=not-a-key",
+		"TENANTRY_TEMPORAL=sqlite",
 		"TENANTRY_MOVE_GRACE=a day",
 		"TENANTRY_DEV_DB_SERVERS=0",
 		"TENANTRY_DEV_DB_SERVERS=many",

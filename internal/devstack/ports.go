@@ -1,6 +1,7 @@
 // Package devstack starts the parts Tenantry needs on a developer's machine
-// and in tests: a private PostgreSQL cluster and the Temporal dev server, both
-// as child processes bound to loopback that stop with their parent.
+// and in tests: a private PostgreSQL cluster, and the Temporal dev server or
+// the real Temporal server persisted in PostgreSQL (with its Web UI), all as
+// child processes bound to loopback that stop with their parent.
 package devstack
 
 import (

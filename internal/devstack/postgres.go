@@ -306,3 +306,6 @@ func RunningURL(stateDir string) (string, error) {
 	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%s/%s", pgSuperuser, strings.TrimSpace(string(password)),
 		strings.TrimSpace(string(port)), pgControlDB), nil
 }
+
+// PID is the postmaster's; every backend is its child.
+func (p *Postgres) PID() int { return p.cmd.Process.Pid }

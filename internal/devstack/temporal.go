@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"go.temporal.io/sdk/client"
 )
 
 // SearchAttributes are registered at server start; workflows set them so an
@@ -149,27 +147,7 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 }
 
 func (t *Temporal) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		c, err := client.Dial(client.Options{HostPort: t.HostPort, Logger: quietLogger{}})
-		if err == nil {
-			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
-			c.Close()
-			if err == nil {
-				return nil
-			}
-		}
-		select {
-		case <-t.done:
-			return fmt.Errorf("temporal dev server exited during start: %w\n%s", err, t.tail.String())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("temporal dev server not ready after 90s: %w", err)
-		}
-	}
+	return waitHealthy(ctx, t.HostPort, &process{cmd: t.cmd, done: t.done, tail: t.tail}, "temporal dev server")
 }
 
 // Stop shuts the server down, giving SQLite time to close cleanly.
@@ -201,3 +179,6 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
+
+// PID is the dev server process's, to read its CPU time.
+func (t *Temporal) PID() int { return t.cmd.Process.Pid }
