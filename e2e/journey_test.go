@@ -2,11 +2,8 @@ package e2e_test
 
 import (
 	"context"
-<<<<<<< HEAD
-	"io"
-=======
 	"fmt"
->>>>>>> main
+	"io"
 	"net/http"
 	"slices"
 	"strings"

@@ -61,11 +61,7 @@ func TestEverySetting(t *testing.T) {
 		"TENANTRY_URL=https://tenantry.example/", "TENANTRY_TOKEN=tnt_secret")
 	want := config.Config{BuildID: "b42", ClientURL: "https://tenantry.example", ClientToken: "tnt_secret",
 		DatabaseURL: "postgres://control", TenantServerURL: "postgres://tenants", SecretKey: key,
-<<<<<<< HEAD
-		Listen: "0.0.0.0:9090", RouterListen: "0.0.0.0:9000", AdminListen: "127.0.0.1:9100", StateDir: "/tmp/state", TemporalPort: 17233,
-=======
-		Listen: "0.0.0.0:9090", RouterListen: "0.0.0.0:9000", StateDir: "/tmp/state", TemporalPort: 17233, TemporalServer: "cluster",
->>>>>>> main
+		Listen: "0.0.0.0:9090", RouterListen: "0.0.0.0:9000", AdminListen: "127.0.0.1:9100", StateDir: "/tmp/state", TemporalPort: 17233, TemporalServer: "cluster",
 		TemporalUI: "https://ui.example", GracePeriod: 2 * time.Minute, SetupTimeout: 90 * time.Second,
 		BillingPeriod: time.Minute, SecureCookies: true, MoveGrace: 10 * time.Second, DevDBServers: 2,
 	}
