@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/controldb"
@@ -87,15 +88,47 @@ func (a *Activities) createRole(ctx context.Context, in DatabaseInfo) error {
 	}
 	role := pgx.Identifier{in.Role}.Sanitize()
 	// The verifier, not the password, reaches the server, so the clear
-	// password cannot appear in its statement log.
+	// password cannot appear in its statement log; and the statement that
+	// carries it is never one the server logs: a retry finds the role and
+	// alters it instead of failing on it (the server logs a failed
+	// statement whole), and where the admin may (a superuser), the
+	// transaction turns statement logging off for itself.
 	attrs := fmt.Sprintf("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT %d PASSWORD '%s'",
 		tenantConnectionLimit, secret.ScramVerifier(password))
-	_, err = admin.Exec(ctx, "CREATE ROLE "+role+" "+attrs)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42710" { // duplicate_object: a retry
-		_, err = admin.Exec(ctx, "ALTER ROLE "+role+" "+attrs)
+	return withUnloggedStatements(ctx, admin, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, in.Role).Scan(&exists); err != nil {
+			return err
+		}
+		verb := "CREATE ROLE "
+		if exists {
+			verb = "ALTER ROLE "
+		}
+		_, err := tx.Exec(ctx, verb+role+" "+attrs)
+		return err
+	})
+}
+
+// withUnloggedStatements runs fn in a transaction that logs none of its
+// statements, not even failed ones, when the admin role may say so; a
+// concurrent attempt's role (duplicate_object) is left for the retry,
+// which alters it.
+func withUnloggedStatements(ctx context.Context, admin *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	var superuser bool
+	if err := admin.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&superuser); err != nil {
+		return err
 	}
-	return err
+	return pgx.BeginFunc(ctx, admin, func(tx pgx.Tx) error {
+		if superuser {
+			for _, set := range []string{`SET LOCAL log_statement = 'none'`, `SET LOCAL log_min_error_statement = 'panic'`,
+				`SET LOCAL log_min_duration_statement = -1`} {
+				if _, err := tx.Exec(ctx, set); err != nil {
+					return err
+				}
+			}
+		}
+		return fn(tx)
+	})
 }
 
 // rolePassword decrypts the password stored for an instance's role.

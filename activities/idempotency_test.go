@@ -196,3 +196,14 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// A retried CreateRole (the role exists) writes no verifier into the
+// server's log: the statement that carries it never fails.
+func TestRetriedCreateRoleLogsNoVerifier(t *testing.T) {
+	c := testenv.NewControl(t)
+	inst := provision(t, c, "forum", "verifier-forum.localhost")
+	require.NoError(t, c.Acts.CreateRole(ctx, inst.DB), "the retry")
+	log := testenv.ServerLog(t)
+	assert.NotContains(t, log, "SCRAM-SHA-256$")
+	assert.NotContains(t, log, inst.DB.Role+" already exists")
+}

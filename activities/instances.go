@@ -10,6 +10,7 @@ import (
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/controldb"
+	"tenantry/internal/metrics"
 )
 
 // ReserveInstanceInput is a client's request to enable a service.
@@ -84,22 +85,34 @@ type MarkReadyInput struct {
 
 // MarkReady ends provisioning.
 func (a *Activities) MarkReady(ctx context.Context, in MarkReadyInput) error {
-	return apperr.ForTemporal(a.inTx(ctx, func(tx pgx.Tx) error {
-		var account string
-		err := tx.QueryRow(ctx, `
-			UPDATE instances SET status = 'ready', updated_at = now()
-			WHERE id = $1 AND status IN ('provisioning', 'ready') RETURNING account_id`, in.InstanceID).Scan(&account)
+	var took time.Duration
+	err := a.inTx(ctx, func(tx pgx.Tx) error {
+		var account, was string
+		var created time.Time
+		err := tx.QueryRow(ctx, `SELECT status, created_at FROM instances WHERE id = $1 FOR UPDATE`, in.InstanceID).Scan(&was, &created)
+		if err == nil {
+			err = tx.QueryRow(ctx, `
+				UPDATE instances SET status = 'ready', updated_at = now()
+				WHERE id = $1 AND status IN ('provisioning', 'ready') RETURNING account_id`, in.InstanceID).Scan(&account)
+		}
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.Conflict("instance %s is no longer being provisioned", in.InstanceID)
 		}
 		if err != nil {
 			return err
 		}
+		if was == "provisioning" { // the first time, not a retry
+			took = time.Since(created)
+		}
 		if err := controldb.NotifyInstanceChanged(ctx, tx, in.InstanceID); err != nil {
 			return err
 		}
 		return controldb.Audit(ctx, tx, "enable/"+in.InstanceID+"/ready", account, in.ActorID, "instance.ready", "instance", in.InstanceID, nil)
-	}))
+	})
+	if err == nil && took > 0 {
+		metrics.EnableToReady.Observe(took.Seconds())
+	}
+	return apperr.ForTemporal(err)
 }
 
 // FailInstanceInput says why provisioning gave up.

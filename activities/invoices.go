@@ -12,6 +12,7 @@ import (
 	"tenantry/internal/apperr"
 	"tenantry/internal/billing"
 	"tenantry/internal/controldb"
+	"tenantry/internal/metrics"
 )
 
 // ClosePeriodInput names the period of an account to close.
@@ -138,5 +139,6 @@ func (a *Activities) closeBillingPeriod(ctx context.Context, in ClosePeriodInput
 		return controldb.InvoiceByPeriod(ctx, a.DB, in.AccountID, in.Period.Start)
 	}
 	out.ClosedAt = out.ClosedAt.UTC()
+	metrics.InvoicesClosed.Inc()
 	return out, nil
 }

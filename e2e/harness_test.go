@@ -42,7 +42,7 @@ func startStackOn(t *testing.T, hostPort string, cfg stack.Config) (*stack.Stack
 	t.Helper()
 	control := testenv.NewControl(t)
 	cfg.DatabaseURL, cfg.TenantServerURL, cfg.SecretKey = control.URL, testenv.ServerURL(t), secret.NewKey()
-	cfg.Temporal.HostPort, cfg.Listen, cfg.RunWorker = hostPort, "127.0.0.1:0", true
+	cfg.Temporal.HostPort, cfg.Listen, cfg.RunWorker, cfg.AdminListen = hostPort, "127.0.0.1:0", true, "127.0.0.1:0"
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := stack.Start(context.Background(), cfg)
 	if err != nil {

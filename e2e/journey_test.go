@@ -3,8 +3,10 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +120,21 @@ func clientJourney(t *testing.T, s *stack.Stack) string {
 	inst = waitStatus(t, a, path, "ready")
 	if !inst.Routed || !slices.Equal(inst.Modules, []string{"core", "search", "moderation"}) {
 		t.Fatalf("ready instance %+v", inst)
+	}
+
+	// The admin listener's metrics: the Temporal SDK's, HTTP per route and
+	// status, the enable's time to ready.
+	resp, err := http.Get(s.AdminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exposition, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"temporal_workflow_task_execution_latency", "temporal_request",
+		`tenantry_http_requests_total{method="POST",route="/api/instances",status="201"}`, "tenantry_enable_to_ready_seconds_count"} {
+		if !strings.Contains(string(exposition), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 
 	// The tenant database answers its own role, seeded from the setup page.

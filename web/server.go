@@ -6,6 +6,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"os"
@@ -14,11 +15,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tenantry/internal/health"
+	"tenantry/internal/metrics"
 	"tenantry/internal/platform"
 	"tenantry/web/api"
 	"tenantry/web/auth"
 	"tenantry/web/broker"
 	"tenantry/web/console"
+	"tenantry/web/secure"
 )
 
 // Server serves the API and the console.
@@ -28,6 +32,9 @@ type Server struct {
 	// the console is served over TLS.
 	SecureCookies bool
 	Log           *slog.Logger
+	// Ready answers /readyz (health.Ready over this process's
+	// dependencies).
+	Ready http.Handler
 
 	auth   *auth.Auth
 	engine *gin.Engine
@@ -45,8 +52,11 @@ func (s *Server) Handler() http.Handler {
 	// The address is the peer's: X-Forwarded-For is trusted from no proxy,
 	// so it cannot dodge the login rate limit.
 	_ = r.SetTrustedProxies(nil)
-	r.Use(gin.Recovery(), s.requestLog)
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.Use(gin.Recovery(), metrics.HTTP, s.requestLog, deadline)
+	r.GET("/healthz", gin.WrapH(health.Live()))
+	if s.Ready != nil {
+		r.GET("/readyz", gin.WrapH(s.Ready))
+	}
 	(&api.API{P: p, Auth: s.auth, Log: s.Log, Clock: p.Clock}).Routes(r)
 	(&broker.Broker{P: p, Log: s.Log}).Routes(r)
 	(&console.Console{P: p, Auth: s.auth, Log: s.Log, Clock: p.Clock, AssetDir: assetDir()}).Routes(r)
@@ -57,7 +67,10 @@ func (s *Server) Handler() http.Handler {
 	// Every state-changing request must come from this site (Go's
 	// CrossOriginProtection: Sec-Fetch-Site, then Origin against Host);
 	// sessions are loaded and saved around the router.
-	return http.NewCrossOriginProtection().Handler(s.auth.Sessions(r))
+	deny := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		auth.WriteError(w, req, http.StatusForbidden, "cross-origin request refused: send it from this site")
+	})
+	return secure.Headers(secure.SameOrigin(s.auth.Sessions(r), deny))
 }
 
 // Close stops the token revocation listener and the session cleanup; call
@@ -78,6 +91,18 @@ func (s *Server) requestLog(c *gin.Context) {
 	c.Next()
 	s.Log.Info("http", "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
 		"ms", time.Since(start).Milliseconds())
+}
+
+// RequestTimeout bounds the work behind one request: a dependency that
+// hangs (Temporal waiting on a lost workflow task, a PostgreSQL that does
+// not answer) gets the client a 503 with Retry-After instead of no answer.
+const RequestTimeout = 15 * time.Second
+
+func deadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
 }
 
 // assetDir is where htmx was installed (node_modules/ from the working

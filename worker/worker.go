@@ -22,6 +22,10 @@ func DeploymentVersion(buildID string) sdkworker.WorkerDeploymentVersion {
 	return sdkworker.WorkerDeploymentVersion{DeploymentName: DeploymentName, BuildID: buildID}
 }
 
+// StickyTimeout is how long a workflow task waits on a worker's sticky
+// queue before any worker may take it.
+const StickyTimeout = 3 * time.Second
+
 // Worker is the main queue's worker and one per service's job queue.
 type Worker struct {
 	workers []sdkworker.Worker
@@ -45,12 +49,19 @@ func New(c client.Client, acts *activities.Activities, buildID string, services 
 		MaxConcurrentActivityExecutionSize:      64,
 		MaxConcurrentLocalActivityExecutionSize: 64,
 		MaxConcurrentWorkflowTaskExecutionSize:  64,
-		MaxConcurrentWorkflowTaskPollers:        8,
-		// A burst of period closes queues far more workflow tasks than the
-		// worker takes at once; a task that outwaits this timeout is moved
-		// to the normal queue, where the dev server left it a minute. A
-		// worker that goes away is noticed by the server without it.
-		StickyScheduleToStartTimeout: 5 * time.Minute,
+		// Separate pollers for the sticky and the normal queue (the
+		// autoscaling behaviour): a burst of period closes outwaits the
+		// sticky timeout and moves to the normal queue, where they are
+		// taken at once; one mixed pool kept polling the drained sticky
+		// queue for a minute instead. So the timeout can stay short: a
+		// SIGKILLed worker's workflows move on within it (plus the
+		// server's 10 s to notice the poller gone).
+		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{
+			InitialNumberOfPollers: 8, MinimumNumberOfPollers: 2, MaximumNumberOfPollers: 16}),
+		StickyScheduleToStartTimeout: StickyTimeout,
+		// On stop: no new tasks, the sticky queue handed back to the
+		// server, and this long for the tasks in hand to finish.
+		WorkerStopTimeout:            10 * time.Second,
 		MaxHeartbeatThrottleInterval: heartbeatThrottle,
 	})
 	workflows.Register(w)

@@ -28,7 +28,11 @@ import (
 )
 
 func main() {
+	// The first SIGTERM or Ctrl-C stops gracefully (requests in flight
+	// finish, the worker hands its tasks back, the meter flushes); a
+	// second one ends the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { <-ctx.Done(); stop() }()
 	err := rootCommand().ExecuteContext(ctx)
 	stop()
 	var failed *cli.Failed
@@ -141,6 +145,9 @@ func runPart(ctx context.Context, cfg stack.Config) error {
 	}
 	if s.RouterURL != "" {
 		fmt.Println("host router on", s.RouterURL)
+	}
+	if s.AdminURL != "" {
+		fmt.Println("metrics on", s.AdminURL+"/metrics")
 	}
 	<-ctx.Done()
 	return nil

@@ -24,15 +24,29 @@ const (
 	KindUnauthorized Kind = "unauthorized"
 	// KindTooMany: slow down (login attempts).
 	KindTooMany Kind = "too_many"
+	// KindUnavailable: a dependency (PostgreSQL, Temporal) cannot be
+	// reached now; retry later.
+	KindUnavailable Kind = "unavailable"
 )
 
 // Error is a domain error: a kind and a message safe to show a user.
 type Error struct {
 	Kind    Kind
 	Message string
+	// Dependency names what is unavailable (KindUnavailable).
+	Dependency string
+	cause      error
 }
 
-func (e *Error) Error() string { return e.Message }
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return e.Message + ": " + e.cause.Error()
+	}
+	return e.Message
+}
+
+// Unwrap is the cause, for logs.
+func (e *Error) Unwrap() error { return e.cause }
 
 func newf(k Kind, format string, args ...any) *Error {
 	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
@@ -48,10 +62,14 @@ func Unauthorized(format string, args ...any) *Error {
 func TooMany(format string, args ...any) *Error { return newf(KindTooMany, format, args...) }
 
 // KindOf finds the domain kind of err, looking through wrapping and through
-// Temporal's application, activity, child-workflow and workflow errors.
+// Temporal's application, activity, child-workflow and workflow errors; an
+// unreachable dependency (Outage) is KindUnavailable.
 func KindOf(err error) Kind {
 	if err == nil {
 		return ""
+	}
+	if _, ok := Outage(err); ok {
+		return KindUnavailable
 	}
 	var e *Error
 	if errors.As(err, &e) {
@@ -73,6 +91,9 @@ func Message(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Message
+	}
+	if KindOf(err) == KindUnavailable {
+		return Unavailable("", nil).Message
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) && KindOf(err) != KindInternal {
@@ -96,16 +117,19 @@ func HTTPStatus(err error) int {
 		return http.StatusUnauthorized
 	case KindTooMany:
 		return http.StatusTooManyRequests
+	case KindUnavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
 }
 
 // ForTemporal turns a domain error into a non-retryable application error so
-// a workflow fails fast on bad input; other errors pass through and retry.
+// a workflow fails fast on bad input; other errors (an outage too) pass
+// through and retry.
 func ForTemporal(err error) error {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e.Kind != KindUnavailable {
 		return temporal.NewNonRetryableApplicationError(e.Message, string(e.Kind), nil)
 	}
 	return err

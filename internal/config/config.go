@@ -31,6 +31,7 @@ const (
 	SecretKeyEnv       = secret.KeyEnv
 	ListenEnv          = "TENANTRY_LISTEN"
 	RouterListenEnv    = "TENANTRY_ROUTER_LISTEN"
+	AdminListenEnv     = "TENANTRY_ADMIN_LISTEN"
 	StateDirEnv        = "TENANTRY_STATE_DIR"
 	TemporalPortEnv    = "TENANTRY_TEMPORAL_PORT"
 	TemporalUIEnv      = "TENANTRY_TEMPORAL_UI"
@@ -87,6 +88,10 @@ type Config struct {
 	// RouterListen is the host router's address for tenant traffic
 	// (TENANTRY_ROUTER_LISTEN); "127.0.0.1:0" picks a port.
 	RouterListen string
+	// AdminListen is the operators' listener (TENANTRY_ADMIN_LISTEN):
+	// /metrics (Prometheus), /healthz and /readyz, in every command that
+	// sets it; empty runs none. It is never the tenants' listener.
+	AdminListen string
 	// StateDir holds the dev command's databases, logs and key
 	// (TENANTRY_STATE_DIR).
 	StateDir string
@@ -173,6 +178,7 @@ func Load(environ []string) (Config, error) {
 		SecretKey:       env.get(SecretKeyEnv),
 		Listen:          env.getOr(ListenEnv, DefaultListen),
 		RouterListen:    env.getOr(RouterListenEnv, DefaultRouterListen),
+		AdminListen:     env.get(AdminListenEnv),
 		StateDir:        env.getOr(StateDirEnv, DefaultStateDir),
 		TemporalServer:  strings.ToLower(env.getOr(TemporalServerEnv, TemporalDev)),
 		TemporalUI:      strings.TrimRight(env.get(TemporalUIEnv), "/"),

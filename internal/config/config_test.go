@@ -54,14 +54,14 @@ func TestEverySetting(t *testing.T) {
 	c := mustLoad(t,
 		"DATABASE_URL=postgres://control", "TENANT_SERVER_URL=postgres://tenants",
 		"TENANTRY_SECRET_KEY="+key, "TENANTRY_LISTEN=0.0.0.0:9090", "TENANTRY_ROUTER_LISTEN=0.0.0.0:9000",
-		"TENANTRY_STATE_DIR=/tmp/state", "TENANTRY_TEMPORAL_PORT=17233", "TENANTRY_TEMPORAL_UI=https://ui.example/",
+		"TENANTRY_ADMIN_LISTEN=127.0.0.1:9100", "TENANTRY_STATE_DIR=/tmp/state", "TENANTRY_TEMPORAL_PORT=17233", "TENANTRY_TEMPORAL_UI=https://ui.example/",
 		"TENANTRY_GRACE_PERIOD=2m", "TENANTRY_SETUP_TIMEOUT=90s", "TENANTRY_BILLING_PERIOD=1m",
 		"TENANTRY_SECURE_COOKIES=1", "TENANTRY_BUILD_ID=b42", "TENANTRY_TEMPORAL=cluster",
 		"TENANTRY_MOVE_GRACE=10s", "TENANTRY_DEV_DB_SERVERS=2",
 		"TENANTRY_URL=https://tenantry.example/", "TENANTRY_TOKEN=tnt_secret")
 	want := config.Config{BuildID: "b42", ClientURL: "https://tenantry.example", ClientToken: "tnt_secret",
 		DatabaseURL: "postgres://control", TenantServerURL: "postgres://tenants", SecretKey: key,
-		Listen: "0.0.0.0:9090", RouterListen: "0.0.0.0:9000", StateDir: "/tmp/state", TemporalPort: 17233, TemporalServer: "cluster",
+		Listen: "0.0.0.0:9090", RouterListen: "0.0.0.0:9000", AdminListen: "127.0.0.1:9100", StateDir: "/tmp/state", TemporalPort: 17233, TemporalServer: "cluster",
 		TemporalUI: "https://ui.example", GracePeriod: 2 * time.Minute, SetupTimeout: 90 * time.Second,
 		BillingPeriod: time.Minute, SecureCookies: true, MoveGrace: 10 * time.Second, DevDBServers: 2,
 	}

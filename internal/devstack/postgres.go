@@ -114,6 +114,13 @@ func (p *Postgres) Stop() {
 	stopProcess(p.cmd, p.done, syscall.SIGINT, 20*time.Second)
 }
 
+// Crash stops the server the way a crash does (SIGQUIT: immediate
+// shutdown, no checkpoint; the next start recovers from the WAL), for the
+// fault suite. Start it again with StartPostgres and the same StateDir.
+func (p *Postgres) Crash() {
+	stopProcess(p.cmd, p.done, syscall.SIGQUIT, 10*time.Second)
+}
+
 func (p *Postgres) waitReady(ctx context.Context, url string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -166,6 +166,12 @@ func (t *Temporal) Stop() {
 	stopProcess(t.cmd, t.done, syscall.SIGINT, 15*time.Second)
 }
 
+// Kill ends the server with SIGKILL, for the fault suite; StartTemporal
+// with the same DBFile and Port brings it back with its state.
+func (t *Temporal) Kill() {
+	stopProcess(t.cmd, t.done, syscall.SIGKILL, 10*time.Second)
+}
+
 // ModuleDirFrom finds temporal-dev/ from a folder inside the repository.
 func ModuleDirFrom(dir string) string {
 	for d := dir; ; d = filepath.Dir(d) {

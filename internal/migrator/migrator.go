@@ -3,10 +3,13 @@
 package migrator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"strings"
 	"sync"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -22,8 +25,9 @@ const Latest = 0
 
 // Migrate brings the database at cfg to version (or Latest) using the
 // up/down files in src. Each file runs as one implicit transaction (pgx's
-// simple protocol), so a database left dirty by a crashed or cancelled
-// attempt still holds the previous version intact: it is forced back and
+// simple protocol) that also marks its version clean (atomicFiles), so a
+// database left dirty by a crashed or cancelled attempt still holds the
+// previous version intact: it is forced back and
 // migrated again.
 //
 // Cancelling ctx stops the migration: no further file starts, and the
@@ -45,7 +49,7 @@ func Migrate(ctx context.Context, cfg *pgx.ConnConfig, src fs.FS, version uint) 
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", cfg.Database, err)
 	}
-	source, err := iofs.New(src, ".")
+	source, err := iofs.New(atomicFiles{src}, ".")
 	if err != nil {
 		return err
 	}
@@ -94,6 +98,43 @@ func to(m *migrate.Migrate, version uint) error {
 	}
 	return m.Migrate(version)
 }
+
+// atomicFiles ends every migration file with the statement golang-migrate
+// runs after it, marking the version clean, so both commit together: a
+// process killed between the file's commit and golang-migrate's own update
+// no longer leaves a dirty version whose file did apply (its retry would
+// run the file twice: "relation already exists").
+type atomicFiles struct{ fs.FS }
+
+const markClean = "\n;\nUPDATE schema_migrations SET dirty = false;\n"
+
+func (a atomicFiles) Open(name string) (fs.File, error) {
+	f, err := a.FS.Open(name)
+	if err != nil || !strings.HasSuffix(name, ".sql") {
+		return f, err
+	}
+	defer f.Close()
+	body, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return &memFile{Reader: bytes.NewReader(append(body, markClean...)), info: st}, nil
+}
+
+// ReadDir keeps iofs's listing of the folder.
+func (a atomicFiles) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(a.FS, name) }
+
+type memFile struct {
+	*bytes.Reader
+	info fs.FileInfo
+}
+
+func (m *memFile) Stat() (fs.FileInfo, error) { return m.info, nil }
+func (m *memFile) Close() error               { return nil }
 
 // cancellers are the server connections a migration opened.
 type cancellers struct {

@@ -19,11 +19,14 @@ import (
 	"go.temporal.io/sdk/log"
 
 	"tenantry/activities"
+	"tenantry/internal/apperr"
 	"tenantry/internal/buildinfo"
 	"tenantry/internal/catalog"
 	"tenantry/internal/config"
 	"tenantry/internal/controldb"
 	"tenantry/internal/dbserver"
+	"tenantry/internal/health"
+	"tenantry/internal/metrics"
 	"tenantry/internal/platform"
 	"tenantry/internal/secret"
 	"tenantry/schemas"
@@ -71,6 +74,9 @@ type Stack struct {
 	// RouterURL is the host router's base URL when one runs.
 	RouterURL string
 	Router    *router.Router
+	// AdminURL is the admin listener's base URL (/metrics, /healthz,
+	// /readyz) when one runs.
+	AdminURL string
 	// Platform is the platform layer the web server runs on, when one runs.
 	Platform *platform.Platform
 
@@ -78,6 +84,7 @@ type Stack struct {
 	worker     *worker.Worker
 	http       *http.Server
 	routerHTTP *http.Server
+	adminHTTP  *http.Server
 	web        *web.Server
 }
 
@@ -103,22 +110,31 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := controldb.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return nil, err
-	}
 	db, err := controldb.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
 	s := &Stack{DB: db, Catalog: cat, Acts: activities.New(db, cat, cipher)}
-	if err := s.boot(ctx, cfg, cipher); err != nil {
+	// Any number of processes may start at once on an empty control
+	// database: they prepare it one after the other.
+	if err := controldb.WithBootLock(ctx, db, func() error { return s.prepare(ctx, cfg) }); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if err := s.boot(ctx, cfg); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) error {
+// prepare migrates the control database, syncs the catalog and the price
+// schedule and registers the tenant database server; every step is
+// idempotent, and Start runs it under the boot lock.
+func (s *Stack) prepare(ctx context.Context, cfg Config) error {
+	if err := controldb.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
 	if err := controldb.SyncCatalog(ctx, s.DB, s.Catalog); err != nil {
 		return fmt.Errorf("sync catalog: %w", err)
 	}
@@ -144,10 +160,21 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 				"server", ts.Name, "databases", open)
 		}
 	}
+	return nil
+}
+
+// boot starts what this process runs: the worker, the web server, the host
+// router, and their heartbeats.
+func (s *Stack) boot(ctx context.Context, cfg Config) (err error) {
 	// A router-only process needs no Temporal.
 	if cfg.RunWorker || cfg.Listen != "" {
 		opts := cfg.Temporal
 		opts.Logger = log.NewStructuredLogger(cfg.Log)
+		if opts.MetricsHandler == nil {
+			if opts.MetricsHandler, err = metrics.Temporal(); err != nil {
+				return err
+			}
+		}
 		c, err := client.Dial(opts)
 		if err != nil {
 			return fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.TemporalAddress(), cfg.Namespace(), err)
@@ -182,7 +209,25 @@ func (s *Stack) boot(ctx context.Context, cfg Config, cipher *secret.Cipher) err
 			return err
 		}
 	}
+	if cfg.AdminListen != "" {
+		if err := s.serveAdmin(cfg); err != nil {
+			return err
+		}
+	}
 	return s.startHeartbeats(ctx, cfg, s.parts(cfg))
+}
+
+// Checks are this process's dependencies, for /readyz: the control
+// database, and Temporal when it uses it.
+func (s *Stack) Checks() []health.Check {
+	checks := []health.Check{{Name: apperr.Postgres, Probe: s.DB.Ping}}
+	if s.Temporal != nil {
+		checks = append(checks, health.Check{Name: apperr.Temporal, Probe: func(ctx context.Context) error {
+			_, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}})
+	}
+	return checks
 }
 
 // parts names what this process runs, for its heartbeats.
@@ -211,14 +256,34 @@ func (s *Stack) serveRouter(ctx context.Context, cfg Config) error {
 		l.Close()
 		return err
 	}
-	s.routerHTTP = &http.Server{Handler: s.Router.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	s.RouterURL = "http://" + l.Addr().String()
+	s.routerHTTP, s.RouterURL = serveOn(l, s.Router.Handler(), "host router", cfg.Log)
+	return nil
+}
+
+// serveAdmin starts the operators' listener: /metrics, /healthz, /readyz.
+func (s *Stack) serveAdmin(cfg Config) error {
+	l, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("GET /healthz", health.Live())
+	mux.Handle("GET /readyz", health.Ready(s.Checks()...))
+	s.adminHTTP, s.AdminURL = serveOn(l, mux, "admin listener", cfg.Log)
+	return nil
+}
+
+// serveOn serves h on l until the server is shut down; it returns the
+// server and its base URL.
+func serveOn(l net.Listener, h http.Handler, what string, log *slog.Logger) (*http.Server, string) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		if err := s.routerHTTP.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			cfg.Log.Error("host router stopped", "err", err)
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(what+" stopped", "err", err)
 		}
 	}()
-	return nil
+	return srv, "http://" + l.Addr().String()
 }
 
 func (s *Stack) serve(cfg Config) error {
@@ -229,15 +294,8 @@ func (s *Stack) serve(cfg Config) error {
 	s.Platform = platform.New(&platform.Platform{DB: s.DB, Temporal: s.Temporal, Catalog: s.Catalog, Log: cfg.Log, Cipher: s.Acts.Cipher,
 		GracePeriod: cfg.GracePeriod, SetupTimeout: cfg.SetupTimeout, TemporalUI: cfg.TemporalUI, Namespace: cfg.Namespace(),
 		BillingPeriod: cfg.BillingPeriod, Fleet: s.Acts.Servers, MoveGrace: cfg.MoveGrace})
-	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log}
-	h := s.web.Handler()
-	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	s.URL = "http://" + l.Addr().String()
-	go func() {
-		if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			cfg.Log.Error("web server stopped", "err", err)
-		}
-	}()
+	s.web = &web.Server{Platform: s.Platform, SecureCookies: cfg.SecureCookies, Log: cfg.Log, Ready: health.Ready(s.Checks()...)}
+	s.http, s.URL = serveOn(l, s.web.Handler(), "web server", cfg.Log)
 	return nil
 }
 
@@ -245,6 +303,9 @@ func (s *Stack) serve(cfg Config) error {
 // pools.
 func (s *Stack) Stop() {
 	s.stopHeartbeats()
+	if s.adminHTTP != nil {
+		_ = s.adminHTTP.Close()
+	}
 	if s.routerHTTP != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = s.routerHTTP.Shutdown(ctx)

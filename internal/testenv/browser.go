@@ -16,6 +16,8 @@ type Browser struct {
 	Base    string // the router's base URL
 	Host    string // the tenant host to ask for
 	Session string // the tenant session cookie, once set
+	// Header is sent with every request (e.g. Sec-Fetch-Site).
+	Header http.Header
 }
 
 // Answer is a router's response.
@@ -44,6 +46,9 @@ func (b *Browser) Do(method, path string, form url.Values) Answer {
 	req.Host = b.Host
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range b.Header {
+		req.Header[k] = v
 	}
 	if b.Session != "" {
 		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: b.Session})

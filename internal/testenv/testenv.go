@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -85,7 +86,11 @@ func ServerURL(tb testing.TB) string {
 		if startErr != nil {
 			return
 		}
-		cluster, startErr = devstack.StartPostgres(context.Background(), devstack.PostgresOptions{StateDir: stateDir})
+		var log *os.File
+		if log, startErr = os.Create(filepath.Join(stateDir, "postgres.log")); startErr != nil {
+			return
+		}
+		cluster, startErr = devstack.StartPostgres(context.Background(), devstack.PostgresOptions{StateDir: stateDir, Log: log})
 		if startErr == nil {
 			adminURL = cluster.AdminURL
 		}
@@ -94,6 +99,22 @@ func ServerURL(tb testing.TB) string {
 		tb.Fatalf("start PostgreSQL: %v", startErr)
 	}
 	return adminURL
+}
+
+// ServerLog is what the test binary's own PostgreSQL cluster has logged so
+// far; the test is skipped on a server at DATABASE_URL, whose log it
+// cannot read.
+func ServerLog(tb testing.TB) string {
+	tb.Helper()
+	ServerURL(tb)
+	if cluster == nil {
+		tb.Skip("the server at DATABASE_URL: its log is not ours to read")
+	}
+	b, err := os.ReadFile(filepath.Join(stateDir, "postgres.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
 }
 
 // Control is a fresh control database with the catalog synced and the

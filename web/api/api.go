@@ -141,7 +141,11 @@ func (a *API) Routes(r *gin.Engine) {
 // Internal causes go to the log only.
 func (a *API) fail(c *gin.Context, err error) {
 	status := apperr.HTTPStatus(err)
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		a.Log.Warn("request refused: a dependency is down", "path", c.FullPath(), "err", err)
+		apperr.SetRetryAfter(c.Writer.Header(), status)
+	case status >= 500:
 		a.Log.Error("request failed", "path", c.FullPath(), "err", err)
 	}
 	c.AbortWithStatusJSON(status, gin.H{"error": apperr.Message(err)})

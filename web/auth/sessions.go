@@ -35,8 +35,13 @@ func newSessions(db *pgxpool.Pool, secure bool, log *slog.Logger) *scs.SessionMa
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = secure
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		log.Error("session store", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		status := apperr.HTTPStatus(err)
+		if status == http.StatusServiceUnavailable {
+			log.Warn("session store unavailable", "err", err)
+		} else {
+			log.Error("session store", "err", err)
+		}
+		WriteError(w, r, status, apperr.Message(err))
 	}
 	return sm
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	_ "embed"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -103,6 +104,9 @@ type Console struct {
 	AssetDir string
 }
 
+//go:embed console.css
+var stylesheet []byte
+
 // Routes adds the console's pages.
 func (k *Console) Routes(r *gin.Engine) {
 	r.GET("/assets/htmx.min.js", func(c *gin.Context) {
@@ -112,6 +116,10 @@ func (k *Console) Routes(r *gin.Engine) {
 		}
 		c.Header("Cache-Control", "public, max-age=3600")
 		c.File(filepath.Join(k.AssetDir, "htmx.min.js"))
+	})
+	r.GET("/assets/console.css", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=3600")
+		c.Data(http.StatusOK, "text/css; charset=utf-8", stylesheet)
 	})
 	r.GET("/", func(c *gin.Context) {
 		to := "/login"
@@ -209,6 +217,7 @@ func who(c *gin.Context) platform.Principal { return auth.Of(c) }
 // render writes a page with a status.
 func (k *Console) render(c *gin.Context, status int, page templ.Component) {
 	c.Header("Content-Type", "text/html; charset=utf-8")
+	apperr.SetRetryAfter(c.Writer.Header(), status)
 	c.Status(status)
 	if err := page.Render(c.Request.Context(), c.Writer); err != nil {
 		k.Log.Error("render", "path", c.FullPath(), "err", err)
@@ -239,7 +248,10 @@ func (k *Console) page(c *gin.Context, title string) Page {
 // fail shows an error page with the error's status and message.
 func (k *Console) fail(c *gin.Context, err error) {
 	status := apperr.HTTPStatus(err)
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		k.Log.Warn("request refused: a dependency is down", "path", c.FullPath(), "err", err)
+	case status >= 500:
 		k.Log.Error("request failed", "path", c.FullPath(), "err", err)
 	}
 	p := k.page(c, http.StatusText(status))

@@ -92,6 +92,28 @@ func (c *cache) invalidate(instanceID string) {
 	c.dropNegatives()
 }
 
+// stale returns what was last read for host, however old: while the
+// control database cannot be reached, nothing can change there either, so
+// the router keeps serving what it knew.
+func (c *cache) stale(host string) (entry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.byHost[host]
+	return e, ok
+}
+
+// expireAll marks every lookup to be read again (the listener is away and
+// may miss notifications) but keeps it for stale.
+func (c *cache) expireAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for h, e := range c.byHost {
+		e.expires = time.Time{}
+		c.byHost[h] = e
+	}
+}
+
 // invalidateAll forgets everything (the listener reconnected and may have
 // missed notifications).
 func (c *cache) invalidateAll() {

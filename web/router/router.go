@@ -24,8 +24,10 @@ import (
 
 	"tenantry/activities"
 	"tenantry/internal/controldb"
+	"tenantry/internal/metrics"
 	"tenantry/internal/validate"
 	"tenantry/web/forum"
+	"tenantry/web/secure"
 	"tenantry/web/store"
 	"tenantry/web/tenant"
 )
@@ -179,9 +181,11 @@ func (r *Router) flushEvery(ctx context.Context) {
 	}
 }
 
-// listen keeps one connection LISTENing on controldb.InstanceChanged, reconnecting with
-// backoff; after every (re)connect the whole cache is dropped, because
-// notifications sent while it was away are lost.
+// listen keeps one connection LISTENing on controldb.InstanceChanged,
+// reconnecting with backoff. While it is away every lookup is read again
+// (kept only to serve while the control database is down); after every
+// (re)connect the whole cache is dropped, because notifications sent while
+// it was away are lost.
 func (r *Router) listen(ctx context.Context) {
 	first := true
 	backoff := 100 * time.Millisecond
@@ -199,7 +203,7 @@ func (r *Router) listen(ctx context.Context) {
 			return
 		}
 		r.cfg.Log.Warn("router lost its LISTEN connection; reconnecting", "err", err)
-		r.cache.invalidateAll()
+		r.cache.expireAll()
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -238,6 +242,7 @@ func (r *Router) lookup(ctx context.Context, rawHost string) (*Instance, error) 
 	key := hostKey(rawHost)
 	e, ok, gen := r.cache.get(key)
 	if ok {
+		metrics.RouterCache.WithLabelValues("hit").Inc()
 		return e.inst, nil
 	}
 	// One query per host however many requests missed at once (a request
@@ -253,8 +258,14 @@ func (r *Router) lookup(ctx context.Context, rawHost string) (*Instance, error) 
 		return inst, err
 	})
 	if err != nil {
+		// The control database is away: serve what was known.
+		if old, ok := r.cache.stale(key); ok {
+			metrics.RouterCache.WithLabelValues("stale").Inc()
+			return old.inst, nil
+		}
 		return nil, err
 	}
+	metrics.RouterCache.WithLabelValues("miss").Inc()
 	return v.(*Instance), nil
 }
 
@@ -315,7 +326,15 @@ func (r *Router) Handler() http.Handler {
 	e := gin.New()
 	e.Use(gin.Recovery())
 	e.NoRoute(r.route)
-	return e
+	// The tenant pages' forms are refused from other sites like the
+	// console's (they relied on SameSite cookies alone before).
+	deny := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		_ = StatusPage(statusView{Title: "Refused", Text: "This form was sent from another site."}).Render(req.Context(), w)
+	})
+	return secure.Headers(secure.SameOrigin(e, deny))
 }
 
 // route answers one tenant request.
@@ -324,7 +343,7 @@ func (r *Router) route(c *gin.Context) {
 	inst, err := r.lookup(ctx, c.Request.Host)
 	if err != nil {
 		r.cfg.Log.Error("host lookup failed", "err", err)
-		r.status(c, http.StatusServiceUnavailable, statusView{Title: "Temporarily unavailable", Text: "Please try again in a moment."})
+		r.status(c, http.StatusServiceUnavailable, statusView{Title: "Temporarily unavailable", Text: "Please try again in a moment.", Retry: true})
 		return
 	}
 	if inst == nil {
@@ -368,6 +387,7 @@ func (r *Router) route(c *gin.Context) {
 		Modules: inst.Modules, Lang: tp.lang, DB: tp.pool,
 		Meter: func(metric string) { r.meter.add(inst.ID, metric, 1) }}
 	svc.ServeHTTP(c.Writer, c.Request.WithContext(tenant.With(ctx, t)))
+	metrics.RouterRequests.WithLabelValues(inst.ID, strconv.Itoa(c.Writer.Status())).Inc()
 	for _, e := range c.Errors {
 		r.cfg.Log.Error("tenant page", "instance", inst.ID, "path", c.Request.URL.Path, "err", e.Err)
 	}

@@ -86,6 +86,7 @@ func Fail(c *gin.Context, err error) {
 	t := Of(c)
 	_ = c.Error(err)
 	status := apperr.HTTPStatus(err)
+	apperr.SetRetryAfter(c.Writer.Header(), status)
 	if status == http.StatusNotFound {
 		NotFound(c)
 		return
