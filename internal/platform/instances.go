@@ -119,19 +119,27 @@ func (p *Platform) Instance(ctx context.Context, who Principal, id string) (Inst
 }
 
 // InstanceWithProgress loads one of the principal's account's instances
-// with every workflow's live progress and this month's usage. The
-// instance is read after its workflows answered, so a workflow that
-// finished in between is not shown beside the state before it.
+// with every workflow's live progress (the console's page and its
+// once-a-second fragment). The instance is read after its workflows
+// answered, so a workflow that finished in between is not shown beside the
+// state before it.
 func (p *Platform) InstanceWithProgress(ctx context.Context, who Principal, id string) (Instance, error) {
 	if _, err := p.ownInstance(ctx, who, access.InstancesRead, id); err != nil {
 		return Instance{}, err
 	}
 	flows := p.instanceWorkflows(ctx, id)
 	v, err := p.ownInstance(ctx, who, access.InstancesRead, id)
+	v.Workflows = flows
+	return v, err
+}
+
+// InstanceDetail is InstanceWithProgress plus this month's usage (the
+// API's answer for one instance).
+func (p *Platform) InstanceDetail(ctx context.Context, who Principal, id string) (Instance, error) {
+	v, err := p.InstanceWithProgress(ctx, who, id)
 	if err != nil {
 		return v, err
 	}
-	v.Workflows = flows
 	v.Usage, err = p.monthUsage(ctx, v.ID)
 	return v, err
 }

@@ -64,6 +64,12 @@ var operations = []operation{
 			_, err := f.p.InstanceWithProgress(f.ctx, who, on.ready)
 			return err
 		}},
+	{name: "InstanceDetail", perm: access.InstancesRead, may: []string{"owner", "member", "billing"}, mayNot: strangers,
+		ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			_, err := f.p.InstanceDetail(f.ctx, who, on.ready)
+			return err
+		}},
 	{name: "InstanceLogs", perm: access.InstancesRead, may: []string{"owner", "member", "billing"}, mayNot: strangers,
 		ownAccount: true,
 		call: func(f *fixture, who platform.Principal, on target) error {

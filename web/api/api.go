@@ -33,7 +33,7 @@ type Platform interface {
 	PriceSchedule(ctx context.Context, who platform.Principal) ([]platform.ScheduledPrice, error)
 
 	Instances(ctx context.Context, who platform.Principal) ([]platform.Instance, error)
-	InstanceWithProgress(ctx context.Context, who platform.Principal, id string) (platform.Instance, error)
+	InstanceDetail(ctx context.Context, who platform.Principal, id string) (platform.Instance, error)
 	Enable(ctx context.Context, who platform.Principal, in platform.EnableInput) (platform.Instance, error)
 	Setup(ctx context.Context, who platform.Principal, id string, in platform.SetupInput) error
 	ChangeModules(ctx context.Context, who platform.Principal, id string, modules []string) (controldb.ModuleChange, error)

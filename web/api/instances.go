@@ -16,7 +16,7 @@ func (a *API) listInstances(c *gin.Context) {
 }
 
 func (a *API) getInstance(c *gin.Context) {
-	v, err := a.P.InstanceWithProgress(c.Request.Context(), who(c), c.Param("id"))
+	v, err := a.P.InstanceDetail(c.Request.Context(), who(c), c.Param("id"))
 	a.answer(c, http.StatusOK, v, err)
 }
 
