@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -66,24 +65,32 @@ var errNoUser = apperr.Unauthorized("the user no longer exists: log in again")
 // leaves AccountID empty, with the platform roles' permissions only, so a
 // token made for one account never acts on another.
 func (p *Platform) PrincipalOf(ctx context.Context, userID, accountID string) (Principal, error) {
-	var who Principal
-	err := p.DB.QueryRow(ctx, `SELECT id, email, name FROM users WHERE id = $1`, userID).Scan(&who.UserID, &who.Email, &who.Name)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return who, errNoUser
-	}
-	if err != nil {
-		return who, err
-	}
+	// One round trip: the user and every grant (a row of NULLs for a user
+	// without any), as this runs for every API request.
 	rows, err := p.DB.Query(ctx, `
-		SELECT coalesce(g.account_id::text, ''), coalesce(a.name, ''), g.role
-		FROM grants g LEFT JOIN accounts a ON a.id = g.account_id
-		WHERE g.user_id = $1 ORDER BY g.created_at, g.role`, userID)
+		SELECT u.id::text, u.email, u.name, coalesce(g.account_id::text, ''), coalesce(a.name, ''), coalesce(g.role, '')
+		FROM users u LEFT JOIN grants g ON g.user_id = u.id LEFT JOIN accounts a ON a.id = g.account_id
+		WHERE u.id = $1 ORDER BY g.created_at, g.role`, userID)
 	if err != nil {
-		return who, err
+		return Principal{}, err
 	}
-	grants, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Membership])
-	if err != nil {
-		return who, err
+	var who Principal
+	var grants []Membership
+	for rows.Next() {
+		var g Membership
+		if err := rows.Scan(&who.UserID, &who.Email, &who.Name, &g.AccountID, &g.AccountName, &g.Role); err != nil {
+			rows.Close()
+			return Principal{}, err
+		}
+		if g.Role != "" {
+			grants = append(grants, g)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Principal{}, err
+	}
+	if who.UserID == "" {
+		return who, errNoUser
 	}
 	var member *Membership
 	for i, g := range grants {
