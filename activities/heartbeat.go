@@ -8,7 +8,7 @@ import (
 )
 
 // heartbeatEvery is how often a long step tells the server it is alive. The
-// workflows give long steps a heartbeat timeout of 30 s; the worker sends
+// workflows give long steps a heartbeat timeout of 10 s; the worker sends
 // heartbeats at most every few seconds (its throttle), and a heartbeat's
 // answer is where a cancellation reaches the activity.
 const heartbeatEvery = 2 * time.Second

@@ -58,12 +58,15 @@ func call(ctx workflow.Context, fn any, in any, out any) error {
 // on a large tenant, far past a local activity's attempt: they run as
 // regular activities, so each attempt, retry and pending step shows in
 // `temporal workflow describe` and the Web UI. Each attempt may run an
-// hour and must heartbeat (activities.longStep does) at least every
-// longStepHeartbeat, so a worker that dies is noticed within it; a
-// cancelled workflow cancels the step and waits until it has stopped.
+// hour and must heartbeat (activities.longStep does, every 2 s) at least
+// every longStepHeartbeat, so a worker that dies is noticed within it and
+// the step is retried elsewhere: 10 s keeps a SIGKILLed worker's migration
+// inside the fault suite's recovery goal (30 s did not) while leaving room
+// for a slow heartbeat on a loaded machine. A cancelled workflow cancels
+// the step and waits until it has stopped.
 const (
 	longStepAttempt   = time.Hour
-	longStepHeartbeat = 30 * time.Second
+	longStepHeartbeat = 10 * time.Second
 )
 
 // longStepsVersion guards the move of long steps from local to regular
