@@ -184,9 +184,20 @@ func (a *Activities) ServiceJobsInFlight(ctx context.Context, in JobHoldInput) (
 	return finish(controldb.JobsInFlight(ctx, a.DB, in.Service))
 }
 
-// ReleaseServiceJobs ends the rollout's hold: the held jobs start.
-func (a *Activities) ReleaseServiceJobs(ctx context.Context, in JobHoldInput) error {
-	return apperr.ForTemporal(controldb.ReleaseJobs(ctx, a.DB, in.Service, in.RolloutID))
+// ReleasedJobsShown caps the held jobs ReleaseServiceJobs names: the
+// rollout tells those to start at once; any others start at their next
+// check (within ten seconds).
+const ReleasedJobsShown = 500
+
+// ReleaseServiceJobs ends the rollout's hold and returns the jobs it held
+// that still wait (the first ReleasedJobsShown), so the rollout can tell
+// them to start now. Retried, it releases nothing more and returns those
+// still waiting.
+func (a *Activities) ReleaseServiceJobs(ctx context.Context, in JobHoldInput) ([]controldb.HeldJob, error) {
+	if err := controldb.ReleaseJobs(ctx, a.DB, in.Service, in.RolloutID); err != nil {
+		return nil, apperr.ForTemporal(err)
+	}
+	return finish(controldb.HeldJobs(ctx, a.DB, in.Service, in.RolloutID, ReleasedJobsShown))
 }
 
 // ClaimBatchInput claims the next batch of a rollout's instances.

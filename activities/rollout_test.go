@@ -124,10 +124,35 @@ func TestJobHolds(t *testing.T) {
 	require.NoError(t, controldb.ReleaseJobs(ctx, c.DB, "forum", "rollout/forum/1.3.0"))
 	_, held, _ = controldb.JobHold(ctx, c.DB, "forum")
 	assert.True(t, held, "another rollout's release leaves the hold")
-	require.NoError(t, c.Acts.ReleaseServiceJobs(ctx, hold))
-	require.NoError(t, c.Acts.ReleaseServiceJobs(ctx, hold), "idempotent")
+	// Two jobs queued while held: one claims (held), one ran and finished.
+	inst := forums(t, c, 1, "1.0.0", "core")[0]
+	var jobs []string
+	for range 2 {
+		id := uuid.NewString()
+		_, err := c.DB.Exec(ctx, `INSERT INTO service_jobs (id, instance_id, service, job, version, schema_version)
+			VALUES ($1, $2, 'forum', 'refresh_board_stats', '1.0.0', 1)`, id, inst)
+		require.NoError(t, err)
+		st, err := c.Acts.ClaimJob(ctx, activities.JobRef{JobID: id})
+		require.NoError(t, err)
+		require.Equal(t, controldb.JobHeld, st.Status)
+		jobs = append(jobs, id)
+	}
+	_, err = c.DB.Exec(ctx, `UPDATE service_jobs SET status = 'completed', held_by = NULL WHERE id = $1`, jobs[1])
+	require.NoError(t, err)
+	waiting, err := c.Acts.ReleaseServiceJobs(ctx, hold)
+	require.NoError(t, err)
+	assert.Equal(t, []controldb.HeldJob{{InstanceID: inst, JobID: jobs[0]}}, waiting, "the job still waiting, to tell")
+	again, err := c.Acts.ReleaseServiceJobs(ctx, hold)
+	require.NoError(t, err, "idempotent")
+	assert.Equal(t, waiting, again)
 	_, held, _ = controldb.JobHold(ctx, c.DB, "forum")
 	assert.False(t, held)
+	st, err := c.Acts.ClaimJob(ctx, activities.JobRef{JobID: jobs[0]})
+	require.NoError(t, err)
+	assert.Equal(t, controldb.JobRunning, st.Status, "released: it starts")
+	waiting, err = c.Acts.ReleaseServiceJobs(ctx, hold)
+	require.NoError(t, err)
+	assert.Empty(t, waiting, "a started job needs no telling")
 }
 
 func TestRolloutReadinessNamesWhatCannotServe(t *testing.T) {

@@ -903,15 +903,38 @@ func (r *rollout) release(ctx workflow.Context) error {
 	return nil
 }
 
-// end releases the jobs (if held) and records the outcome.
+// end releases the jobs (if held), tells the jobs it held to start now
+// and records the outcome.
 func (r *rollout) end(db workflow.Context, outcome string) error {
 	if r.p.Jobs.Held {
-		if err := call(db, acts.ReleaseServiceJobs, r.jobHold(), nil); err != nil {
+		var waiting []controldb.HeldJob
+		if err := call(db, acts.ReleaseServiceJobs, r.jobHold(), &waiting); err != nil {
 			return err
 		}
 		r.p.Jobs.Held, r.p.Jobs.Released = false, true
+		// Rollouts that released before this change let their jobs notice
+		// on their own timers (up to ten seconds later).
+		if workflow.GetVersion(db, "rollout-recheck-released-jobs", workflow.DefaultVersion, 1) == 1 {
+			recheckJobs(db, waiting)
+		}
 	}
 	return call(db, acts.FinishRollout, activities.FinishRolloutInput{RolloutID: r.p.RolloutID, Outcome: outcome}, nil)
+}
+
+// recheckJobs signals each released job (RecheckJobSignal) to look at its
+// hold now. A signal is only a nudge: a job that has started or finished
+// meanwhile (or is gone) needs none, so a failed signal is ignored, and a
+// second one (a retried release) makes a job check once more, harmlessly.
+func recheckJobs(ctx workflow.Context, jobs []controldb.HeldJob) {
+	signals := make([]workflow.Future, 0, len(jobs))
+	for _, j := range jobs {
+		signals = append(signals, workflow.SignalExternalWorkflow(ctx, ServiceJobID(j.InstanceID, j.JobID), "", RecheckJobSignal, nil))
+	}
+	for i, f := range signals {
+		if err := f.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Debug("rollout: recheck signal not delivered", "job", jobs[i].JobID, "err", err)
+		}
+	}
 }
 
 // fail ends a rollout that cannot go on: its jobs are released and its

@@ -40,6 +40,7 @@ type fleet struct {
 	drainAt  time.Duration
 	held     []string
 	released []string
+	waiting  []controldb.HeldJob // jobs still held when the hold is released
 	outcome  string
 
 	takes       time.Duration
@@ -131,12 +132,13 @@ func (h *harness) stubRollout(f *fleet) {
 		}
 		return f.jobs, nil
 	}).Maybe()
-	env.OnActivity(acts.ReleaseServiceJobs, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.JobHoldInput) error {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.released = append(f.released, in.RolloutID)
-		return nil
-	}).Maybe()
+	env.OnActivity(acts.ReleaseServiceJobs, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.JobHoldInput) ([]controldb.HeldJob, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.released = append(f.released, in.RolloutID)
+			return f.waiting, nil
+		}).Maybe()
 	env.OnActivity(acts.ClaimRolloutBatch, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ClaimBatchInput) ([]activities.RolloutTarget, error) {
 			f.mu.Lock()
@@ -383,6 +385,53 @@ func TestRolloutThresholdInPercent(t *testing.T) {
 	assert.Equal(t, workflows.RolloutWithFailures, res.Outcome)
 	assert.Equal(t, workflows.RolloutCounts{Total: 40, Done: 37, Failed: 3}, res.Counts)
 	assert.Len(t, res.Failures, 3)
+}
+
+// The jobs the rollout held are told to start as soon as it releases them,
+// on success and on abort; a job that finished meanwhile (its signal
+// fails) does not stop the rollout.
+func TestRolloutTellsItsHeldJobsToStart(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		t.Run(fmt.Sprintf("abort=%t", abort), func(t *testing.T) {
+			f := newFleet(3)
+			f.waiting = []controldb.HeldJob{{InstanceID: f.ids[0], JobID: "job-a"}, {InstanceID: f.ids[1], JobID: "job-b"}}
+			h := newRolloutHarness(t, f)
+			var mu sync.Mutex
+			signalled := map[string]time.Duration{}
+			for _, j := range f.waiting {
+				id := workflows.ServiceJobID(j.InstanceID, j.JobID)
+				var err error
+				if j.JobID == "job-b" {
+					err = errors.New("workflow execution already completed")
+				}
+				h.env.OnSignalExternalWorkflow(mock.Anything, id, "", workflows.RecheckJobSignal, nil).Return(
+					func(_, _, _, _ string, _ any) error {
+						mu.Lock()
+						defer mu.Unlock()
+						signalled[id] = h.env.Now().Sub(start)
+						return err
+					}).Once()
+			}
+			if abort {
+				h.at(30*time.Second, func() { h.update(workflows.RolloutAbort, by) })
+			}
+
+			h.env.ExecuteWorkflow(workflows.Rollout, rolloutInput(workflows.RolloutOptions{AutoApprove: true}))
+
+			res := h.rolloutResult()
+			want := workflows.RolloutCompleted
+			if abort {
+				want = workflows.RolloutAborted
+			}
+			assert.Equal(t, want, res.Outcome)
+			assert.Equal(t, []string{"rollout/forum/1.2.0"}, f.released)
+			require.Len(t, signalled, 2, "each held job told to recheck")
+			for id, at := range signalled {
+				assert.Equal(t, h.env.Now().Sub(start), at, "%s told at the release, not later", id)
+			}
+			assert.True(t, h.rolloutProgress().Jobs.Released)
+		})
+	}
 }
 
 func TestRolloutPauseAndResume(t *testing.T) {
