@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -192,4 +193,50 @@ func TestDisableWaitsOutAnUpgrade(t *testing.T) {
 	assert.Equal(t, apperr.KindConflict, apperr.KindOf(err))
 	assert.Contains(t, apperr.Message(err), "reached its end")
 	require.NoError(t, c.Acts.SetMaintenance(ctx, activities.MaintenanceInput{InstanceID: id, On: false}))
+}
+
+// A new instance is created on the version a rollout completed, not on the
+// manifest's current_version; an aborted rollout promotes nothing, and a
+// retried reservation keeps the version it recorded.
+func TestInstancesEnabledAfterARolloutRunItsVersion(t *testing.T) {
+	c := testenv.NewControl(t)
+	rolled := func(version, outcome string) {
+		t.Helper()
+		require.NoError(t, pgx.BeginFunc(ctx, c.DB, func(tx pgx.Tx) error {
+			id := uuid.NewString()
+			if err := controldb.NewRollout(ctx, tx, id, "rollout/forum/"+version, "forum", version, "", nil); err != nil {
+				return err
+			}
+			return controldb.EndRollout(ctx, tx, id, outcome)
+		}))
+	}
+	assert.Equal(t, "1.0.0", reserve(t, c, "forum", "a.localhost").Version, "the manifest's current_version")
+	rolled("1.2.0", "aborted")
+	rolled("1.1.0", "failed")
+	assert.Equal(t, "1.0.0", reserve(t, c, "forum", "b.localhost", "attachments").Version, "no rollout completed")
+
+	rolled("1.1.0", "completed")
+	acc := newAccount(t, c)
+	in := activities.ReserveInstanceInput{InstanceID: uuid.NewString(), AccountID: acc.ID, ActorID: acc.UserID,
+		Service: "forum", Modules: []string{"attachments"}, Host: "c.localhost"}
+	res, err := c.Acts.ReserveInstance(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, "1.1.0", res.Version)
+	assert.Equal(t, uint(2), res.SchemaVersion)
+
+	rolled("1.2.0", "completed_with_failures")
+	inst := reserve(t, c, "forum", "d.localhost", "search")
+	assert.Equal(t, "1.2.0", inst.Version, "rolled out to 1.2.0 (some instances failed, the rest run it)")
+	var recorded string
+	require.NoError(t, c.DB.QueryRow(ctx, `SELECT version FROM instances WHERE id = $1`, inst.ID).Scan(&recorded))
+	assert.Equal(t, "1.2.0", recorded)
+	_, err = c.Acts.ReserveInstance(ctx, activities.ReserveInstanceInput{InstanceID: uuid.NewString(), AccountID: acc.ID,
+		Service: "forum", Modules: []string{"attachments"}, Host: "e.localhost"})
+	assertKind(t, apperr.KindInvalid, err) // 1.2.0 retired attachments
+
+	again, err := c.Acts.ReserveInstance(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, res, again, "a retried reservation keeps what it recorded")
+	rolled("1.1.0", "completed")
+	assert.Equal(t, "1.2.0", reserve(t, c, "forum", "f.localhost").Version, "the newest rolled-out version")
 }

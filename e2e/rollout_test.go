@@ -218,6 +218,27 @@ func TestRolloutThroughTheAPI(t *testing.T) {
 		t.Errorf("enabled again on %q (%v)", version, err)
 	}
 
+	// A forum enabled now is created on the rolled-out 1.2.0, which no
+	// longer offers attachments.
+	enable := func(modules []string, host string) (int, instance) {
+		var inst instance
+		code := a.do("POST", "/instances", map[string]any{"service": "forum", "modules": modules, "host": host,
+			"setup": map[string]string{"admin_email": "admin@roll.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"},
+		}, &inst)
+		return code, inst
+	}
+	if code, _ := enable([]string{"attachments"}, "roll-late-a.localhost"); code != http.StatusUnprocessableEntity {
+		t.Errorf("attachments on a forum enabled after the rollout: %d", code)
+	}
+	code, late := enable([]string{"search"}, "roll-late.localhost")
+	if code != http.StatusCreated {
+		t.Fatalf("enable after the rollout: %d", code)
+	}
+	waitStatus(t, a, "/instances/"+late.ID, "ready")
+	if err := s.DB.QueryRow(ctx, `SELECT version FROM instances WHERE id = $1`, late.ID).Scan(&version); err != nil || version != "1.2.0" {
+		t.Errorf("enabled after the rollout on %q (%v)", version, err)
+	}
+
 	recordHistories(t, s, map[string]string{"rollout": started.WorkflowID})
 
 	page := consoleGet(t, s.URL, "ops@roll.test", "correct horse battery", "/dev/rollouts/"+started.ID)
