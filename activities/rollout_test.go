@@ -240,3 +240,73 @@ func TestInstancesEnabledAfterARolloutRunItsVersion(t *testing.T) {
 	rolled("1.1.0", "completed")
 	assert.Equal(t, "1.2.0", reserve(t, c, "forum", "f.localhost").Version, "the newest rolled-out version")
 }
+
+// Maintenance has one holder: an upgrade cannot take a move's (nor end
+// it), and the reverse; a rollout leaves an instance a move holds pending,
+// names it, and claims it once the move has ended its maintenance.
+func TestMaintenanceHolderAndRolloutsWaitingForMoves(t *testing.T) {
+	c := testenv.NewControl(t)
+	ids := forums(t, c, 2, "1.0.0", "core")
+	moving, other := ids[0], ids[1]
+	move, upgrade := "move/"+moving+"/second", "upgrade/"+moving+"/1.2.0"
+	on := func(by string) activities.MaintenanceInput {
+		return activities.MaintenanceInput{InstanceID: moving, On: true, By: by}
+	}
+	off := func(by string) activities.MaintenanceInput {
+		return activities.MaintenanceInput{InstanceID: moving, By: by}
+	}
+	state := func() (bool, string) {
+		var m bool
+		var by *string
+		require.NoError(t, c.DB.QueryRow(ctx, `SELECT maintenance, maintenance_by FROM instances WHERE id = $1`, moving).Scan(&m, &by))
+		if by == nil {
+			return m, ""
+		}
+		return m, *by
+	}
+
+	require.NoError(t, c.Acts.SetMaintenance(ctx, on(move)))
+	require.NoError(t, c.Acts.SetMaintenance(ctx, on(move)), "idempotent for its holder")
+	err := c.Acts.SetMaintenance(ctx, on(upgrade))
+	assertKind(t, apperr.KindConflict, err)
+	assert.Contains(t, apperr.Message(err), "in maintenance for "+move)
+	require.NoError(t, c.Acts.SetMaintenance(ctx, off(upgrade)), "a failed upgrade ending its maintenance")
+	m, by := state()
+	assert.True(t, m, "the move's maintenance stays on")
+	assert.Equal(t, move, by)
+
+	in := activities.PlanRolloutInput{RolloutID: uuid.NewString(), WorkflowID: "rollout/forum/1.2.0", Service: "forum", Version: "1.2.0"}
+	_, err = c.Acts.PlanRollout(ctx, in)
+	require.NoError(t, err)
+	batch, err := c.Acts.ClaimRolloutBatch(ctx, activities.ClaimBatchInput{RolloutID: in.RolloutID, Batch: 0, Size: 10})
+	require.NoError(t, err)
+	assert.Equal(t, []activities.RolloutTarget{{InstanceID: other, AccountID: batch[0].AccountID}}, batch, "the one being moved is left")
+	waiting, err := c.Acts.RolloutInstancesMoving(ctx, activities.ClaimBatchInput{RolloutID: in.RolloutID})
+	require.NoError(t, err)
+	assert.Equal(t, []string{moving}, waiting)
+	none, err := c.Acts.ClaimRolloutBatch(ctx, activities.ClaimBatchInput{RolloutID: in.RolloutID, Batch: 1, Size: 10})
+	require.NoError(t, err)
+	assert.Empty(t, none)
+
+	require.NoError(t, c.Acts.SetMaintenance(ctx, off(move)), "the move switched it")
+	m, by = state()
+	assert.False(t, m)
+	assert.Empty(t, by)
+	waiting, err = c.Acts.RolloutInstancesMoving(ctx, activities.ClaimBatchInput{RolloutID: in.RolloutID})
+	require.NoError(t, err)
+	assert.Empty(t, waiting)
+	batch, err = c.Acts.ClaimRolloutBatch(ctx, activities.ClaimBatchInput{RolloutID: in.RolloutID, Batch: 2, Size: 10})
+	require.NoError(t, err)
+	require.Len(t, batch, 1)
+	assert.Equal(t, moving, batch[0].InstanceID, "claimed once its move is done")
+
+	// The upgrade holds it now: a move can take it neither at its check
+	// (the rollout owns it) nor at its maintenance step.
+	require.NoError(t, c.Acts.SetMaintenance(ctx, on(upgrade)))
+	assertKind(t, apperr.KindConflict, c.Acts.SetMaintenance(ctx, on(move)))
+	_, err = controldb.CheckMove(ctx, c.DB, moving, "local")
+	assertKind(t, apperr.KindConflict, err)
+	require.NoError(t, c.Acts.SetMaintenance(ctx, off(upgrade)))
+	_, err = controldb.CheckMove(ctx, c.DB, moving, "local")
+	assert.Contains(t, apperr.Message(err), "belongs to the running rollout rollout/forum/1.2.0")
+}

@@ -199,8 +199,11 @@ type RolloutProgress struct {
 	// (the first RolloutFailuresShown: the control database has them all).
 	InFlight []string         `json:"in_flight"`
 	Failures []RolloutFailure `json:"failures"`
-	Batch    int              `json:"batch"`   // the next batch's number (0 is the canary)
-	Retries  int              `json:"retries"` // retry rounds so far
+	// Moving are pending instances a move holds in maintenance (the first
+	// hundred): the rollout waits for their moves to switch them.
+	Moving  []string `json:"moving,omitempty"`
+	Batch   int      `json:"batch"`   // the next batch's number (0 is the canary)
+	Retries int      `json:"retries"` // retry rounds so far
 	// ThresholdBase are failures a resume has forgiven: the threshold
 	// counts the ones after it.
 	ThresholdBase int    `json:"threshold_base"`
@@ -264,6 +267,7 @@ const (
 	readinessPoll = controldb.HeartbeatInterval // until every process is ready
 	approvalPoll  = 30 * time.Second            // ready, waiting for approve
 	drainPoll     = 2 * time.Second
+	movePoll      = 10 * time.Second // only instances being moved are left
 )
 
 // A run continues as new at a batch boundary once it started this many
@@ -716,6 +720,13 @@ func (r *rollout) batches(ctx workflow.Context) error {
 			return err
 		}
 		if len(targets) == 0 {
+			waited, err := r.awaitMoves(ctx)
+			if err != nil {
+				return err
+			}
+			if waited {
+				continue
+			}
 			break
 		}
 		step := RolloutStageBatches
@@ -771,6 +782,30 @@ func (r *rollout) claim(ctx workflow.Context, canary bool) ([]activities.Rollout
 	}
 	err := call(withDBSteps(ctx), acts.ClaimRolloutBatch, in, &targets)
 	return targets, err
+}
+
+// awaitMoves is called when no instance is left to claim: those still
+// pending may be held by a move (MoveInstance copies the database under
+// maintenance, and ClaimRolloutBatch leaves them). The rollout waits for
+// them, looking again every movePoll (or sooner on a pause or an abort),
+// rather than skip them (they would stay on the old version) or fail them
+// (an upgrade cannot take a move's maintenance). waited is true when it
+// waited, so the caller claims again. Runs before this change end there
+// and skip them.
+func (r *rollout) awaitMoves(ctx workflow.Context) (waited bool, err error) {
+	if workflow.GetVersion(ctx, "rollout-waits-for-moves", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return false, nil
+	}
+	var moving []string
+	if err := call(withDBSteps(ctx), acts.RolloutInstancesMoving, activities.ClaimBatchInput{RolloutID: r.p.RolloutID}, &moving); err != nil {
+		return false, err
+	}
+	r.p.Moving = moving
+	if len(moving) == 0 {
+		return false, nil
+	}
+	_, err = workflow.AwaitWithTimeout(ctx, movePoll, func() bool { return r.aborting() || r.p.Paused != nil })
+	return err == nil, err
 }
 
 // runBatch starts the batch's upgrades, at most MaxInFlight at once,
