@@ -176,7 +176,7 @@ func (b *bench) engine(ctx context.Context, tag string) (time.Duration, error) {
 	}
 	d := time.Since(t0)
 	if trace && tag == "seq5" {
-		for _, wid := range []string{workflows.EnableID(id), workflows.CreateDatabaseID(id), workflows.MigrateAndSeedID(id, "1.0.0")} {
+		for _, wid := range []string{workflows.EnableID(id), workflows.CreateDatabaseID(id)} {
 			it := b.s.Temporal.GetWorkflowHistory(ctx, wid, "", false, 0)
 			var first time.Time
 			fmt.Println("==", wid)
