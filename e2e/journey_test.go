@@ -46,12 +46,11 @@ func TestClientJourney(t *testing.T) {
 	s := startStack(t, 3*time.Second)
 	id := clientJourney(t, s)
 	recordHistories(t, s, map[string]string{
-		"signup":           workflows.SignupID("ada@acme.test"),
-		"enable_service":   workflows.EnableID(id),
-		"create_database":  workflows.CreateDatabaseID(id),
-		"migrate_and_seed": workflows.MigrateAndSeedID(id, "1.0.0"),
-		"change_modules":   workflows.ChangeModulesID(id),
-		"disable_service":  workflows.DisableID(id),
+		"signup":          workflows.SignupID("ada@acme.test"),
+		"enable_service":  workflows.EnableID(id),
+		"create_database": workflows.CreateDatabaseID(id),
+		"change_modules":  workflows.ChangeModulesID(id),
+		"disable_service": workflows.DisableID(id),
 	})
 }
 

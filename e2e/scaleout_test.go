@@ -90,7 +90,7 @@ func TestTwoWorkersAndTwoRoutersShareTheWork(t *testing.T) {
 		}
 	}
 	for _, id := range ids {
-		for _, wf := range []string{workflows.EnableID(id), workflows.CreateDatabaseID(id), workflows.MigrateAndSeedID(id, "1.0.0")} {
+		for _, wf := range []string{workflows.EnableID(id), workflows.CreateDatabaseID(id)} {
 			it := s.Temporal.GetWorkflowHistory(ctx, wf, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 			by := ""
 			for it.HasNext() {

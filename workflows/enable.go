@@ -241,12 +241,7 @@ func (s *enable) provision(ctx, db workflow.Context) error {
 			return workflow.ExecuteChildWorkflow(cctx, CreateDatabase, ref).Get(ctx, nil)
 		}},
 		{EnableStepSetup, func() error { return s.awaitSetup(ctx) }},
-		{EnableStepMigrate, func() error {
-			cctx := childOptions(ctx, MigrateAndSeedID(s.in.InstanceID, s.reserved.Version), s.in.AccountID, s.in.Service, s.in.InstanceID)
-			return workflow.ExecuteChildWorkflow(cctx, MigrateAndSeed, MigrateAndSeedInput{
-				InstanceID: s.in.InstanceID, Version: s.reserved.Version, Setup: s.setup, Modules: s.reserved.Modules,
-			}).Get(ctx, nil)
-		}},
+		{EnableStepMigrate, func() error { return s.migrateAndSeed(ctx) }},
 		{EnableStepHost, func() error { return call(db, acts.RegisterHost, ref, nil) }},
 		{EnableStepBilling, func() error {
 			return call(db, acts.OpenUsageSpans, activities.SpansInput{
@@ -263,6 +258,32 @@ func (s *enable) provision(ctx, db workflow.Context) error {
 		}
 	}
 	return nil
+}
+
+// migrateInEnableVersion guards running the new instance's first migration
+// and seed as one activity of the provisioning itself: runs recorded before
+// it started a MigrateAndSeed child for them.
+const migrateInEnableVersion = "migrate-in-enable"
+
+// migrateAndSeed creates the tables of an instance's version and seeds them,
+// as one regular activity (MigrateTenant with its Seed) of the
+// provisioning: it heartbeats, may run an hour, and shows as the pending
+// activity of `describe enable/<id>`. A child workflow here cost
+// provisioning four server round trips (start, first task, closing task,
+// the parent woken) for a fresh database whose migration takes
+// milliseconds; upgrades, which migrate databases full of rows, keep their
+// own migrate/<id>/<version> child.
+func (s *enable) migrateAndSeed(ctx workflow.Context) error {
+	if workflow.GetVersion(ctx, migrateInEnableVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		cctx := childOptions(ctx, MigrateAndSeedID(s.in.InstanceID, s.reserved.Version), s.in.AccountID, s.in.Service, s.in.InstanceID)
+		return workflow.ExecuteChildWorkflow(cctx, MigrateAndSeed, MigrateAndSeedInput{
+			InstanceID: s.in.InstanceID, Version: s.reserved.Version, Setup: s.setup, Modules: s.reserved.Modules,
+		}).Get(ctx, nil)
+	}
+	return callLong(withLongSteps(ctx), acts.MigrateTenant, activities.MigrateInput{
+		InstanceID: s.in.InstanceID, Version: s.reserved.Version,
+		Seed: &activities.SeedInput{InstanceID: s.in.InstanceID, Setup: *s.setup, Modules: s.reserved.Modules},
+	}, nil)
 }
 
 func (s *enable) awaitSetup(ctx workflow.Context) error {

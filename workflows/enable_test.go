@@ -44,11 +44,11 @@ func enableInput(setup *activities.Setup) workflows.EnableInput {
 var enableSteps = []string{"validate", "create_database", "setup", "migrate_and_seed", "register_host", "open_billing", "ready"}
 
 // provisioned is every activity of a successful EnableService, in order,
-// through both real child workflows.
+// through its real CreateDatabase child.
 var provisioned = names(
 	acts.ReserveInstance,
 	acts.AllocateDatabase, acts.CreateRole, acts.CreateDatabase, // CreateDatabase child
-	acts.MigrateTenant, // MigrateAndSeed child: migrates, then seeds
+	acts.MigrateTenant, // migrates, then seeds
 	acts.RegisterHost, acts.OpenUsageSpans, acts.MarkReady,
 )
 
@@ -236,15 +236,7 @@ func TestEnableServiceCompensates(t *testing.T) {
 			calls: names(acts.ReserveInstance),
 		},
 		{
-			name: "migrate (child mocked)", failing: "migrate_and_seed",
-			msg: "migration 0003 failed",
-			arrange: func(h *harness, err error) {
-				h.env.OnWorkflow(workflows.MigrateAndSeed, mock.Anything, mock.Anything).Return(err).Once()
-			},
-			calls: made,
-		},
-		{
-			name: "migrate and seed (child activity fails)", failing: "migrate_and_seed",
+			name: "migrate and seed", failing: "migrate_and_seed",
 			msg:     "admin email: not valid",
 			arrange: func(h *harness, err error) { h.failAt(acts.MigrateTenant, err) },
 			calls:   append(made, names(acts.MigrateTenant)...),

@@ -176,16 +176,9 @@ func (b *bench) engine(ctx context.Context, tag string) (time.Duration, error) {
 	}
 	d := time.Since(t0)
 	if trace && tag == "seq5" {
-		for _, wid := range []string{workflows.EnableID(id), workflows.CreateDatabaseID(id), workflows.MigrateAndSeedID(id, "1.0.0")} {
-			it := b.s.Temporal.GetWorkflowHistory(ctx, wid, "", false, 0)
-			var first time.Time
-			fmt.Println("==", wid)
-			for it.HasNext() {
-				e, _ := it.Next()
-				if first.IsZero() {
-					first = e.GetEventTime().AsTime()
-				}
-				fmt.Printf("  %6.1f ms %s\n", float64(e.GetEventTime().AsTime().Sub(first).Microseconds())/1000, e.GetEventType())
+		for _, wid := range []string{workflows.EnableID(id), workflows.CreateDatabaseID(id)} {
+			if err := benchenv.PrintTimeline(ctx, b.s.Temporal, wid, time.Time{}); err != nil {
+				return 0, err
 			}
 		}
 	}
