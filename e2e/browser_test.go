@@ -241,7 +241,7 @@ func TestBrowserJourney(t *testing.T) {
 			t.Errorf("the rollout page lacks %q: %s", want, rollout)
 		}
 	}
-	for _, want := range []string{"database/", "migrate/", "modules/", "disable/", "go tool temporal workflow describe --workflow-id enable/", "--type FirstWorkflowTask"} {
+	for _, want := range []string{"database/", "modules/", "disable/", "go tool temporal workflow describe --workflow-id enable/", "--type FirstWorkflowTask"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the developer's instance page lacks %q", want)
 		}
