@@ -34,12 +34,14 @@ func (a *Activities) ReserveInstance(ctx context.Context, in ReserveInstanceInpu
 }
 
 func (a *Activities) reserveInstance(ctx context.Context, in ReserveInstanceInput) (ReserveInstanceResult, error) {
-	if res, ok, err := a.reserved(ctx, a.DB, in); err != nil || ok {
-		return res, err
-	}
 	res, err := controldb.CheckEnable(ctx, a.DB, a.Catalog, controldb.EnableRequest{
 		InstanceID: in.InstanceID, Service: in.Service, Modules: in.Modules, Host: in.Host})
 	if err != nil {
+		// A retry after the row was recorded keeps it, even if the request
+		// would not pass now (a rollout has ended, retiring a module).
+		if kept, ok, rerr := a.reserved(ctx, a.DB, in); rerr == nil && ok {
+			return kept, nil
+		}
 		return res, err
 	}
 	err = a.inTx(ctx, func(tx pgx.Tx) error {
