@@ -317,6 +317,27 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("invoice --csv:\n%s", csv)
 	}
 
+	// The team: a member invited (their one-time password shown once),
+	// re-roled, removed; the last owner stays.
+	var invited platform.Invited
+	cli.json(&invited, "team", "invite", "--email", "grace@acme.test", "--name", "Grace")
+	if invited.Password == "" || invited.Existing {
+		t.Fatalf("team invite: %+v", invited)
+	}
+	cli.ok("team", "role", invited.UserID, "billing")
+	if out := cli.ok("team", "list"); !strings.Contains(out, "grace@acme.test") || !strings.Contains(out, "billing") {
+		t.Fatalf("team list:\n%s", out)
+	}
+	cli.fails(nil, 1, `role "admiral"`, "team", "role", invited.UserID, "admiral")
+	cli.ok("team", "remove", invited.UserID)
+	var members []platform.Member
+	cli.json(&members, "team", "list")
+	if len(members) != 1 || members[0].Email != "ada@acme.test" {
+		t.Fatalf("team after removal: %+v", members)
+	}
+	cli.fails(nil, 1, "needs an owner", "team", "remove", members[0].UserID)
+	cli.fails(nil, 2, "remove takes USER_ID (see tenantry team remove --help)", "team", "remove")
+
 	// API tokens: made, used as TENANTRY_TOKEN within their scope, listed,
 	// revoked and refused at once.
 	var issued platform.IssuedAPIToken

@@ -45,6 +45,7 @@ func Commands(env *Env) []*cobra.Command {
 		logsCommand(env),
 		billingCommand(env), invoicesCommand(env), invoiceCommand(env),
 		tokensCommand(env),
+		teamCommand(env),
 	}
 	for _, c := range cmds {
 		c.GroupID = GroupID
@@ -233,7 +234,8 @@ func (c *call) readSecret(file, prompt string, confirm bool) (string, error) {
 func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != len(names) {
-			return fmt.Errorf("%s takes %s (see tenantry %s --help)", cmd.Name(), strings.Join(names, " "), cmd.Name())
+			// The full path: "tokens revoke", not "revoke".
+			return fmt.Errorf("%s takes %s (see %s --help)", cmd.Name(), strings.Join(names, " "), cmd.CommandPath())
 		}
 		return nil
 	}

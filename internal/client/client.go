@@ -272,6 +272,32 @@ func (c *Client) RevokeToken(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/tokens/"+esc(id), nil, nil)
 }
 
+// Team lists the members of the account the caller acts on.
+func (c *Client) Team(ctx context.Context) ([]platform.Member, error) {
+	var out struct {
+		Members []platform.Member `json:"members"`
+	}
+	return out.Members, c.do(ctx, "GET", "/team", nil, &out)
+}
+
+// InviteMember adds someone to the account; a new user's one-time
+// password is in the answer only.
+func (c *Client) InviteMember(ctx context.Context, in platform.Invite) (platform.Invited, error) {
+	var out platform.Invited
+	body := map[string]string{"email": in.Email, "name": in.Name, "role": in.Role}
+	return out, c.do(ctx, "POST", "/team", body, &out)
+}
+
+// SetMemberRole gives a member another role on the account.
+func (c *Client) SetMemberRole(ctx context.Context, userID, role string) error {
+	return c.do(ctx, "PUT", "/team/"+esc(userID)+"/role", map[string]string{"role": role}, nil)
+}
+
+// RemoveMember takes a member off the account.
+func (c *Client) RemoveMember(ctx context.Context, userID string) error {
+	return c.do(ctx, "DELETE", "/team/"+esc(userID), nil, nil)
+}
+
 // logsPath is the log endpoint's path and query for q.
 func logsPath(id string, q platform.LogQuery, follow bool) string {
 	v := url.Values{}

@@ -34,7 +34,8 @@ var passwordHash = secret.HashPassword(password)
 // and principals resolved from the real grants:
 //
 //   - Acme: "owner", "member", "billing", and "developer" (owner there and
-//     a platform developer); a ready and a disabled forum; an invoice.
+//     a platform developer), and "leaver" (a member, to remove); a ready
+//     and a disabled forum; an invoice.
 //   - Ops: "billing-operator" (owner there and a platform billing operator)
 //     and spare, who holds billing-operator too, for revoking.
 //   - Other: its owner, a ready forum and an invoice: another account's
@@ -61,6 +62,8 @@ type fixture struct {
 // target is what an operation acts on in one account.
 type target struct {
 	account, ready, disabled, invoice, member, token string
+	// leaver is a member to remove (on Other: someone not of Acme).
+	leaver string
 	// osb is a platform's (broker) instance of a ready forum with a
 	// database server, binding a bound binding of it, brokerCred broker
 	// credentials; osbBare another platform's instance, with no binding.
@@ -80,7 +83,7 @@ func newFixture(t *testing.T) *fixture {
 	for _, m := range []struct{ name, account, role string }{
 		{"owner", f.acme.account, "owner"}, {"member", f.acme.account, "member"}, {"billing", f.acme.account, "billing"},
 		{"developer", f.acme.account, "developer"}, {"billing-operator", f.ops.account, "billing-operator"},
-		{"other owner", f.other.account, "owner"},
+		{"other owner", f.other.account, "owner"}, {"leaver", f.acme.account, "member"},
 	} {
 		f.users[m.name] = c.AddMember(t, m.account, uuid.NewString()[:8]+"@example.test", passwordHash, m.role)
 		if m.name != "other owner" {
@@ -94,6 +97,7 @@ func newFixture(t *testing.T) *fixture {
 	f.who["operator elsewhere"] = f.principal(f.users["developer"], f.other.account)
 
 	f.acme.member, f.other.member = f.users["billing"], f.users["other owner"]
+	f.acme.leaver, f.other.leaver = f.users["leaver"], f.users["other owner"]
 	f.acme.ready, f.acme.disabled = f.instance(f.acme.account, "ready"), f.instance(f.acme.account, "disabled")
 	f.other.ready = f.instance(f.other.account, "ready")
 	f.other.disabled = f.other.ready

@@ -397,6 +397,11 @@ var operations = []operation{
 		call: func(f *fixture, who platform.Principal, on target) error {
 			return f.p.SetMemberRole(f.ctx, who, on.member, "billing")
 		}},
+	{name: "RemoveMember", perm: access.TeamManage, may: []string{"owner"}, mayNot: with(strangers, "member", "billing"),
+		ownAccount: true,
+		call: func(f *fixture, who platform.Principal, on target) error {
+			return f.p.RemoveMember(f.ctx, who, on.leaver)
+		}},
 	{name: "Timeline", perm: access.AuditRead, may: []string{"owner", "member", "billing"}, mayNot: strangers,
 		call: func(f *fixture, who platform.Principal, on target) error {
 			_, err := f.p.Timeline(f.ctx, who)

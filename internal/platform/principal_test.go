@@ -72,12 +72,14 @@ func TestPrincipalOf(t *testing.T) {
 // account, so whatever a front end cached is not what it re-resolves.
 func TestRemovedMemberTokenLosesTheAccount(t *testing.T) {
 	f := newFixture(t)
-	token := f.apiToken(f.who["member"], access.InstancesRead)
+	token := f.apiToken(f.who["leaver"], access.InstancesRead)
 	who, _, err := f.p.ResolveAPIToken(f.ctx, token.secret)
 	if err != nil || who.AccountID != f.acme.account || !who.Can(access.InstancesRead) {
 		t.Fatalf("before: %+v, %v", who, err)
 	}
-	f.exec(`DELETE FROM grants WHERE user_id = $1 AND account_id = $2`, f.users["member"], f.acme.account)
+	if err := f.p.RemoveMember(f.ctx, f.who["owner"], f.users["leaver"]); err != nil {
+		t.Fatal(err)
+	}
 
 	who, _, err = f.p.ResolveAPIToken(f.ctx, token.secret)
 	if err != nil {
@@ -88,6 +90,44 @@ func TestRemovedMemberTokenLosesTheAccount(t *testing.T) {
 	}
 	if _, err := f.p.Instances(f.ctx, who); apperr.KindOf(err) != apperr.KindForbidden {
 		t.Errorf("Instances after removal: %v, want forbidden", err)
+	}
+}
+
+// Removing a member leaves the team without them and says so in the
+// timeline; a second removal is not found; the last owner cannot go,
+// neither removed nor leaving.
+func TestRemoveMember(t *testing.T) {
+	f := newFixture(t)
+	owner := f.who["owner"]
+	if err := f.p.RemoveMember(f.ctx, owner, f.users["leaver"]); err != nil {
+		t.Fatal(err)
+	}
+	team, err := f.p.Team(f.ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range team {
+		if m.UserID == f.users["leaver"] {
+			t.Errorf("still in the team: %+v", m)
+		}
+	}
+	events, err := f.p.Timeline(f.ctx, owner)
+	if err != nil || len(events) == 0 || events[0].Action != "member.removed" || events[0].ObjectID != f.users["leaver"] {
+		t.Errorf("timeline: %+v, %v", events, err)
+	}
+	for _, id := range []string{f.users["leaver"], "not-a-uuid"} {
+		if err := f.p.RemoveMember(f.ctx, owner, id); apperr.KindOf(err) != apperr.KindNotFound {
+			t.Errorf("removing %s: %v, want not found", id, err)
+		}
+	}
+
+	// Acme's owners are "owner" and "developer": one may go, not both.
+	if err := f.p.RemoveMember(f.ctx, owner, f.users["developer"]); err != nil {
+		t.Fatal(err)
+	}
+	err = f.p.RemoveMember(f.ctx, owner, f.users["owner"])
+	if apperr.KindOf(err) != apperr.KindConflict || !strings.Contains(apperr.Message(err), "needs an owner") {
+		t.Errorf("the last owner leaving: %v, want a conflict", err)
 	}
 }
 
@@ -114,6 +154,7 @@ func TestAccessChangesAreAnnounced(t *testing.T) {
 		change func() error
 	}{
 		{"SetMemberRole", func() error { return f.p.SetMemberRole(f.ctx, owner, f.users["member"], "billing") }},
+		{"RemoveMember", func() error { return f.p.RemoveMember(f.ctx, owner, f.users["leaver"]) }},
 		{"GrantPlatformRole", func() error {
 			_, err := f.p.GrantPlatformRole(f.ctx, dev, "spare@example.test", "developer")
 			return err

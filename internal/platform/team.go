@@ -110,15 +110,59 @@ func (p *Platform) SetMemberRole(ctx context.Context, who Principal, userID, rol
 	if err := require(who, access.TeamManage); err != nil {
 		return err
 	}
-	if _, err := uuid.Parse(userID); err != nil {
-		return apperr.NotFound("no member %s", userID)
-	}
 	if !access.IsAccountRole(role) {
 		return apperr.Invalid("role %q: choose owner, member or billing", role)
 	}
+	old, err := p.changeMember(ctx, who, userID, func(tx pgx.Tx, old string, owners int) error {
+		if old == "owner" && role != "owner" && owners <= 1 {
+			return errLastOwner
+		}
+		_, err := tx.Exec(ctx, `UPDATE grants SET role = $1, granted_by = $2 WHERE user_id = $3 AND account_id = $4`,
+			role, who.UserID, userID, who.AccountID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return p.audit(ctx, who, "member.role_changed", "user", userID, map[string]string{"from": old, "to": role})
+}
+
+// RemoveMember takes a member off the principal's account (an owner may
+// remove themselves while another owner remains): their grant there ends, so none of their sessions and
+// tokens acts on it any more, and the web processes drop what they cached.
+// The user stays, with whatever other accounts they belong to. Someone of
+// another account is not found; the last owner stays.
+func (p *Platform) RemoveMember(ctx context.Context, who Principal, userID string) error {
+	if err := require(who, access.TeamManage); err != nil {
+		return err
+	}
+	old, err := p.changeMember(ctx, who, userID, func(tx pgx.Tx, old string, owners int) error {
+		if old == "owner" && owners <= 1 {
+			return errLastOwner
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM grants WHERE user_id = $1 AND account_id = $2`, userID, who.AccountID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return p.audit(ctx, who, "member.removed", "user", userID, map[string]string{"role": old})
+}
+
+// errLastOwner refuses a change that would leave an account without owner.
+var errLastOwner = apperr.Conflict("the account needs an owner: make someone else owner first")
+
+// changeMember runs change on a member of the principal's account in one
+// transaction, with the member's role and the account's owner count
+// (the owners locked, so two changes at once cannot leave none), then tells
+// the web processes that access changed. It returns the member's old role.
+func (p *Platform) changeMember(ctx context.Context, who Principal, userID string,
+	change func(tx pgx.Tx, old string, owners int) error) (string, error) {
+	if _, err := uuid.Parse(userID); err != nil {
+		return "", apperr.NotFound("no member %s", userID)
+	}
 	var old string
 	err := pgx.BeginFunc(ctx, p.DB, func(tx pgx.Tx) error {
-		// Lock the account's owners so two demotions cannot leave none.
 		var owners int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM grants WHERE account_id = $1 AND role = 'owner' FOR UPDATE) o`,
 			who.AccountID).Scan(&owners); err != nil {
@@ -131,20 +175,12 @@ func (p *Platform) SetMemberRole(ctx context.Context, who Principal, userID, rol
 		if err != nil {
 			return err
 		}
-		if old == "owner" && role != "owner" && owners <= 1 {
-			return apperr.Conflict("the account needs an owner: make someone else owner first")
-		}
-		_, err = tx.Exec(ctx, `UPDATE grants SET role = $1, granted_by = $2 WHERE user_id = $3 AND account_id = $4`,
-			role, who.UserID, userID, who.AccountID)
-		return err
+		return change(tx, old, owners)
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := p.notifyAccessChanged(ctx); err != nil {
-		return err
-	}
-	return p.audit(ctx, who, "member.role_changed", "user", userID, map[string]string{"from": old, "to": role})
+	return old, p.notifyAccessChanged(ctx)
 }
 
 // Event is one line of an account's timeline.

@@ -69,6 +69,11 @@ type Platform interface {
 	CreateAPIToken(ctx context.Context, who platform.Principal, in platform.NewAPIToken) (string, platform.APIToken, error)
 	RevokeAPIToken(ctx context.Context, who platform.Principal, id string) error
 
+	Team(ctx context.Context, who platform.Principal) ([]platform.Member, error)
+	InviteMember(ctx context.Context, who platform.Principal, in platform.Invite) (platform.Invited, error)
+	SetMemberRole(ctx context.Context, who platform.Principal, userID, role string) error
+	RemoveMember(ctx context.Context, who platform.Principal, userID string) error
+
 	StartRollout(ctx context.Context, who platform.Principal, req platform.RolloutRequest) (platform.RolloutStarted, error)
 	Rollouts(ctx context.Context, who platform.Principal) ([]controldb.RolloutRow, error)
 	Rollout(ctx context.Context, who platform.Principal, id string) (platform.RolloutView, error)
@@ -114,6 +119,10 @@ func (a *API) Routes(r *gin.Engine) {
 	me.GET("/tokens", a.listTokens)
 	me.POST("/tokens", a.createToken)
 	me.DELETE("/tokens/:id", a.revokeToken)
+	me.GET("/team", a.listTeam)
+	me.POST("/team", a.inviteMember)
+	me.PUT("/team/:user/role", a.setMemberRole)
+	me.DELETE("/team/:user", a.removeMember)
 
 	ops := me.Group("/ops/billing")
 	ops.GET("/revenue", a.revenue)

@@ -51,6 +51,7 @@ type Platform interface {
 	Team(ctx context.Context, who platform.Principal) ([]platform.Member, error)
 	InviteMember(ctx context.Context, who platform.Principal, in platform.Invite) (platform.Invited, error)
 	SetMemberRole(ctx context.Context, who platform.Principal, userID, role string) error
+	RemoveMember(ctx context.Context, who platform.Principal, userID string) error
 	Timeline(ctx context.Context, who platform.Principal) ([]platform.Event, error)
 	APITokens(ctx context.Context, who platform.Principal) ([]platform.APIToken, error)
 	TokenPermissions(who platform.Principal) []string
@@ -156,6 +157,7 @@ func (k *Console) Routes(r *gin.Engine) {
 	in.GET("/team", k.teamPage)
 	in.POST("/team", k.need(access.TeamManage), k.inviteSubmit)
 	in.POST("/team/:user/role", k.need(access.TeamManage), k.roleSubmit)
+	in.POST("/team/:user/remove", k.need(access.TeamManage), k.removeSubmit)
 	// A user's own tokens: scoped to what the user holds, so no permission
 	// of its own.
 	in.GET("/tokens", k.tokensPage)

@@ -64,6 +64,26 @@ func (k *Console) roleSubmit(c *gin.Context) {
 	k.redirect(c, "/team", "Role changed.")
 }
 
+// removeSubmit takes a member off the account (or lets one leave it); the
+// last owner stays. Someone who left is sent to their dashboard, which now
+// shows another account of theirs or none.
+func (k *Console) removeSubmit(c *gin.Context) {
+	u := who(c)
+	if err := k.P.RemoveMember(c.Request.Context(), u, c.Param("user")); err != nil {
+		if apperr.KindOf(err) == apperr.KindNotFound {
+			k.fail(c, err)
+			return
+		}
+		k.showTeam(c, apperr.HTTPStatus(err), apperr.Message(err), "")
+		return
+	}
+	if c.Param("user") == u.UserID {
+		k.redirect(c, "/dashboard", "You left "+u.AccountName+".")
+		return
+	}
+	k.redirect(c, "/team", "Removed from the account.")
+}
+
 func (k *Console) timelinePage(c *gin.Context) {
 	list, err := k.P.Timeline(c.Request.Context(), who(c))
 	if err != nil {
