@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"slices"
 
@@ -32,6 +33,10 @@ type Principal struct {
 	// Scope narrows Perms for a request made with an API token; nil for a
 	// login session.
 	Scope access.Set
+	// Memberships are the accounts the user belongs to, by name, as
+	// resolved with the principal (for the console's account switcher,
+	// which would otherwise ask on every page).
+	Memberships []Membership
 }
 
 // ShellOperator is whoever runs an operator's command from a shell
@@ -101,6 +106,14 @@ func (p *Platform) PrincipalOf(ctx context.Context, userID, accountID string) (P
 			member = &grants[i]
 		}
 	}
+	for _, g := range grants {
+		if g.AccountID != "" {
+			who.Memberships = append(who.Memberships, g)
+		}
+	}
+	slices.SortStableFunc(who.Memberships, func(a, b Membership) int {
+		return cmp.Or(cmp.Compare(a.AccountName, b.AccountName), cmp.Compare(a.AccountID, b.AccountID))
+	})
 	if member != nil {
 		who.AccountID, who.AccountName, who.Role = member.AccountID, member.AccountName, member.Role
 		who.Perms = append(who.Perms, access.OfRole(member.Role)...)

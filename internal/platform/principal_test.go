@@ -187,6 +187,10 @@ func TestSwitchAccount(t *testing.T) {
 	if want := []string{"Acme owner", "Ops billing"}; !slices.Equal(got, want) {
 		t.Errorf("memberships %v, want %v", got, want)
 	}
+	// A principal carries the same list, resolved with it.
+	if fresh, err := f.p.PrincipalOf(f.ctx, owner.UserID, ""); err != nil || !slices.Equal(fresh.Memberships, list) {
+		t.Errorf("the principal's memberships %+v (%v), want %+v", fresh.Memberships, err, list)
+	}
 	next, err := f.p.SwitchAccount(f.ctx, owner, f.ops.account)
 	if err != nil || next.AccountID != f.ops.account || next.Role != "billing" || next.Can(access.InstancesManage) {
 		t.Errorf("switch to Ops: %+v, %v", next, err)

@@ -27,7 +27,6 @@ type Platform interface {
 	Signup(ctx context.Context, in platform.SignupInput) (platform.SignupResult, error)
 	CheckLogin(ctx context.Context, email, password, addr string) (string, error)
 	ChangePassword(ctx context.Context, who platform.Principal, in platform.PasswordChange) error
-	Memberships(ctx context.Context, who platform.Principal) ([]platform.Membership, error)
 	SwitchAccount(ctx context.Context, who platform.Principal, accountID string) (platform.Principal, error)
 
 	Service(name string) (*catalog.Service, error)
@@ -239,10 +238,8 @@ func (k *Console) page(c *gin.Context, title string) Page {
 	p.Developer, p.BillingOperator = u.Can(access.ConsoleAdmin), u.Can(access.ConsoleBilling)
 	p.Owner = platform.Require(u, access.TeamManage) == nil
 	p.Notice = k.Auth.PopNotice(ctx)
-	if list, err := k.P.Memberships(ctx, u); err == nil {
-		for _, m := range list {
-			p.Accounts = append(p.Accounts, AccountChoice{ID: m.AccountID, Name: m.AccountName, Role: m.Role, Current: m.AccountID == u.AccountID})
-		}
+	for _, m := range u.Memberships {
+		p.Accounts = append(p.Accounts, AccountChoice{ID: m.AccountID, Name: m.AccountName, Role: m.Role, Current: m.AccountID == u.AccountID})
 	}
 	return p
 }
