@@ -37,6 +37,11 @@ func (a *Activities) reserveInstance(ctx context.Context, in ReserveInstanceInpu
 	res, err := controldb.CheckEnable(ctx, a.DB, a.Catalog, controldb.EnableRequest{
 		InstanceID: in.InstanceID, Service: in.Service, Modules: in.Modules, Host: in.Host})
 	if err != nil {
+		// A retry after the row was recorded keeps it, even if the request
+		// would not pass now (a rollout has ended, retiring a module).
+		if kept, ok, rerr := a.reserved(ctx, a.DB, in); rerr == nil && ok {
+			return kept, nil
+		}
 		return res, err
 	}
 	err = a.inTx(ctx, func(tx pgx.Tx) error {
@@ -45,7 +50,14 @@ func (a *Activities) reserveInstance(ctx context.Context, in ReserveInstanceInpu
 			VALUES ($1, $2, $3, $4, $5, 'provisioning', $6, nullif($7, '')::uuid)
 			ON CONFLICT (id) DO NOTHING`,
 			in.InstanceID, in.AccountID, in.Service, res.Version, res.Modules, res.Host, in.ActorID)
-		if err != nil || tag.RowsAffected() == 0 {
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var ok bool
+			if res, ok, err = a.reserved(ctx, tx, in); err == nil && !ok {
+				err = apperr.Conflict("instance %s is recorded for another account or service", in.InstanceID)
+			}
 			return err
 		}
 		// A router may have cached the host as unknown: it now answers
@@ -64,6 +76,28 @@ func (a *Activities) reserveInstance(ctx context.Context, in ReserveInstanceInpu
 		return res, apperr.Invalid("account %s does not exist", in.AccountID)
 	}
 	return res, err
+}
+
+// reserved is the instance as an earlier attempt recorded it, if one did:
+// it keeps the version and modules it was recorded with (a rollout may
+// have ended since, changing the version new instances get).
+func (a *Activities) reserved(ctx context.Context, q controldb.Querier, in ReserveInstanceInput) (ReserveInstanceResult, bool, error) {
+	var res ReserveInstanceResult
+	err := q.QueryRow(ctx, `SELECT version, modules, host FROM instances WHERE id = $1 AND account_id = $2 AND service = $3`,
+		in.InstanceID, in.AccountID, in.Service).Scan(&res.Version, &res.Modules, &res.Host)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return res, false, nil
+	}
+	if err != nil {
+		return res, false, err
+	}
+	svc, err := a.Catalog.Service(in.Service)
+	if err != nil {
+		return res, false, err
+	}
+	v, err := svc.Version(res.Version)
+	res.SchemaVersion = v.SchemaVersion
+	return res, err == nil, err
 }
 
 // RegisterHost makes the instance's host routable and tells every router.

@@ -72,6 +72,7 @@ func (a *Activities) definitions() []definition {
 		{"HoldServiceJobs", a.HoldServiceJobs},
 		{"ServiceJobsInFlight", a.ServiceJobsInFlight},
 		{"ReleaseServiceJobs", a.ReleaseServiceJobs},
+		{"RolloutInstancesMoving", a.RolloutInstancesMoving},
 		{"ClaimRolloutBatch", a.ClaimRolloutBatch},
 		{"RecordRolloutInstance", a.RecordRolloutInstance},
 		{"RequeueRolloutFailures", a.RequeueRolloutFailures},

@@ -184,9 +184,20 @@ func (a *Activities) ServiceJobsInFlight(ctx context.Context, in JobHoldInput) (
 	return finish(controldb.JobsInFlight(ctx, a.DB, in.Service))
 }
 
-// ReleaseServiceJobs ends the rollout's hold: the held jobs start.
-func (a *Activities) ReleaseServiceJobs(ctx context.Context, in JobHoldInput) error {
-	return apperr.ForTemporal(controldb.ReleaseJobs(ctx, a.DB, in.Service, in.RolloutID))
+// ReleasedJobsShown caps the held jobs ReleaseServiceJobs names: the
+// rollout tells those to start at once; any others start at their next
+// check (within ten seconds).
+const ReleasedJobsShown = 500
+
+// ReleaseServiceJobs ends the rollout's hold and returns the jobs it held
+// that still wait (the first ReleasedJobsShown), so the rollout can tell
+// them to start now. Retried, it releases nothing more and returns those
+// still waiting.
+func (a *Activities) ReleaseServiceJobs(ctx context.Context, in JobHoldInput) ([]controldb.HeldJob, error) {
+	if err := controldb.ReleaseJobs(ctx, a.DB, in.Service, in.RolloutID); err != nil {
+		return nil, apperr.ForTemporal(err)
+	}
+	return finish(controldb.HeldJobs(ctx, a.DB, in.Service, in.RolloutID, ReleasedJobsShown))
 }
 
 // ClaimBatchInput claims the next batch of a rollout's instances.
@@ -202,16 +213,24 @@ type RolloutTarget struct {
 	AccountID  string
 }
 
+// movingSQL is true of an instance (i) whose maintenance a move holds: it
+// is copied to another server now.
+const movingSQL = `i.maintenance AND i.maintenance_by LIKE 'move/%'`
+
 // ClaimRolloutBatch queues up to Size instances still pending as batch
-// Batch and returns them (none: every instance has had its turn).
-// Retried, it returns the batch it claimed.
+// Batch and returns them (none: every instance has had its turn, or those
+// left are being moved: RolloutInstancesMoving). An instance a move holds
+// in maintenance is left pending: the rollout upgrades it once the move
+// has switched it and ended its maintenance. Retried, it returns the batch
+// it claimed.
 func (a *Activities) ClaimRolloutBatch(ctx context.Context, in ClaimBatchInput) ([]RolloutTarget, error) {
 	var out []RolloutTarget
 	err := a.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE rollout_instances SET state = 'queued', batch = $2
 			WHERE rollout_id = $1 AND instance_id IN (
-				SELECT instance_id FROM rollout_instances WHERE rollout_id = $1 AND state = 'pending'
-				ORDER BY instance_id LIMIT $3 FOR UPDATE)
+				SELECT ri.instance_id FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id
+				WHERE ri.rollout_id = $1 AND ri.state = 'pending' AND NOT (`+movingSQL+`)
+				ORDER BY ri.instance_id LIMIT $3 FOR UPDATE OF ri)
 			AND NOT EXISTS (SELECT 1 FROM rollout_instances WHERE rollout_id = $1 AND batch = $2)`,
 			in.RolloutID, in.Batch, in.Size); err != nil {
 			return err
@@ -225,6 +244,18 @@ func (a *Activities) ClaimRolloutBatch(ctx context.Context, in ClaimBatchInput) 
 		return err
 	})
 	return finish(out, err)
+}
+
+// RolloutInstancesMoving lists (the first hundred, by ID)
+// the rollout's pending instances that a move holds in maintenance: the
+// rollout waits for them.
+func (a *Activities) RolloutInstancesMoving(ctx context.Context, in ClaimBatchInput) ([]string, error) {
+	rows, err := a.DB.Query(ctx, `SELECT ri.instance_id::text FROM rollout_instances ri JOIN instances i ON i.id = ri.instance_id
+		WHERE ri.rollout_id = $1 AND ri.state = 'pending' AND `+movingSQL+` ORDER BY ri.instance_id LIMIT 100`, in.RolloutID)
+	if err != nil {
+		return nil, apperr.ForTemporal(err)
+	}
+	return finish(pgx.CollectRows(rows, pgx.RowTo[string]))
 }
 
 // RolloutInstanceResult is how one instance's upgrade went.

@@ -24,11 +24,13 @@ import (
 // off everything but their own database; a moved instance keeps its data
 // and serves through the router as soon as the move switches it; a full
 // fleet makes provisioning wait (shown to operators) until there is room;
-// and draining a server moves every instance off it.
+// and draining a server moves every instance off it, from the API and from
+// the shell (`tenantry servers drain --move`).
 func TestFleetOfTwoServers(t *testing.T) {
 	ctx := context.Background()
 	second := testenv.SecondServerURL(t)
-	s, _ := startStackWith(t, stack.Config{
+	bin := buildTenantry(t)
+	s, cfg := startStackWith(t, stack.Config{
 		Config:        config.Config{GracePeriod: time.Hour, MoveGrace: 2 * time.Second, RouterListen: "127.0.0.1:0"},
 		TenantServers: []stack.TenantServer{{Name: "second", AdminURL: second}},
 	})
@@ -191,6 +193,45 @@ func TestFleetOfTwoServers(t *testing.T) {
 		t.Fatalf("servers after the drain: %+v", servers.Servers)
 	}
 	recordHistories(t, s, map[string]string{"drain_server": drain.WorkflowID})
+
+	// From the shell: the second server takes instances again, and
+	// `servers drain local --move` moves all three to it.
+	shell := func(args ...string) string {
+		t.Helper()
+		out, err := tenantryCommand(bin, cfg, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tenantry %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if out := shell("servers", "activate", "second"); !strings.Contains(out, "second is active") {
+		t.Fatalf("activate: %s", out)
+	}
+	if _, err := s.DB.Exec(ctx, `UPDATE database_servers SET max_instances = 10 WHERE name = 'second'`); err != nil {
+		t.Fatal(err)
+	}
+	out := shell("servers", "drain", "local", "--move")
+	if !strings.Contains(out, "local is draining; its instances move off it (workflow "+workflows.DrainServerID("local")+")") {
+		t.Fatalf("drain --move: %s", out)
+	}
+	sctx, cancelShellDrain := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelShellDrain()
+	progress = workflows.DrainProgress{}
+	if err := s.Temporal.GetWorkflow(sctx, workflows.DrainServerID("local"), "").Get(sctx, &progress); err != nil {
+		t.Fatalf("drain from the shell: %v", err)
+	}
+	for _, id := range []string{alpha, beta, gamma} {
+		if serverOf(id) != "second" {
+			t.Errorf("after the shell's drain %s is on %s (%+v)", id, serverOf(id), progress)
+		}
+	}
+	if len(progress.Moved) != 3 || len(progress.Failed) != 0 {
+		t.Errorf("the shell's drain: %+v", progress)
+	}
+	router.MustSee("/b/general", "Written before the move", "Written after the move")
+	if out := shell("servers", "list"); !strings.Contains(out, "draining") {
+		t.Errorf("servers list after the drain:\n%s", out)
+	}
 }
 
 func containsAll(s string, parts ...string) bool {

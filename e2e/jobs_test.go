@@ -24,7 +24,9 @@ type job struct {
 		Summary string           `json:"summary"`
 		Counts  map[string]int64 `json:"counts"`
 	} `json:"result"`
-	Error string `json:"error"`
+	Error      string     `json:"error"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
 }
 
 // waitJob polls the instance's jobs until the run is in state status.

@@ -13,25 +13,34 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"go.temporal.io/api/enums/v1"
+
 	"tenantry/internal/platform"
+	"tenantry/internal/stack"
+	"tenantry/internal/testenv"
 	"tenantry/workflows"
 )
 
-// TestRolloutThroughTheAPI: five forum instances on 1.0.0 (three with
+// TestRolloutThroughTheAPI: six forum instances on 1.0.0 (three with
 // attachments, one disabled in its grace period); a developer rolls forum
-// 1.2.0 out through the API in batches of two. The rollout waits for the
-// go signal, refuses a second rollout and the single-instance upgrade of
-// an instance it owns; once approved, every instance ends on 1.2.0,
-// attachments billed up to its own swap and not after, each in
+// 1.2.0 out through the API in batches of two. A forum job runs when the
+// rollout starts (its statement waits on a lock a client session holds on
+// the tenant's table, so it is still running, for real, when the drain
+// begins). The rollout waits for the go signal, refuses a second rollout
+// and the single-instance upgrade of an instance it owns; once approved it
+// holds the forum's jobs: one queued then is shown held, and no instance
+// is touched until the running job has finished. Then every instance ends
+// on 1.2.0, attachments billed up to its own swap and not after, each in
 // maintenance only while its own upgrade ran, the disabled one upgraded in
-// place and back on 1.2.0 when enabled again, the jobs held and released.
+// place and back on 1.2.0 when enabled again; the held job is released at
+// once (told to recheck) and runs the code of the 1.0.0 it was queued on.
 func TestRolloutThroughTheAPI(t *testing.T) {
 	s := startStack(t, time.Hour)
 	ctx := context.Background()
 	a := signedUp(t, s, "ops@roll.test", "Ops", "Roll")
 
 	var ids []string
-	for i := range 5 {
+	for i := range 6 {
 		modules := []string{"search"}
 		if i < 3 {
 			modules = append(modules, "attachments")
@@ -46,9 +55,16 @@ func TestRolloutThroughTheAPI(t *testing.T) {
 	for _, id := range ids {
 		waitStatus(t, a, "/instances/"+id, "ready")
 	}
-	disabled := ids[4]
+	disabled := ids[5]
 	a.must(http.StatusAccepted, "DELETE", "/instances/"+disabled, nil, nil)
 	waitStatus(t, a, "/instances/"+disabled, "disabled")
+
+	// A job that runs when the rollout starts: its write waits on the lock.
+	busy := ids[1]
+	unlock := lockTenantTable(t, s, busy, "tenant_settings")
+	var running job
+	a.must(http.StatusAccepted, "POST", "/instances/"+busy+"/jobs", map[string]string{"job": "refresh_board_stats"}, &running)
+	waitJob(t, a, "/instances/"+busy, running.ID, "running")
 
 	start := map[string]any{"service": "forum", "version": "1.2.0", "batch_size": 2, "max_in_flight": 2}
 	a.must(http.StatusForbidden, "POST", "/ops/rollouts", start, nil)
@@ -72,7 +88,7 @@ func TestRolloutThroughTheAPI(t *testing.T) {
 		return v.Progress != nil && v.Progress.Stage == workflows.RolloutStageReadiness && v.Progress.Readiness != nil &&
 			v.Progress.Readiness.Ready
 	})
-	if v.Progress.Status != workflows.StatusWaiting || v.Progress.Plan.Total != 5 || v.Progress.Plan.Disabled != 1 ||
+	if v.Progress.Status != workflows.StatusWaiting || v.Progress.Plan.Total != 6 || v.Progress.Plan.Disabled != 1 ||
 		v.Progress.Plan.From[0].WithDropped != 3 || !v.Readiness.Ready || len(v.Readiness.Processes) == 0 {
 		t.Fatalf("before approve: %+v", v.Progress)
 	}
@@ -88,12 +104,33 @@ func TestRolloutThroughTheAPI(t *testing.T) {
 	a.must(http.StatusOK, "POST", path+"/approve", nil, nil)
 	a.must(http.StatusConflict, "POST", path+"/approve", nil, nil)
 
+	// Approved: the forum's jobs are held while the running one drains.
+	eventually(t, 30*time.Second, "the drain waits for the running job", func() bool {
+		a.must(http.StatusOK, "GET", path, nil, &v)
+		return v.Progress != nil && v.Progress.Stage == workflows.RolloutStageDrain && v.Progress.Jobs.Held && v.Progress.Jobs.InFlight == 1
+	})
+	if !v.Jobs.Held || v.Jobs.HeldBy != started.WorkflowID || v.Jobs.InFlight != 1 {
+		t.Fatalf("jobs while draining: %+v", v.Jobs)
+	}
+	queuedOn := ids[3]
+	var queued job
+	a.must(http.StatusAccepted, "POST", "/instances/"+queuedOn+"/jobs", map[string]string{"job": "refresh_board_stats"}, &queued)
+	if j := waitJob(t, a, "/instances/"+queuedOn, queued.ID, "held"); j.HeldBy != started.WorkflowID || j.Version != "1.0.0" {
+		t.Fatalf("queued while draining: %+v", j)
+	}
+	a.must(http.StatusOK, "GET", path, nil, &v)
+	if v.Progress.Stage != workflows.RolloutStageDrain || v.Progress.Counts.Running+v.Progress.Counts.Done != 0 || seen.total() != 0 {
+		t.Fatalf("an instance was touched before the running job finished: %+v (maintenance seen %d times)", v.Progress, seen.total())
+	}
+	unlock()
+	drained := waitJob(t, a, "/instances/"+busy, running.ID, "completed")
+
 	eventually(t, 2*time.Minute, "the rollout ends", func() bool {
 		a.must(http.StatusOK, "GET", path, nil, &v)
 		return v.EndedAt != nil
 	})
 	seen.stop()
-	if v.Outcome != workflows.RolloutCompleted || v.Counts["done"] != 5 || v.Progress == nil || v.Progress.Status != workflows.StatusCompleted ||
+	if v.Outcome != workflows.RolloutCompleted || v.Counts["done"] != 6 || v.Progress == nil || v.Progress.Status != workflows.StatusCompleted ||
 		!v.Progress.Jobs.Released || v.Jobs.Held {
 		t.Fatalf("after the rollout: %+v %+v", v.RolloutRow, v.Progress)
 	}
@@ -147,6 +184,28 @@ func TestRolloutThroughTheAPI(t *testing.T) {
 	if windows[ids[0]] == windows[ids[1]] && windows[ids[1]] == windows[ids[2]] {
 		t.Errorf("every upgrade ran at once: %v", windows)
 	}
+	for id, w := range windows {
+		if !w[0].After(*drained.FinishedAt) {
+			t.Errorf("%s: its upgrade started at %s, before the running job finished at %s", id, w[0], *drained.FinishedAt)
+		}
+	}
+
+	// The held job was released at the end, told to recheck at once, and
+	// ran the code of the version it was queued on (1.0.0 counts no pinned
+	// threads), on an instance now on 1.2.0.
+	ran := waitJob(t, a, "/instances/"+queuedOn, queued.ID, "completed")
+	if ran.Version != "1.0.0" || ran.SchemaVersion != 1 || ran.Result == nil || ran.StartedAt == nil {
+		t.Fatalf("the released job: %+v", ran)
+	}
+	if _, pinned := ran.Result.Counts["pinned"]; pinned {
+		t.Errorf("the released job ran 1.2.0's code: %+v", ran.Result)
+	}
+	if ran.StartedAt.Before(windows[queuedOn][1]) {
+		t.Errorf("the held job started at %s, before its instance's upgrade ended at %s", ran.StartedAt, windows[queuedOn][1])
+	}
+	if !signalled(t, s, queued.WorkflowID, workflows.RecheckJobSignal) {
+		t.Errorf("the rollout did not tell %s to recheck", queued.WorkflowID)
+	}
 	if seen.total() == 0 {
 		t.Error("no instance was ever seen in maintenance")
 	}
@@ -159,14 +218,83 @@ func TestRolloutThroughTheAPI(t *testing.T) {
 		t.Errorf("enabled again on %q (%v)", version, err)
 	}
 
+	// A forum enabled now is created on the rolled-out 1.2.0, which no
+	// longer offers attachments.
+	enable := func(modules []string, host string) (int, instance) {
+		var inst instance
+		code := a.do("POST", "/instances", map[string]any{"service": "forum", "modules": modules, "host": host,
+			"setup": map[string]string{"admin_email": "admin@roll.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"},
+		}, &inst)
+		return code, inst
+	}
+	if code, _ := enable([]string{"attachments"}, "roll-late-a.localhost"); code != http.StatusUnprocessableEntity {
+		t.Errorf("attachments on a forum enabled after the rollout: %d", code)
+	}
+	code, late := enable([]string{"search"}, "roll-late.localhost")
+	if code != http.StatusCreated {
+		t.Fatalf("enable after the rollout: %d", code)
+	}
+	waitStatus(t, a, "/instances/"+late.ID, "ready")
+	if err := s.DB.QueryRow(ctx, `SELECT version FROM instances WHERE id = $1`, late.ID).Scan(&version); err != nil || version != "1.2.0" {
+		t.Errorf("enabled after the rollout on %q (%v)", version, err)
+	}
+
 	recordHistories(t, s, map[string]string{"rollout": started.WorkflowID})
 
 	page := consoleGet(t, s.URL, "ops@roll.test", "correct horse battery", "/dev/rollouts/"+started.ID)
-	for _, want := range []string{"forum → 1.2.0", `id="rollout-outcome">completed`, "rollout-processes", `data-state="done">5<`} {
+	for _, want := range []string{"forum → 1.2.0", `id="rollout-outcome">completed`, "rollout-processes", `data-state="done">6<`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the rollout page lacks %q", want)
 		}
 	}
+}
+
+// lockTenantTable holds a lock on a table of the instance's database (as
+// a client session of the tenant's server would), so a job writing it
+// waits; the returned func lets it go (and runs at cleanup otherwise).
+func lockTenantTable(t *testing.T, s *stack.Stack, instanceID, table string) func() {
+	t.Helper()
+	ctx := context.Background()
+	var database string
+	if err := s.DB.QueryRow(ctx, `SELECT database_name FROM instances WHERE id = $1`, instanceID).Scan(&database); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, testenv.WithDatabase(t, testenv.ServerURL(t), database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err == nil {
+		_, err = tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{table}.Sanitize()+" IN EXCLUSIVE MODE")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			_ = tx.Rollback(ctx)
+			_ = conn.Close(ctx)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// signalled says whether the workflow's latest run received the signal.
+func signalled(t *testing.T, s *stack.Stack, workflowID, signal string) bool {
+	t.Helper()
+	it := s.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := e.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == signal {
+			return true
+		}
+	}
+	return false
 }
 
 // maintenanceLog samples the maintenance flags of instances every 20 ms

@@ -51,12 +51,19 @@ func startRouterProcess(t *testing.T, bin string, cfg stack.Config) string {
 // tenantryProcess is the built tenantry command joining the stack of cfg
 // (control database, key, Temporal server) with more settings in env.
 func tenantryProcess(bin, command string, cfg stack.Config, env ...string) *exec.Cmd {
-	cmd := exec.Command(bin, command)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL, "TENANT_SERVER_URL="+cfg.TenantServerURL,
-		secret.KeyEnv+"="+cfg.SecretKey, "TEMPORAL_ADDRESS="+cfg.Temporal.HostPort)
+	cmd := tenantryCommand(bin, cfg, command)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// tenantryCommand is the built tenantry command with args, in the
+// environment of the stack of cfg.
+func tenantryCommand(bin string, cfg stack.Config, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL, "TENANT_SERVER_URL="+cfg.TenantServerURL,
+		secret.KeyEnv+"="+cfg.SecretKey, "TEMPORAL_ADDRESS="+cfg.Temporal.HostPort)
 	return cmd
 }
 

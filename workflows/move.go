@@ -148,7 +148,8 @@ func (m *move) run(ctx workflow.Context) error {
 	}{
 		{MoveStepMaintenanceOn, func() error {
 			m.inMaintenance = true
-			return call(db, acts.SetMaintenance, activities.MaintenanceInput{InstanceID: m.in.InstanceID, On: true}, nil)
+			return call(db, acts.SetMaintenance, activities.MaintenanceInput{InstanceID: m.in.InstanceID, On: true,
+				By: MoveInstanceID(m.in.InstanceID, m.in.ToServer)}, nil)
 		}},
 		{MoveStepCopy, func() error {
 			return workflow.ExecuteActivity(servers, acts.CopyTenantDatabase, m.plan).Get(ctx, nil)
@@ -193,7 +194,7 @@ func (m *move) run(ctx workflow.Context) error {
 // endMaintenance ends the instance's maintenance, also when the move is
 // cancelled.
 func (m *move) endMaintenance(ctx workflow.Context) error {
-	err := endMaintenance(ctx, m.in.InstanceID)
+	err := endMaintenance(ctx, m.in.InstanceID, MoveInstanceID(m.in.InstanceID, m.in.ToServer))
 	if err == nil {
 		m.inMaintenance = false
 	}

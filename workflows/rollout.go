@@ -199,8 +199,11 @@ type RolloutProgress struct {
 	// (the first RolloutFailuresShown: the control database has them all).
 	InFlight []string         `json:"in_flight"`
 	Failures []RolloutFailure `json:"failures"`
-	Batch    int              `json:"batch"`   // the next batch's number (0 is the canary)
-	Retries  int              `json:"retries"` // retry rounds so far
+	// Moving are pending instances a move holds in maintenance (the first
+	// hundred): the rollout waits for their moves to switch them.
+	Moving  []string `json:"moving,omitempty"`
+	Batch   int      `json:"batch"`   // the next batch's number (0 is the canary)
+	Retries int      `json:"retries"` // retry rounds so far
 	// ThresholdBase are failures a resume has forgiven: the threshold
 	// counts the ones after it.
 	ThresholdBase int    `json:"threshold_base"`
@@ -264,6 +267,7 @@ const (
 	readinessPoll = controldb.HeartbeatInterval // until every process is ready
 	approvalPoll  = 30 * time.Second            // ready, waiting for approve
 	drainPoll     = 2 * time.Second
+	movePoll      = 10 * time.Second // only instances being moved are left
 )
 
 // A run continues as new at a batch boundary once it started this many
@@ -716,6 +720,13 @@ func (r *rollout) batches(ctx workflow.Context) error {
 			return err
 		}
 		if len(targets) == 0 {
+			waited, err := r.awaitMoves(ctx)
+			if err != nil {
+				return err
+			}
+			if waited {
+				continue
+			}
 			break
 		}
 		step := RolloutStageBatches
@@ -771,6 +782,30 @@ func (r *rollout) claim(ctx workflow.Context, canary bool) ([]activities.Rollout
 	}
 	err := call(withDBSteps(ctx), acts.ClaimRolloutBatch, in, &targets)
 	return targets, err
+}
+
+// awaitMoves is called when no instance is left to claim: those still
+// pending may be held by a move (MoveInstance copies the database under
+// maintenance, and ClaimRolloutBatch leaves them). The rollout waits for
+// them, looking again every movePoll (or sooner on a pause or an abort),
+// rather than skip them (they would stay on the old version) or fail them
+// (an upgrade cannot take a move's maintenance). waited is true when it
+// waited, so the caller claims again. Runs before this change end there
+// and skip them.
+func (r *rollout) awaitMoves(ctx workflow.Context) (waited bool, err error) {
+	if workflow.GetVersion(ctx, "rollout-waits-for-moves", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return false, nil
+	}
+	var moving []string
+	if err := call(withDBSteps(ctx), acts.RolloutInstancesMoving, activities.ClaimBatchInput{RolloutID: r.p.RolloutID}, &moving); err != nil {
+		return false, err
+	}
+	r.p.Moving = moving
+	if len(moving) == 0 {
+		return false, nil
+	}
+	_, err = workflow.AwaitWithTimeout(ctx, movePoll, func() bool { return r.aborting() || r.p.Paused != nil })
+	return err == nil, err
 }
 
 // runBatch starts the batch's upgrades, at most MaxInFlight at once,
@@ -903,15 +938,38 @@ func (r *rollout) release(ctx workflow.Context) error {
 	return nil
 }
 
-// end releases the jobs (if held) and records the outcome.
+// end releases the jobs (if held), tells the jobs it held to start now
+// and records the outcome.
 func (r *rollout) end(db workflow.Context, outcome string) error {
 	if r.p.Jobs.Held {
-		if err := call(db, acts.ReleaseServiceJobs, r.jobHold(), nil); err != nil {
+		var waiting []controldb.HeldJob
+		if err := call(db, acts.ReleaseServiceJobs, r.jobHold(), &waiting); err != nil {
 			return err
 		}
 		r.p.Jobs.Held, r.p.Jobs.Released = false, true
+		// Rollouts that released before this change let their jobs notice
+		// on their own timers (up to ten seconds later).
+		if workflow.GetVersion(db, "rollout-recheck-released-jobs", workflow.DefaultVersion, 1) == 1 {
+			recheckJobs(db, waiting)
+		}
 	}
 	return call(db, acts.FinishRollout, activities.FinishRolloutInput{RolloutID: r.p.RolloutID, Outcome: outcome}, nil)
+}
+
+// recheckJobs signals each released job (RecheckJobSignal) to look at its
+// hold now. A signal is only a nudge: a job that has started or finished
+// meanwhile (or is gone) needs none, so a failed signal is ignored, and a
+// second one (a retried release) makes a job check once more, harmlessly.
+func recheckJobs(ctx workflow.Context, jobs []controldb.HeldJob) {
+	signals := make([]workflow.Future, 0, len(jobs))
+	for _, j := range jobs {
+		signals = append(signals, workflow.SignalExternalWorkflow(ctx, ServiceJobID(j.InstanceID, j.JobID), "", RecheckJobSignal, nil))
+	}
+	for i, f := range signals {
+		if err := f.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Debug("rollout: recheck signal not delivered", "job", jobs[i].JobID, "err", err)
+		}
+	}
 }
 
 // fail ends a rollout that cannot go on: its jobs are released and its

@@ -40,6 +40,8 @@ type fleet struct {
 	drainAt  time.Duration
 	held     []string
 	released []string
+	waiting  []controldb.HeldJob // jobs still held when the hold is released
+	moving   map[string]bool     // a move holds their maintenance
 	outcome  string
 
 	takes       time.Duration
@@ -61,7 +63,7 @@ type upgradeRun struct {
 func newFleet(n int) *fleet {
 	f := &fleet{state: map[string]string{}, batch: map[string]int{}, round: map[string]int{}, ready: true,
 		takes: time.Minute, failOnce: map[string]string{}, failAlways: map[string]string{}, hang: map[string]bool{},
-		attempts: map[string]int{}, maintenance: map[string]bool{}}
+		attempts: map[string]int{}, maintenance: map[string]bool{}, moving: map[string]bool{}}
 	for i := range n {
 		id := fmt.Sprintf("0195a1b2-0000-7000-8000-%012d", i)
 		f.ids = append(f.ids, id)
@@ -131,12 +133,13 @@ func (h *harness) stubRollout(f *fleet) {
 		}
 		return f.jobs, nil
 	}).Maybe()
-	env.OnActivity(acts.ReleaseServiceJobs, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.JobHoldInput) error {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.released = append(f.released, in.RolloutID)
-		return nil
-	}).Maybe()
+	env.OnActivity(acts.ReleaseServiceJobs, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.JobHoldInput) ([]controldb.HeldJob, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.released = append(f.released, in.RolloutID)
+			return f.waiting, nil
+		}).Maybe()
 	env.OnActivity(acts.ClaimRolloutBatch, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ClaimBatchInput) ([]activities.RolloutTarget, error) {
 			f.mu.Lock()
@@ -146,7 +149,7 @@ func (h *harness) stubRollout(f *fleet) {
 				claimed = claimed || b == in.Batch
 			}
 			for _, id := range f.ids {
-				if !claimed && f.state[id] == "pending" && f.countBatch(in.Batch) < in.Size {
+				if !claimed && f.state[id] == "pending" && !f.moving[id] && f.countBatch(in.Batch) < in.Size {
 					f.state[id], f.batch[id] = "queued", in.Batch
 				}
 			}
@@ -154,6 +157,18 @@ func (h *harness) stubRollout(f *fleet) {
 			for _, id := range f.ids {
 				if b, ok := f.batch[id]; ok && b == in.Batch {
 					out = append(out, activities.RolloutTarget{InstanceID: id, AccountID: accountID})
+				}
+			}
+			return out, nil
+		}).Maybe()
+	env.OnActivity(acts.RolloutInstancesMoving, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ClaimBatchInput) ([]string, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			var out []string
+			for _, id := range f.ids {
+				if f.state[id] == "pending" && f.moving[id] {
+					out = append(out, id)
 				}
 			}
 			return out, nil
@@ -383,6 +398,85 @@ func TestRolloutThresholdInPercent(t *testing.T) {
 	assert.Equal(t, workflows.RolloutWithFailures, res.Outcome)
 	assert.Equal(t, workflows.RolloutCounts{Total: 40, Done: 37, Failed: 3}, res.Counts)
 	assert.Len(t, res.Failures, 3)
+}
+
+// The jobs the rollout held are told to start as soon as it releases them,
+// on success and on abort; a job that finished meanwhile (its signal
+// fails) does not stop the rollout.
+func TestRolloutTellsItsHeldJobsToStart(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		t.Run(fmt.Sprintf("abort=%t", abort), func(t *testing.T) {
+			f := newFleet(3)
+			f.waiting = []controldb.HeldJob{{InstanceID: f.ids[0], JobID: "job-a"}, {InstanceID: f.ids[1], JobID: "job-b"}}
+			h := newRolloutHarness(t, f)
+			var mu sync.Mutex
+			signalled := map[string]time.Duration{}
+			for _, j := range f.waiting {
+				id := workflows.ServiceJobID(j.InstanceID, j.JobID)
+				var err error
+				if j.JobID == "job-b" {
+					err = errors.New("workflow execution already completed")
+				}
+				h.env.OnSignalExternalWorkflow(mock.Anything, id, "", workflows.RecheckJobSignal, nil).Return(
+					func(_, _, _, _ string, _ any) error {
+						mu.Lock()
+						defer mu.Unlock()
+						signalled[id] = h.env.Now().Sub(start)
+						return err
+					}).Once()
+			}
+			if abort {
+				h.at(30*time.Second, func() { h.update(workflows.RolloutAbort, by) })
+			}
+
+			h.env.ExecuteWorkflow(workflows.Rollout, rolloutInput(workflows.RolloutOptions{AutoApprove: true}))
+
+			res := h.rolloutResult()
+			want := workflows.RolloutCompleted
+			if abort {
+				want = workflows.RolloutAborted
+			}
+			assert.Equal(t, want, res.Outcome)
+			assert.Equal(t, []string{"rollout/forum/1.2.0"}, f.released)
+			require.Len(t, signalled, 2, "each held job told to recheck")
+			for id, at := range signalled {
+				assert.Equal(t, h.env.Now().Sub(start), at, "%s told at the release, not later", id)
+			}
+			assert.True(t, h.rolloutProgress().Jobs.Released)
+		})
+	}
+}
+
+// An instance a move holds in maintenance is left for last: the rollout
+// upgrades the others, waits (showing it) until the move has ended its
+// maintenance, then upgrades it; it neither fails nor skips it.
+func TestRolloutWaitsForAnInstanceBeingMoved(t *testing.T) {
+	f := newFleet(4)
+	f.moving[f.ids[0]] = true // would have been the canary
+	h := newRolloutHarness(t, f)
+	var waiting workflows.RolloutProgress
+	h.at(20*time.Minute, func() {
+		waiting = h.rolloutProgress()
+		f.mu.Lock()
+		delete(f.moving, f.ids[0]) // the move switched it and ended its maintenance
+		f.mu.Unlock()
+	})
+
+	h.env.ExecuteWorkflow(workflows.Rollout, rolloutInput(workflows.RolloutOptions{BatchSize: 3, AutoApprove: true}))
+
+	assert.Equal(t, []string{f.ids[0]}, waiting.Moving, "shown waiting for its move")
+	assert.Equal(t, 3, waiting.Counts.Done)
+	assert.Equal(t, 1, waiting.Counts.Pending)
+	assert.Equal(t, workflows.StatusRunning, waiting.Status)
+	res := h.rolloutResult()
+	assert.Equal(t, workflows.RolloutCompleted, res.Outcome)
+	assert.Equal(t, workflows.RolloutCounts{Total: 4, Done: 4}, res.Counts)
+	started := f.startedIDs()
+	assert.Equal(t, f.ids[1], started[0], "the canary is one not being moved")
+	assert.Equal(t, f.ids[0], started[3], "the moved one last")
+	assert.GreaterOrEqual(t, f.started[3].at, 20*time.Minute, "after its move")
+	assert.Less(t, f.started[3].at, 20*time.Minute+15*time.Second)
+	assert.Empty(t, h.rolloutProgress().Moving)
 }
 
 func TestRolloutPauseAndResume(t *testing.T) {

@@ -120,7 +120,7 @@ func (u *upgrade) run(ctx workflow.Context) error {
 	}{
 		{UpgradeStepMaintenanceOn, func() error {
 			u.inMaintenance = true
-			return call(db, acts.SetMaintenance, activities.MaintenanceInput{InstanceID: u.in.InstanceID, On: true}, nil)
+			return call(db, acts.SetMaintenance, activities.MaintenanceInput{InstanceID: u.in.InstanceID, On: true, By: u.id()}, nil)
 		}},
 		{UpgradeStepMigrate, func() error {
 			cctx := childOptions(ctx, MigrateAndSeedID(u.in.InstanceID, u.in.Version), u.in.AccountID, u.plan.Service, u.in.InstanceID)
@@ -151,20 +151,26 @@ func (u *upgrade) run(ctx workflow.Context) error {
 	return nil
 }
 
+// id names this upgrade as the holder of the instance's maintenance (the
+// field added to SetMaintenance's input changes no command: recorded runs
+// replay as they ran).
+func (u *upgrade) id() string { return UpgradeInstanceID(u.in.InstanceID, u.in.Version) }
+
 // endMaintenance ends the instance's maintenance.
 func (u *upgrade) endMaintenance(ctx workflow.Context) error {
-	err := endMaintenance(ctx, u.in.InstanceID)
+	err := endMaintenance(ctx, u.in.InstanceID, u.id())
 	if err == nil {
 		u.inMaintenance = false
 	}
 	return err
 }
 
-// endMaintenance turns an instance's maintenance off on a disconnected
-// context, so that it also runs when the workflow is cancelled.
-func endMaintenance(ctx workflow.Context, instanceID string) error {
+// endMaintenance turns an instance's maintenance off for its holder by (a
+// workflow ID) on a disconnected context, so that it also runs when the
+// workflow is cancelled; another holder's maintenance stays on.
+func endMaintenance(ctx workflow.Context, instanceID, by string) error {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	return call(withDBSteps(dctx), acts.SetMaintenance, activities.MaintenanceInput{InstanceID: instanceID, On: false}, nil)
+	return call(withDBSteps(dctx), acts.SetMaintenance, activities.MaintenanceInput{InstanceID: instanceID, On: false, By: by}, nil)
 }
 
 // fail ends maintenance if this upgrade may have begun it, records why in

@@ -42,8 +42,14 @@ func CheckEnable(ctx context.Context, q Querier, cat *catalog.Catalog, in Enable
 	if err != nil {
 		return EnablePlan{}, err
 	}
-	// A new instance runs the current version: it offers what may be chosen.
-	modules, err := svc.ResolveModules(svc.CurrentVersion, in.Modules)
+	// A new instance runs the service's version now (the manifest's, or
+	// the newer one a rollout moved every instance to): it offers what may
+	// be chosen.
+	version, err := EnableVersion(ctx, q, svc)
+	if err != nil {
+		return EnablePlan{}, err
+	}
+	modules, err := svc.ResolveModules(version, in.Modules)
 	if err != nil {
 		return EnablePlan{}, err
 	}
@@ -51,7 +57,7 @@ func CheckEnable(ctx context.Context, q Querier, cat *catalog.Catalog, in Enable
 	if err != nil {
 		return EnablePlan{}, err
 	}
-	v, _ := svc.Version(svc.CurrentVersion)
+	v, _ := svc.Version(version)
 	plan := EnablePlan{Version: v.Version, SchemaVersion: v.SchemaVersion, Modules: modules, Host: host}
 	var owner string
 	err = q.QueryRow(ctx, `SELECT id FROM instances WHERE host = $1 AND status IN ('provisioning', 'ready', 'disabled')`, host).Scan(&owner)
@@ -62,6 +68,30 @@ func CheckEnable(ctx context.Context, q Querier, cat *catalog.Catalog, in Enable
 		return plan, err
 	}
 	return plan, nil
+}
+
+// EnableVersion is the version new instances of the service are created
+// on: the newest version a rollout of it completed (with or without
+// failures: its instances run it, so a new one must too), when that is
+// newer than the manifest's current_version, which it is otherwise. An
+// aborted or failed rollout promotes nothing.
+func EnableVersion(ctx context.Context, q Querier, svc *catalog.Service) (string, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT version FROM rollouts
+		WHERE service = $1 AND outcome IN ('completed', 'completed_with_failures')`, svc.Name)
+	if err != nil {
+		return "", err
+	}
+	rolled, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	version := svc.CurrentVersion
+	for _, r := range rolled {
+		if _, err := svc.Version(r); err == nil && catalog.CompareVersions(r, version) > 0 {
+			version = r
+		}
+	}
+	return version, nil
 }
 
 // ModuleChange is a resolved change of an instance's modules.

@@ -57,9 +57,27 @@ func HoldJobs(ctx context.Context, q Querier, service, rolloutID string) error {
 
 // ReleaseJobs ends the rollout's hold on the service's jobs (and only that
 // rollout's); releasing what is not held is a no-op. Held jobs notice on
-// their next check and start.
+// their next check and start (a rollout tells them at once: HeldJobs).
 func ReleaseJobs(ctx context.Context, q Querier, service, rolloutID string) error {
 	return exec(ctx, q, `DELETE FROM service_job_holds WHERE service = $1 AND rollout_id = $2`, service, rolloutID)
+}
+
+// HeldJob is one job a rollout held, still waiting to start.
+type HeldJob struct {
+	InstanceID string
+	JobID      string
+}
+
+// HeldJobs lists (oldest first, at most limit) the service's jobs still
+// marked held by the rollout: after its release they start at their next
+// check, or at once when told to recheck.
+func HeldJobs(ctx context.Context, q Querier, service, rolloutID string, limit int) ([]HeldJob, error) {
+	rows, err := q.Query(ctx, `SELECT instance_id::text, id::text FROM service_jobs
+		WHERE service = $1 AND status = 'held' AND held_by = $2 ORDER BY queued_at, id LIMIT $3`, service, rolloutID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[HeldJob])
 }
 
 // JobHold says whether the service's jobs are held, and by which rollout.

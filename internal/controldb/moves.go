@@ -24,7 +24,7 @@ type MovePlan struct {
 
 // CheckMove validates moving an instance's database to the server named
 // toServer without writing anything: the instance is ready or disabled,
-// out of maintenance and placed; the target is another active server with
+// out of maintenance, not in a running rollout, and placed; the target is another active server with
 // room. The platform layer calls it to answer at once, the MoveInstance
 // workflow's first step again as the authority.
 func CheckMove(ctx context.Context, q Querier, instanceID, toServer string) (MovePlan, error) {
@@ -47,6 +47,13 @@ func CheckMove(ctx context.Context, q Querier, instanceID, toServer string) (Mov
 	}
 	if maintenance {
 		return plan, apperr.Conflict("the instance is in maintenance (an upgrade or a move is running): try again when it ends")
+	}
+	// A running rollout will put it in maintenance when its turn comes:
+	// the two would race for it, so it moves after the rollout.
+	if rollout, owned, err := RolloutOwning(ctx, q, instanceID); err != nil {
+		return plan, err
+	} else if owned {
+		return plan, apperr.Conflict("the instance belongs to the running rollout %s: move it when the rollout has ended", rollout)
 	}
 	if from == nil || database == nil || role == nil {
 		return plan, apperr.Conflict("the instance has no database to move")

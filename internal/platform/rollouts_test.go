@@ -56,10 +56,7 @@ func TestStartRolloutRefusals(t *testing.T) {
 // it.
 func TestUpgradeRefusesAnInstanceARolloutOwns(t *testing.T) {
 	f := newFixture(t)
-	id := uuid.NewString()
-	f.exec(`INSERT INTO rollouts (id, workflow_id, service, version) VALUES ($1, 'rollout/forum/1.2.0', 'forum', '1.2.0')`, id)
-	f.exec(`INSERT INTO rollout_instances (rollout_id, instance_id, account_id, from_version) VALUES ($1, $2, $3, '1.0.0')`,
-		id, f.acme.ready, f.acme.account)
+	rollingAcmeReady(f)
 	_, err := f.p.UpgradeInstance(f.ctx, f.who["developer"], f.acme.ready, "1.1.0")
 	if apperr.KindOf(err) != apperr.KindConflict || apperr.Message(err) !=
 		"the rollout rollout/forum/1.2.0 owns this instance: it upgrades it (abort the rollout to upgrade it alone)" {
@@ -68,4 +65,30 @@ func TestUpgradeRefusesAnInstanceARolloutOwns(t *testing.T) {
 	if _, err := f.p.StartRollout(f.ctx, f.who["developer"], platform.RolloutRequest{Service: "forum", Version: "1.2.0"}); err != nil {
 		t.Errorf("a rollout whose workflow is gone does not block: %v", err)
 	}
+}
+
+// A move leaves an instance to the running rollout that owns it: both
+// would put it in maintenance. Once the rollout has ended it may move.
+func TestMoveRefusesAnInstanceARolloutOwns(t *testing.T) {
+	f := newFixture(t)
+	id := rollingAcmeReady(f)
+	_, err := f.p.MoveInstance(f.ctx, f.who["developer"], f.acme.ready, "spare")
+	if apperr.KindOf(err) != apperr.KindConflict || apperr.Message(err) !=
+		"the instance belongs to the running rollout rollout/forum/1.2.0: move it when the rollout has ended" {
+		t.Errorf("got %v", err)
+	}
+	f.exec(`UPDATE rollouts SET outcome = 'completed', ended_at = now() WHERE id = $1`, id)
+	if _, err := f.p.MoveInstance(f.ctx, f.who["developer"], f.acme.ready, "spare"); err != nil {
+		t.Errorf("after the rollout: %v", err)
+	}
+}
+
+// rollingAcmeReady records a running rollout of forum 1.2.0 (its workflow
+// gone) that owns acme's ready instance, and returns its ID.
+func rollingAcmeReady(f *fixture) string {
+	id := uuid.NewString()
+	f.exec(`INSERT INTO rollouts (id, workflow_id, service, version) VALUES ($1, 'rollout/forum/1.2.0', 'forum', '1.2.0')`, id)
+	f.exec(`INSERT INTO rollout_instances (rollout_id, instance_id, account_id, from_version) VALUES ($1, $2, $3, '1.0.0')`,
+		id, f.acme.ready, f.acme.account)
+	return id
 }
