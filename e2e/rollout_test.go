@@ -219,7 +219,14 @@ func TestRolloutThroughTheAPI(t *testing.T) {
 	}
 
 	// A forum enabled now is created on the rolled-out 1.2.0, which no
-	// longer offers attachments.
+	// longer offers attachments; the catalog says so.
+	var catalog struct{ Services []platform.CatalogService }
+	a.must(http.StatusOK, "GET", "/catalog", nil, &catalog)
+	for _, svc := range catalog.Services {
+		if svc.Name == "forum" && svc.CurrentVersion != "1.2.0" {
+			t.Errorf("the catalog's forum after the rollout: %s", svc.CurrentVersion)
+		}
+	}
 	enable := func(modules []string, host string) (int, instance) {
 		var inst instance
 		code := a.do("POST", "/instances", map[string]any{"service": "forum", "modules": modules, "host": host,

@@ -76,22 +76,55 @@ func CheckEnable(ctx context.Context, q Querier, cat *catalog.Catalog, in Enable
 // newer than the manifest's current_version, which it is otherwise. An
 // aborted or failed rollout promotes nothing.
 func EnableVersion(ctx context.Context, q Querier, svc *catalog.Service) (string, error) {
-	rows, err := q.Query(ctx, `SELECT DISTINCT version FROM rollouts
-		WHERE service = $1 AND outcome IN ('completed', 'completed_with_failures')`, svc.Name)
+	rolled, err := rolledOut(ctx, q, svc.Name)
 	if err != nil {
 		return "", err
 	}
-	rolled, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return newestOf(svc, rolled[svc.Name]), nil
+}
+
+// EnableVersions is EnableVersion of every service of the catalog, in one
+// query (the catalog pages and the broker's catalog show them all).
+func EnableVersions(ctx context.Context, q Querier, cat *catalog.Catalog) (map[string]string, error) {
+	rolled, err := rolledOut(ctx, q, "")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	out := map[string]string{}
+	for _, name := range cat.Names() {
+		svc, _ := cat.Service(name)
+		out[name] = newestOf(svc, rolled[name])
+	}
+	return out, nil
+}
+
+// rolledOut lists the versions completed rollouts moved each service to
+// (one service's, or every one's when service is empty).
+func rolledOut(ctx context.Context, q Querier, service string) (map[string][]string, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT service, version FROM rollouts
+		WHERE ($1 = '' OR service = $1) AND outcome IN ('completed', 'completed_with_failures')`, service)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	var svc, version string
+	_, err = pgx.ForEachRow(rows, []any{&svc, &version}, func() error {
+		out[svc] = append(out[svc], version)
+		return nil
+	})
+	return out, err
+}
+
+// newestOf is the newest of the manifest's current version and the
+// rolled-out ones the manifest still offers.
+func newestOf(svc *catalog.Service, rolled []string) string {
 	version := svc.CurrentVersion
 	for _, r := range rolled {
 		if _, err := svc.Version(r); err == nil && catalog.CompareVersions(r, version) > 0 {
 			version = r
 		}
 	}
-	return version, nil
+	return version
 }
 
 // ModuleChange is a resolved change of an instance's modules.

@@ -145,8 +145,13 @@ func brokerPlanID(service string) string {
 }
 
 // BrokerCatalog is the catalog in the OSB shape; the front end answers it
-// to any authenticated platform.
-func (p *Platform) BrokerCatalog() []BrokerOffering {
+// to any authenticated platform. Each plan's maintenance_info.version is
+// the version a new instance gets (NewInstanceVersions).
+func (p *Platform) BrokerCatalog(ctx context.Context) ([]BrokerOffering, error) {
+	versions, err := p.NewInstanceVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := []BrokerOffering{}
 	now := p.Clock()
 	for _, name := range p.Catalog.Names() {
@@ -170,12 +175,12 @@ func (p *Platform) BrokerCatalog() []BrokerOffering {
 				Description: "Billed by the hour per module; choose the modules in the parameters (core is always included).",
 				Metadata:    map[string]any{"bullets": bullets, "currency": svc.Currency},
 				Schemas:     brokerSchemas(modules),
-				MaintenanceInfo: BrokerMaintenanceInfo{Version: svc.CurrentVersion,
-					Description: name + " " + svc.CurrentVersion + ": updating to it migrates the instance's database under maintenance"},
+				MaintenanceInfo: BrokerMaintenanceInfo{Version: versions[name],
+					Description: name + " " + versions[name] + ": updating to it migrates the instance's database under maintenance"},
 			}},
 		})
 	}
-	return out
+	return out, nil
 }
 
 // brokerSchemas describes the parameters (JSON Schema draft 4).
@@ -395,9 +400,8 @@ func (p *Platform) BrokerProvision(ctx context.Context, who Principal, in Broker
 	if err != nil {
 		return BrokerReply{}, err
 	}
-	if in.MaintenanceVersion != "" && in.MaintenanceVersion != svc.CurrentVersion {
-		return BrokerReply{}, brokerFail(BrokerUnprocessable, "MaintenanceInfoConflict",
-			"the plan's maintenance_info.version is %s now: fetch the catalog again", svc.CurrentVersion)
+	if err := p.checkMaintenanceVersion(ctx, svc, in.MaintenanceVersion); err != nil {
+		return BrokerReply{}, err
 	}
 	var params brokerParams
 	if err := decodeStrict(in.Parameters, &params); err != nil {
@@ -501,9 +505,8 @@ func (p *Platform) BrokerUpdate(ctx context.Context, who Principal, in BrokerIns
 	if err != nil {
 		return BrokerReply{}, err
 	}
-	if in.MaintenanceVersion != "" && in.MaintenanceVersion != svc.CurrentVersion {
-		return BrokerReply{}, brokerFail(BrokerUnprocessable, "MaintenanceInfoConflict",
-			"the plan's maintenance_info.version is %s now: fetch the catalog again", svc.CurrentVersion)
+	if err := p.checkMaintenanceVersion(ctx, svc, in.MaintenanceVersion); err != nil {
+		return BrokerReply{}, err
 	}
 	var params struct {
 		Modules *[]string `json:"modules"`
@@ -814,4 +817,22 @@ func (p *Platform) BrokerInstance(ctx context.Context, who Principal, osbID, con
 	}
 	return BrokerInstanceView{ServiceID: r.serviceID, PlanID: r.planID, DashboardURL: dashboardURL(consoleURL, v.ID),
 		Parameters: map[string]any{"host": v.Host, "modules": v.Modules}, MaintenanceInfo: BrokerMaintenanceInfo{Version: v.Version}}, nil
+}
+
+// checkMaintenanceVersion refuses a request made against a plan's older
+// maintenance_info.version (OSB MaintenanceInfoConflict): the platform
+// must fetch the catalog again.
+func (p *Platform) checkMaintenanceVersion(ctx context.Context, svc *catalog.Service, version string) error {
+	if version == "" {
+		return nil
+	}
+	now, err := controldb.EnableVersion(ctx, p.DB, svc)
+	if err != nil {
+		return err
+	}
+	if version != now {
+		return brokerFail(BrokerUnprocessable, "MaintenanceInfoConflict",
+			"the plan's maintenance_info.version is %s now: fetch the catalog again", now)
+	}
+	return nil
 }

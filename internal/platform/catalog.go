@@ -38,13 +38,18 @@ type CatalogService struct {
 }
 
 // CatalogServices lists the services with the prices in effect now (a
-// scheduled change counts from its instant). Anyone may read it.
-func (p *Platform) CatalogServices() []CatalogService {
+// scheduled change counts from its instant) and the version a new
+// instance gets (NewInstanceVersions). Anyone may read it.
+func (p *Platform) CatalogServices(ctx context.Context) ([]CatalogService, error) {
+	versions, err := p.NewInstanceVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := []CatalogService{}
 	now := p.Clock()
 	for _, name := range p.Catalog.Names() {
 		svc, _ := p.Catalog.Service(name)
-		cs := CatalogService{Name: svc.Name, Description: svc.Description, Currency: svc.Currency, CurrentVersion: svc.CurrentVersion}
+		cs := CatalogService{Name: svc.Name, Description: svc.Description, Currency: svc.Currency, CurrentVersion: versions[name]}
 		for _, v := range svc.Versions {
 			cs.Versions = append(cs.Versions, v.Version)
 		}
@@ -55,7 +60,14 @@ func (p *Platform) CatalogServices() []CatalogService {
 		}
 		out = append(out, cs)
 	}
-	return out
+	return out, nil
+}
+
+// NewInstanceVersions maps each service to the version a new instance is
+// created on: the manifest's current version, or a newer one a completed
+// rollout moved every instance to. Anyone may read it.
+func (p *Platform) NewInstanceVersions(ctx context.Context) (map[string]string, error) {
+	return controldb.EnableVersions(ctx, p.DB, p.Catalog)
 }
 
 // Service is one service of the catalog (the code's manifests).
@@ -107,14 +119,18 @@ func (p *Platform) PriceSchedule(ctx context.Context, who Principal) ([]Schedule
 	return out, nil
 }
 
-// Estimate prices a choice of modules of a service's current version; it
-// says what is wrong with an impossible choice.
-func (p *Platform) Estimate(service string, modules []string) (int64, string, error) {
+// Estimate prices a choice of modules of the version a new instance of
+// the service gets; it says what is wrong with an impossible choice.
+func (p *Platform) Estimate(ctx context.Context, service string, modules []string) (int64, string, error) {
 	svc, err := p.Catalog.Service(service)
 	if err != nil {
 		return 0, "", apperr.Invalid("choose a service")
 	}
-	mods, err := svc.ResolveModules(svc.CurrentVersion, modules)
+	version, err := controldb.EnableVersion(ctx, p.DB, svc)
+	if err != nil {
+		return 0, "", err
+	}
+	mods, err := svc.ResolveModules(version, modules)
 	if err != nil {
 		return 0, "", err
 	}

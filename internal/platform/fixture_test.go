@@ -122,7 +122,11 @@ func newFixture(t *testing.T) *fixture {
 
 // brokerIDs are forum's offering and plan ids in the broker's catalog.
 func (f *fixture) brokerIDs() (string, string) {
-	for _, o := range f.p.BrokerCatalog() {
+	offerings, err := f.p.BrokerCatalog(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, o := range offerings {
 		if o.Name == "forum" {
 			return o.ID, o.Plans[0].ID
 		}

@@ -46,7 +46,8 @@ func (a *API) logout(c *gin.Context) {
 }
 
 func (a *API) catalog(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"services": a.P.CatalogServices()})
+	list, err := a.P.CatalogServices(c.Request.Context())
+	a.answer(c, http.StatusOK, gin.H{"services": list}, err)
 }
 
 // catalogPrices lists every scheduled price change (scheduled, applied or

@@ -29,7 +29,7 @@ type Platform interface {
 	Signup(ctx context.Context, in platform.SignupInput) (platform.SignupResult, error)
 	Login(ctx context.Context, email, password, accountID, addr string) (platform.LoginToken, error)
 	Logout(ctx context.Context, token string) error
-	CatalogServices() []platform.CatalogService
+	CatalogServices(ctx context.Context) ([]platform.CatalogService, error)
 	PriceSchedule(ctx context.Context, who platform.Principal) ([]platform.ScheduledPrice, error)
 
 	Instances(ctx context.Context, who platform.Principal) ([]platform.Instance, error)

@@ -26,7 +26,7 @@ import (
 // Platform is what the broker needs of the platform layer.
 type Platform interface {
 	ResolveBrokerCredential(ctx context.Context, username, password, addr string) (platform.Principal, error)
-	BrokerCatalog() []platform.BrokerOffering
+	BrokerCatalog(ctx context.Context) ([]platform.BrokerOffering, error)
 	BrokerProvision(ctx context.Context, who platform.Principal, in platform.BrokerInstanceInput) (platform.BrokerReply, error)
 	BrokerUpdate(ctx context.Context, who platform.Principal, in platform.BrokerInstanceInput) (platform.BrokerReply, error)
 	BrokerDeprovision(ctx context.Context, who platform.Principal, in platform.BrokerDeprovisionInput) (platform.BrokerReply, error)
@@ -178,7 +178,12 @@ func (b *Broker) fail(c *gin.Context, err error) {
 }
 
 func (b *Broker) catalog(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"services": b.P.BrokerCatalog()})
+	list, err := b.P.BrokerCatalog(c.Request.Context())
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"services": list})
 }
 
 type maintenanceInfo struct {

@@ -32,7 +32,8 @@ type Platform interface {
 	Service(name string) (*catalog.Service, error)
 	ServiceNames() []string
 	Monthly(service string, modules []string) (int64, string)
-	Estimate(service string, modules []string) (int64, string, error)
+	Estimate(ctx context.Context, service string, modules []string) (int64, string, error)
+	NewInstanceVersions(ctx context.Context) (map[string]string, error)
 	Grace() time.Duration
 
 	Instances(ctx context.Context, who platform.Principal) ([]platform.Instance, error)

@@ -79,10 +79,15 @@ func (k *Console) devCatalogPage(c *gin.Context) {
 		k.fail(c, err)
 		return
 	}
+	versions, err := k.P.NewInstanceVersions(c.Request.Context())
+	if err != nil {
+		k.fail(c, err)
+		return
+	}
 	var out []DevService
 	for _, name := range k.P.ServiceNames() {
 		svc, _ := k.P.Service(name)
-		d := DevService{Name: svc.Name, Description: svc.Description, Current: svc.CurrentVersion,
+		d := DevService{Name: svc.Name, Description: svc.Description, Current: versions[name],
 			Modules: moduleChoices(svc, "", nil, k.Clock())}
 		for _, v := range svc.Versions {
 			line := fmt.Sprintf("%s (schema %d)", v.Version, v.SchemaVersion)

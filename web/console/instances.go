@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -86,39 +87,45 @@ func enableChoice(values func(string) []string) platform.EnableInput {
 }
 
 // estimate prices a choice; it says what is wrong with an impossible one.
-func (k *Console) estimate(req platform.EnableInput) string {
-	price, cur, err := k.P.Estimate(req.Service, req.Modules)
+func (k *Console) estimate(ctx context.Context, req platform.EnableInput) string {
+	price, cur, err := k.P.Estimate(ctx, req.Service, req.Modules)
 	if err != nil {
 		return apperr.Message(err)
 	}
 	return Money(price, cur)
 }
 
-func (k *Console) enableForm(req platform.EnableInput) EnableForm {
+// enableForm offers each service's modules of the version a new instance
+// gets. Should the control database not answer, it offers the manifest's
+// current version: the page still shows, and the enable itself, which
+// checks again, answers the outage.
+func (k *Console) enableForm(ctx context.Context, req platform.EnableInput) EnableForm {
 	f := EnableForm{Service: req.Service, Host: req.Host, PriceRule: platform.PriceRule}
+	versions, _ := k.P.NewInstanceVersions(ctx)
 	for _, name := range k.P.ServiceNames() {
 		svc, _ := k.P.Service(name)
 		chosen := []string(nil)
 		if name == req.Service {
 			chosen = req.Modules
 		}
+		version := cmp.Or(versions[name], svc.CurrentVersion)
 		f.Services = append(f.Services, ServiceOption{Name: svc.Name, Description: svc.Description,
-			Version: svc.CurrentVersion, Modules: moduleChoices(svc, svc.CurrentVersion, chosen, k.Clock())})
+			Version: version, Modules: moduleChoices(svc, version, chosen, k.Clock())})
 	}
 	if f.Service == "" && len(f.Services) > 0 {
 		f.Service = f.Services[0].Name
 	}
-	f.Estimate = k.estimate(platform.EnableInput{Service: f.Service, Modules: req.Modules})
+	f.Estimate = k.estimate(ctx, platform.EnableInput{Service: f.Service, Modules: req.Modules})
 	return f
 }
 
 func (k *Console) enablePage(c *gin.Context) {
 	req := enableChoice(c.QueryArray)
-	k.render(c, http.StatusOK, EnablePage(k.page(c, "Enable a service"), k.enableForm(req)))
+	k.render(c, http.StatusOK, EnablePage(k.page(c, "Enable a service"), k.enableForm(c.Request.Context(), req)))
 }
 
 func (k *Console) enableEstimate(c *gin.Context) {
-	k.render(c, http.StatusOK, Estimate(k.estimate(enableChoice(c.QueryArray))))
+	k.render(c, http.StatusOK, Estimate(k.estimate(c.Request.Context(), enableChoice(c.QueryArray))))
 }
 
 func (k *Console) enableSubmit(c *gin.Context) {
@@ -127,7 +134,7 @@ func (k *Console) enableSubmit(c *gin.Context) {
 	if err != nil {
 		p := k.page(c, "Enable a service")
 		p.Error = apperr.Message(err)
-		k.render(c, apperr.HTTPStatus(err), EnablePage(p, k.enableForm(req)))
+		k.render(c, apperr.HTTPStatus(err), EnablePage(p, k.enableForm(c.Request.Context(), req)))
 		return
 	}
 	k.redirect(c, "/instances/"+v.ID, "Provisioning has started: follow it below.")
