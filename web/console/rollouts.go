@@ -53,9 +53,11 @@ type RolloutLive struct {
 	Counts        []RolloutCount
 	Percent       int
 	InFlight      []string
-	Failures      []RolloutFailureLine
-	Steps         []RolloutStep
-	Controls      []RolloutControlView
+	// Moving are instances left for last: a move holds their maintenance.
+	Moving   []string
+	Failures []RolloutFailureLine
+	Steps    []RolloutStep
+	Controls []RolloutControlView
 }
 
 // RolloutProcess is one live process in the readiness table.
@@ -249,7 +251,7 @@ func rolloutLive(v platform.RolloutView) RolloutLive {
 		}
 		counts["running"] = p.Counts.Running
 		counts["queued"] = max(0, counts["queued"]-p.Counts.Running)
-		l.InFlight = p.InFlight
+		l.InFlight, l.Moving = p.InFlight, p.Moving
 		for _, s := range p.Steps {
 			l.Steps = append(l.Steps, RolloutStep{Title: s.Title, State: string(s.State), Error: s.Error})
 		}
