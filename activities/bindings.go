@@ -10,6 +10,7 @@ import (
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/secret"
 )
 
@@ -110,7 +111,7 @@ func (a *Activities) createBindingRole(ctx context.Context, in BindingRef) error
 			"GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + role,
 			"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO " + role,
 		} {
-			if _, err := conn.Exec(ctx, stmt); err != nil {
+			if err := dbserver.ExecPrivileges(ctx, conn, stmt); err != nil {
 				return err
 			}
 		}
@@ -181,7 +182,7 @@ func (a *Activities) revokeBinding(ctx context.Context, b binding) error {
 			"REVOKE USAGE ON SCHEMA public FROM " + role,
 			"REVOKE CONNECT ON DATABASE " + pgx.Identifier{b.database}.Sanitize() + " FROM " + role,
 		} {
-			if _, err := conn.Exec(ctx, stmt); err != nil {
+			if err := dbserver.ExecPrivileges(ctx, conn, stmt); err != nil {
 				return err
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/controldb"
+	"tenantry/internal/dbserver"
 	"tenantry/internal/secret"
 )
 
@@ -174,8 +175,7 @@ func (a *Activities) createDatabase(ctx context.Context, in DatabaseInfo) error 
 			return err
 		}
 	}
-	_, err = admin.Exec(ctx, fmt.Sprintf("REVOKE ALL ON DATABASE %s FROM PUBLIC", db))
-	return err
+	return dbserver.ExecPrivileges(ctx, admin, fmt.Sprintf("REVOKE ALL ON DATABASE %s FROM PUBLIC", db))
 }
 
 // DropDatabase removes the instance's database (closing its connections)

@@ -58,9 +58,9 @@ func ClosePublic(ctx context.Context, q Admin) (open []string, err error) {
 		name := pgx.Identifier{d.name}.Sanitize()
 		if !d.owner {
 			// Fails without the grant option; then the REVOKE fails too.
-			_, _ = q.Exec(ctx, "GRANT CONNECT ON DATABASE "+name+" TO CURRENT_USER")
+			_ = ExecPrivileges(ctx, q, "GRANT CONNECT ON DATABASE "+name+" TO CURRENT_USER")
 		}
-		if _, err := q.Exec(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+name+" FROM PUBLIC"); err != nil {
+		if err := ExecPrivileges(ctx, q, "REVOKE CONNECT, TEMPORARY ON DATABASE "+name+" FROM PUBLIC"); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
 				open = append(open, d.name)
