@@ -284,8 +284,7 @@ func (c *Client) Team(ctx context.Context) ([]platform.Member, error) {
 // password is in the answer only.
 func (c *Client) InviteMember(ctx context.Context, in platform.Invite) (platform.Invited, error) {
 	var out platform.Invited
-	body := map[string]string{"email": in.Email, "name": in.Name, "role": in.Role}
-	return out, c.do(ctx, "POST", "/team", body, &out)
+	return out, c.do(ctx, "POST", "/team", in, &out)
 }
 
 // SetMemberRole gives a member another role on the account.

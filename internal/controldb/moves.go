@@ -24,8 +24,8 @@ type MovePlan struct {
 
 // CheckMove validates moving an instance's database to the server named
 // toServer without writing anything: the instance is ready or disabled,
-// out of maintenance, not in a running rollout, and placed; the target is another active server with
-// room. The platform layer calls it to answer at once, the MoveInstance
+// out of maintenance, not in a running rollout, and placed; the target is
+// another active server with room. The platform layer calls it to answer at once, the MoveInstance
 // workflow's first step again as the authority.
 func CheckMove(ctx context.Context, q Querier, instanceID, toServer string) (MovePlan, error) {
 	plan := MovePlan{InstanceID: instanceID}

@@ -99,16 +99,13 @@ func (p *Platform) PrincipalOf(ctx context.Context, userID, accountID string) (P
 	}
 	var member *Membership
 	for i, g := range grants {
-		switch {
-		case g.AccountID == "":
+		if g.AccountID == "" {
 			who.PlatformRoles = append(who.PlatformRoles, g.Role)
-		case g.AccountID == accountID || (member == nil && accountID == ""):
-			member = &grants[i]
+			continue
 		}
-	}
-	for _, g := range grants {
-		if g.AccountID != "" {
-			who.Memberships = append(who.Memberships, g)
+		who.Memberships = append(who.Memberships, g)
+		if g.AccountID == accountID || (member == nil && accountID == "") {
+			member = &grants[i]
 		}
 	}
 	slices.SortStableFunc(who.Memberships, func(a, b Membership) int {

@@ -40,7 +40,9 @@ func (p *Platform) Team(ctx context.Context, who Principal) ([]Member, error) {
 
 // Invite is the invitation form.
 type Invite struct {
-	Email, Name, Role string
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
 }
 
 // Invited says what an invitation did: a new user gets a one-time

@@ -20,16 +20,12 @@ func (a *API) listTeam(c *gin.Context) {
 // inviteMember adds someone to the account; a new user's one-time password
 // is in this answer only.
 func (a *API) inviteMember(c *gin.Context) {
-	var req struct {
-		Email string `json:"email"`
-		Name  string `json:"name"`
-		Role  string `json:"role"`
-	}
+	var req platform.Invite
 	if err := bindJSON(c, &req); err != nil {
 		a.fail(c, err)
 		return
 	}
-	in, err := a.P.InviteMember(c.Request.Context(), who(c), platform.Invite{Email: req.Email, Name: req.Name, Role: req.Role})
+	in, err := a.P.InviteMember(c.Request.Context(), who(c), req)
 	a.answer(c, http.StatusCreated, in, err)
 }
 
