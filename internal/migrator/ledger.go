@@ -1,0 +1,136 @@
+package migrator
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/golang-migrate/migrate/v4/database"
+)
+
+// The ledger is a table in every migrated database listing the versions
+// whose up file applied. Each file records itself in it in the file's own
+// transaction (bookkeeping), so unlike golang-migrate's dirty flag, which
+// it sets before a file and clears in a statement of its own after, the
+// ledger cannot disagree with what the database holds. A dirty version is
+// settled from it (resolve): the database holds exactly the versions the
+// ledger lists.
+const ledgerTable = "schema_migrations_applied"
+
+const nilVersion = database.NilVersion
+
+// bookkeeping ends every file: an up file records its version in the
+// ledger, a down file removes it, and either marks golang-migrate's
+// version clean, all in one statement, so that the file's transaction
+// commits all of it or none, and a NoTransaction file's last statement is
+// its record. An up file whose version is already recorded fails here and
+// rolls back: no file applies twice.
+func bookkeeping(version uint, up bool) string {
+	change := fmt.Sprintf("DELETE FROM %s WHERE version = %d", ledgerTable, version)
+	if up {
+		change = fmt.Sprintf("INSERT INTO %s (version) VALUES (%d)", ledgerTable, version)
+	}
+	return fmt.Sprintf("WITH recorded AS (%s) UPDATE schema_migrations SET dirty = false;\n", change)
+}
+
+// resolve settles the database before golang-migrate runs, under its
+// migration lock (so no other process is part-way through a file):
+//   - A database without a ledger (migrated before there was one) gets it,
+//     listing every version up to its current one. If it is dirty, the
+//     file of that version did not commit: since files have marked
+//     themselves clean in their own transaction, a committed file never
+//     left its version dirty. (Only a down migration could leave that
+//     doubt, and Tenantry's own steps never migrated down before the
+//     ledger.)
+//   - A dirty version is forced to the newest version the ledger lists
+//     (none: no version), whatever golang-migrate was doing (up or down)
+//     and wherever the process stopped.
+//   - A clean version the ledger disagrees with was forced by a person: it
+//     is refused, with both versions named, rather than guessed.
+func resolve(ctx context.Context, db *sql.DB, lock database.Driver, f folder) error {
+	if err := lock.Lock(); err != nil {
+		return err
+	}
+	defer func() { _ = lock.Unlock() }()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var legacy bool
+	if err := tx.QueryRowContext(ctx, `SELECT to_regclass($1) IS NULL`, ledgerTable).Scan(&legacy); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+ledgerTable+` (
+		version bigint PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return err
+	}
+	version, dirty := nilVersion, false
+	err = tx.QueryRowContext(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	var logged sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(version) FROM `+ledgerTable).Scan(&logged); err != nil {
+		return err
+	}
+	truth := nilVersion
+	if logged.Valid {
+		truth = int(logged.Int64)
+	}
+	switch {
+	case legacy:
+		truth = version
+		switch {
+		case dirty && version == nilVersion && len(f.versions) > 0:
+			truth = int(f.versions[0]) // only a down file of the first version aims at no version
+		case dirty && version != nilVersion:
+			truth = f.before(uint(version))
+		}
+		if err := backfill(ctx, tx, f, truth); err != nil {
+			return err
+		}
+	case !dirty && version != truth:
+		return &RuleError{Problems: []string{fmt.Sprintf(
+			"schema_migrations says version %d, but %s lists up to %d: the version was forced by hand; make both say what the database holds",
+			version, ledgerTable, truth)}}
+	}
+	if dirty || legacy {
+		if err := force(ctx, tx, truth); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// backfill lists every version of the folder up to v (and v itself) in the
+// new ledger of a database migrated before it existed.
+func backfill(ctx context.Context, tx *sql.Tx, f folder, v int) error {
+	if v == nilVersion {
+		return nil
+	}
+	for _, have := range f.versions {
+		if int(have) > v {
+			break
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ledgerTable+` (version) VALUES ($1) ON CONFLICT DO NOTHING`, have); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+ledgerTable+` (version) VALUES ($1) ON CONFLICT DO NOTHING`, v)
+	return err
+}
+
+// force sets golang-migrate's version, clean, as its driver does.
+func force(ctx context.Context, tx *sql.Tx, v int) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_migrations`); err != nil {
+		return err
+	}
+	if v == nilVersion {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, dirty) VALUES ($1, false)`, v)
+	return err
+}
