@@ -248,6 +248,17 @@ func stackEnv(t *testing.T, cfg stack.Config) stack.Config {
 // the test's end does.
 func startBuildWorker(t *testing.T, bin string, cfg stack.Config, build string) (stop func()) {
 	t.Helper()
+	return startKillableWorker(t, bin, cfg, build).stop
+}
+
+// workerProcess is a running `tenantry worker`: stop ends it as an
+// operator does (SIGTERM), kill as a crash does (SIGKILL: no cleanup at
+// all); each returns once it exited, and only the first of them acts.
+type workerProcess struct{ stop, kill func() }
+
+// startKillableWorker is startBuildWorker that can also kill the worker.
+func startKillableWorker(t *testing.T, bin string, cfg stack.Config, build string) workerProcess {
+	t.Helper()
 	cmd := tenantryProcess(bin, "worker", cfg, config.BuildIDEnv+"="+build)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -268,13 +279,16 @@ func startBuildWorker(t *testing.T, bin string, cfg stack.Config, build string) 
 		close(exited)
 	}()
 	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			<-exited
-		})
+	end := func(sig syscall.Signal) func() {
+		return func() {
+			once.Do(func() {
+				_ = cmd.Process.Signal(sig)
+				<-exited
+			})
+		}
 	}
-	t.Cleanup(stop)
+	p := workerProcess{stop: end(syscall.SIGTERM), kill: end(syscall.SIGKILL)}
+	t.Cleanup(p.stop)
 	select {
 	case <-ready:
 	case <-exited:
@@ -282,7 +296,7 @@ func startBuildWorker(t *testing.T, bin string, cfg stack.Config, build string) 
 	case <-time.After(60 * time.Second):
 		t.Fatalf("tenantry worker %s did not start", build)
 	}
-	return stop
+	return p
 }
 
 // enableWaitingForSetup enables a forum without its setup and waits until
