@@ -12,12 +12,12 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"tenantry/internal/access"
 	"tenantry/internal/apperr"
+	"tenantry/internal/migrator"
 )
 
 // Catalog is every offered service, by name.
@@ -117,7 +117,6 @@ var (
 	nameRe    = regexp.MustCompile(`^[a-z][a-z0-9_]{1,30}$`)
 	versionRe = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
 	currRe    = regexp.MustCompile(`^[A-Z]{3}$`)
-	migRe     = regexp.MustCompile(`^(\d+)_[a-z0-9_]+\.(up|down)\.sql$`)
 )
 
 // Load reads and checks every service folder under root.
@@ -264,39 +263,23 @@ func checkPriceChanges(changes []PriceChange) error {
 	return nil
 }
 
-// checkMigrations demands contiguous up/down pairs numbered from 1 and
-// returns the highest number.
+// checkMigrations applies the migrator's rules for a folder
+// (migrator.Check) and demands versions numbered 1, 2, 3...; it returns the
+// highest.
 func (s *Service) checkMigrations() (uint, error) {
-	entries, err := fs.ReadDir(s.Migrations, ".")
+	versions, err := migrator.Versions(s.Migrations)
 	if err != nil {
 		return 0, fmt.Errorf("migrations: %w", err)
 	}
-	ups := map[uint]bool{}
-	downs := map[uint]bool{}
-	for _, e := range entries {
-		m := migRe.FindStringSubmatch(e.Name())
-		if m == nil {
-			return 0, fmt.Errorf("migrations: unexpected file %q", e.Name())
-		}
-		n, _ := strconv.ParseUint(m[1], 10, 32)
-		seen := downs
-		if m[2] == "up" {
-			seen = ups
-		}
-		if seen[uint(n)] {
-			return 0, fmt.Errorf("migrations: more than one %s file numbered %d", m[2], n)
-		}
-		seen[uint(n)] = true
-	}
-	for n := uint(1); n <= uint(len(ups)); n++ {
-		if !ups[n] || !downs[n] {
-			return 0, fmt.Errorf("migrations: %d needs both an up and a down file", n)
-		}
-	}
-	if len(ups) == 0 || len(ups) != len(downs) {
+	if len(versions) == 0 {
 		return 0, fmt.Errorf("migrations: want numbered up/down pairs from 1")
 	}
-	return uint(len(ups)), nil
+	for i, v := range versions {
+		if v != uint(i+1) {
+			return 0, fmt.Errorf("migrations: want versions numbered 1 to %d with no gap, found %d", len(versions), v)
+		}
+	}
+	return uint(len(versions)), nil
 }
 
 // Names lists the services in name order.

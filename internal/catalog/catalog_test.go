@@ -75,7 +75,7 @@ func TestLoadRejectsMalformedServices(t *testing.T) {
 		{"unknown field", manifest(`"currency"`, `"colour": "blue", "currency"`), "unknown field"},
 		{"not JSON", manifest(`{`, `{{`), "manifest.json"},
 		{"name differs from folder", manifest(`"name": "wiki"`, `"name": "wikis"`), "must match its folder"},
-		{"missing down migration", func(fs fstest.MapFS) { delete(fs, "wiki/migrations/000002_history.down.sql") }, "needs both an up and a down"},
+		{"missing down migration", func(fs fstest.MapFS) { delete(fs, "wiki/migrations/000002_history.down.sql") }, "no down file"},
 		{"missing up migration", func(fs fstest.MapFS) { delete(fs, "wiki/migrations/000001_init.up.sql") }, "up"},
 		{"gap in migrations", func(fs fstest.MapFS) {
 			fs["wiki/migrations/000004_gap.up.sql"] = &fstest.MapFile{Data: []byte("SELECT 1;")}
@@ -84,7 +84,7 @@ func TestLoadRejectsMalformedServices(t *testing.T) {
 		{"two migrations with one number", func(fs fstest.MapFS) {
 			fs["wiki/migrations/000002_tags.up.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE tags (id int);")}
 			fs["wiki/migrations/000002_tags.down.sql"] = &fstest.MapFile{Data: []byte("DROP TABLE tags;")}
-		}, "more than one"},
+		}, "two up files for version 2"},
 		{"stray migration file", func(fs fstest.MapFS) {
 			fs["wiki/migrations/notes.txt"] = &fstest.MapFile{Data: []byte("hi")}
 		}, "unexpected file"},

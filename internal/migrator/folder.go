@@ -41,8 +41,15 @@ var (
 // version (a rollback needs the down file, and the ledger forgets a
 // version only there), and the NoTransaction rule.
 func Check(src fs.FS) error {
-	_, err := readFolder(src)
+	_, err := Versions(src)
 	return err
+}
+
+// Versions checks a migration folder (Check) and lists its versions,
+// ascending.
+func Versions(src fs.FS) ([]uint, error) {
+	f, err := readFolder(src)
+	return f.versions, err
 }
 
 func readFolder(src fs.FS) (folder, error) {
@@ -54,12 +61,12 @@ func readFolder(src fs.FS) (folder, error) {
 	up, down := map[uint]string{}, map[uint]string{}
 	var problems []string
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+		if e.IsDir() {
 			continue
 		}
 		m, err := source.Parse(e.Name())
-		if err != nil {
-			problems = append(problems, e.Name()+": not named NNN_name.up.sql or NNN_name.down.sql")
+		if err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			problems = append(problems, e.Name()+": unexpected file (want NNN_name.up.sql and NNN_name.down.sql)")
 			continue
 		}
 		seen := up
