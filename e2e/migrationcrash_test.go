@@ -55,13 +55,14 @@ func TestEnableSurvivesAWorkerKilledInItsMigration(t *testing.T) {
 	watch := c.tenantAdmin(inst.ID)
 	pid := blockedMigration(t, watch, "000001_init.up.sql")
 
-	c.crash(watch, pid, func() {
+	// Version 1 is dirty, the ledger empty, the file's tables gone.
+	c.crash(watch, pid, crashState{version: 1, dirty: true, ledger: []int64{}, absent: []string{"tenant_settings", "posts"}}, func() {
 		if err := hold.Rollback(ctx); err != nil {
 			t.Fatal(err)
 		}
 	})
 	waitStatusWithin(t, ada, "/instances/"+inst.ID, "ready", 2*time.Minute)
-	t.Logf("the enable was ready %s after the new worker started", time.Since(c.restarted).Round(100*time.Millisecond))
+	t.Logf("the enable was ready %s", c.recovered())
 	retriedOnce(t, c.web, workflows.EnableID(inst.ID))
 
 	v := c.schemaVersion("forum", "1.0.0")
@@ -118,7 +119,7 @@ func TestUpgradeSurvivesAWorkerKilledInItsMigration(t *testing.T) {
 	if postsLock != "AccessExclusiveLock,ShareLock" {
 		t.Fatalf("the blocked migration holds %q on posts: it has not run its ALTER TABLE posts and CREATE INDEX", postsLock)
 	}
-	c.crash(watch, pid, func() {
+	c.crash(watch, pid, crashState{version: 2, dirty: true, ledger: []int64{1}, absent: []string{"posts.search", "posts_search_idx"}}, func() {
 		if err := hold.Rollback(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +172,8 @@ func TestUpgradeSurvivesAWorkerKilledInItsMigration(t *testing.T) {
 	if v, dirty := versionIn(t, reader); v != 3 || dirty {
 		t.Fatalf("once file 000003 committed the reader sees schema_migrations %d dirty %t, want 3 clean", v, dirty)
 	}
-	c.crash(watch, pid, func() {
+	// The file marked the version clean itself: nothing is left to settle.
+	c.crash(watch, pid, crashState{version: 3, ledger: []int64{1, 2, 3}, absent: []string{"attachments"}}, func() {
 		if err := reader.Rollback(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -197,8 +199,9 @@ type crashStack struct {
 	cfg    stack.Config
 	web    *stack.Stack
 	worker workerProcess
-	// restarted is when the last new worker was up.
-	restarted time.Time
+	// killed is when the worker was last killed, restarted when the new
+	// one was up.
+	killed, restarted time.Time
 }
 
 func startCrashStack(t *testing.T) *crashStack {
@@ -232,20 +235,64 @@ func (c *crashStack) tenantAdmin(instanceID string) *pgx.Conn {
 	return conn
 }
 
+// crashState is what a killed migration leaves in the database:
+// golang-migrate's mark, the ledger, and objects of the killed file that
+// rolled back ("table", "index" or "table.column").
+type crashState struct {
+	version int64
+	dirty   bool
+	ledger  []int64
+	absent  []string
+}
+
 // crash SIGKILLs the worker while its migration's backend pid waits on a
 // lock of the test, waits until the server has dropped that orphaned
-// backend, then releases the test's locks and starts a new worker of the
-// same build.
-func (c *crashStack) crash(watch *pgx.Conn, pid int32, release func()) {
+// backend, checks what it left, then releases the test's locks and starts
+// a new worker of the same build.
+func (c *crashStack) crash(watch *pgx.Conn, pid int32, left crashState, release func()) {
 	c.t.Helper()
 	c.worker.kill()
-	killed := time.Now()
+	c.killed = time.Now()
 	backendGone(c.t, watch, pid, 15*time.Second)
-	c.t.Logf("the orphaned migration backend %d was gone %s after the SIGKILL", pid, time.Since(killed).Round(10*time.Millisecond))
+	c.t.Logf("the orphaned migration backend %d was gone %s after the SIGKILL", pid, time.Since(c.killed).Round(10*time.Millisecond))
+	if v, dirty := versionIn(c.t, watch); v != left.version || dirty != left.dirty {
+		c.t.Fatalf("the killed migration left schema_migrations %d dirty %t, want %d dirty %t", v, dirty, left.version, left.dirty)
+	}
+	if got := ledger(c.t, watch); !slices.Equal(got, left.ledger) {
+		c.t.Fatalf("the killed migration left the ledger listing %v, want %v", got, left.ledger)
+	}
+	for _, name := range left.absent {
+		if exists(c.t, watch, name) {
+			c.t.Fatalf("%s, which the killed file made, is still there", name)
+		}
+	}
 	release()
 	c.worker = startKillableWorker(c.t, c.bin, c.cfg, crashBuild)
 	c.restarted = time.Now()
-	c.t.Logf("a new worker ran %s after the SIGKILL", c.restarted.Sub(killed).Round(100*time.Millisecond))
+	c.t.Logf("a new worker ran %s after the SIGKILL", c.restarted.Sub(c.killed).Round(100*time.Millisecond))
+}
+
+// recovered says how long since the kill and since the new worker.
+func (c *crashStack) recovered() string {
+	return fmt.Sprintf("%s after the SIGKILL, %s after the new worker started",
+		time.Since(c.killed).Round(100*time.Millisecond), time.Since(c.restarted).Round(100*time.Millisecond))
+}
+
+// exists says whether a table or index ("name") or a column
+// ("table.column") is in the database's public schema.
+func exists(t *testing.T, conn *pgx.Conn, name string) bool {
+	t.Helper()
+	table, column, isColumn := strings.Cut(name, ".")
+	q, args := `SELECT to_regclass('public.' || $1) IS NOT NULL`, []any{table}
+	if isColumn {
+		q, args = `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+			WHERE table_schema = 'public' AND table_name = $1 AND column_name = $2)`, []any{table, column}
+	}
+	var ok bool
+	if err := conn.QueryRow(context.Background(), q, args...).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }
 
 // startUpgrade asks for an instance's upgrade through the API, as a
@@ -269,7 +316,7 @@ func (c *crashStack) upgraded(dev *api, instanceID, workflowID, version string, 
 	if err := c.web.Temporal.GetWorkflow(ctx, workflowID, "").Get(ctx, nil); err != nil {
 		c.t.Fatalf("upgrade to %s: %v", version, err)
 	}
-	c.t.Logf("the upgrade to %s completed %s after the new worker started", version, time.Since(c.restarted).Round(100*time.Millisecond))
+	c.t.Logf("the upgrade to %s completed %s", version, c.recovered())
 	retriedOnce(c.t, c.web, workflows.MigrateAndSeedID(instanceID, version))
 	var after struct {
 		Status      string `json:"status"`
