@@ -54,6 +54,17 @@ func TestEnableSurvivesAWorkerKilledInItsMigration(t *testing.T) {
 		"admin_email": "admin@acme.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"}, nil)
 	watch := c.tenantAdmin(inst.ID)
 	pid := blockedMigration(t, watch, "000001_init.up.sql")
+	// The file's earlier statements ran: their new relations (tables,
+	// sequences, indexes) are locked by it and invisible to others.
+	var created int
+	if err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_locks l WHERE pid = $1 AND locktype = 'relation'
+		AND mode = 'AccessExclusiveLock' AND granted AND NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = l.relation)`, pid).Scan(&created); err != nil {
+		t.Fatal(err)
+	}
+	if created < 5 {
+		t.Fatalf("the blocked migration created %d relations, want the five tables before member_sessions at least", created)
+	}
+	t.Logf("the migration waits inside 000001 with %d relations created, uncommitted", created)
 
 	// Version 1 is dirty, the ledger empty, the file's tables gone.
 	c.crash(watch, pid, crashState{version: 1, dirty: true, ledger: []int64{}, absent: []string{"tenant_settings", "posts"}}, func() {
