@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -390,4 +391,29 @@ func (h *harness) assertCompensated(t *testing.T, failing, msg string, calls []s
 		}
 	}
 	assert.Equal(t, wantStates, states(p))
+}
+
+// A migration that cannot succeed fails the enable at once: the client
+// reads the activity's sentence (the instance's reason, the progress), and
+// operators the cause beside it, which the progress for clients leaves out.
+func TestEnableServiceMigrationFailureKeepsItsCauseForOperators(t *testing.T) {
+	const sentence = "forum 1.4.0 could not be installed on this instance's database: its migration failed on our side, and Tenantry's operators have been told"
+	const cause = `migration 000002_x.up.sql of database tenant_ada failed: ERROR: relation "attachments" already exists (SQLSTATE 42P07)`
+	h := newHarness(t)
+	h.failAt(acts.MigrateTenant, apperr.ForTemporal(apperr.Failed(errors.New(cause), "%s", sentence)))
+	h.stubEnable()
+	setup := validSetup()
+
+	h.env.ExecuteWorkflow(workflows.EnableService, enableInput(&setup))
+
+	// One MigrateTenant call: final, not retried.
+	h.assertCompensated(t, "migrate_and_seed", sentence, names(acts.ReserveInstance, acts.AllocateDatabase, acts.CreateRole, acts.CreateDatabase, acts.MigrateTenant), start)
+	p := h.progress()
+	assert.Equal(t, cause, p.Cause)
+	assert.Equal(t, cause, step(t, p, "migrate_and_seed").Cause)
+	clients := p.ForClients()
+	assert.Empty(t, clients.Cause)
+	assert.Empty(t, step(t, clients, "migrate_and_seed").Cause)
+	assert.Equal(t, sentence, step(t, clients, "migrate_and_seed").Error)
+	assert.Equal(t, cause, step(t, p, "migrate_and_seed").Cause, "ForClients leaves the progress it was called on alone")
 }

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"context"
-	"errors"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -176,7 +175,7 @@ func endMaintenance(ctx workflow.Context, instanceID, by string) error {
 // fail ends maintenance if this upgrade may have begun it, records why in
 // the progress, and returns a final error an operator can read.
 func (u *upgrade) fail(ctx workflow.Context, cause error) error {
-	reason := operatorReason(cause)
+	reason := apperr.Cause(cause)
 	var failed string
 	for _, s := range u.t.p.Steps {
 		if s.State == StepFailed {
@@ -198,8 +197,8 @@ func (u *upgrade) fail(ctx workflow.Context, cause error) error {
 	}
 	if u.inMaintenance && failed != UpgradeStepMaintenanceOff {
 		if err := u.t.run(ctx, UpgradeStepMaintenanceOff, func() error { return u.endMaintenance(ctx) }); err != nil {
-			u.t.step(UpgradeStepMaintenanceOff).Error = operatorReason(err)
-			reason += " (and maintenance could not be ended: " + operatorReason(err) + ")"
+			u.t.step(UpgradeStepMaintenanceOff).Error = apperr.Cause(err)
+			reason += " (and maintenance could not be ended: " + apperr.Cause(err) + ")"
 		}
 	}
 	switch failed {
@@ -208,19 +207,6 @@ func (u *upgrade) fail(ctx workflow.Context, cause error) error {
 	}
 	err := temporal.NewNonRetryableApplicationError(reason, string(apperr.KindOf(cause)), cause)
 	u.t.fail(ctx, err)
-	u.t.p.Error = reason // also when the cause is internal: operators read it
+	u.t.p.Error, u.t.p.Cause = reason, "" // also when the cause is internal: operators read it
 	return err
-}
-
-// operatorReason is the cause an operator needs: the innermost application
-// error's message (a migration's SQL error, say), which a client would only
-// see as "internal error". Only operators start and watch upgrades.
-func operatorReason(err error) string {
-	msg := apperr.Message(err)
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if app, ok := e.(*temporal.ApplicationError); ok && app.Message() != "" {
-			msg = app.Message()
-		}
-	}
-	return msg
 }

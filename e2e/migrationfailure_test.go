@@ -1,0 +1,82 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"tenantry/internal/config"
+	"tenantry/internal/stack"
+	"tenantry/workflows"
+)
+
+// TestAMigrationThatCannotSucceed enables the test-only service in
+// testdata/services/broken, whose second migration refers to a table that
+// exists nowhere. The enable fails at its first attempt (no retries of a
+// mistake), removes what it made, and tells the client so in a sentence;
+// the developers' problems page shows the same sentence with the cause:
+// the file and the database's error.
+func TestAMigrationThatCannotSucceed(t *testing.T) {
+	s, _ := startStackWith(t, stack.Config{Config: config.Config{GracePeriod: time.Hour}, Services: os.DirFS("testdata/services")})
+	ctx := context.Background()
+	a := signupAndLogin(t, s.URL, "bo@broken.test")
+	var inst instance
+	a.must(http.StatusCreated, "POST", "/instances", map[string]any{
+		"service": "broken", "modules": []string{}, "host": "bo-broken.localhost",
+		"setup": map[string]string{"admin_email": "admin@broken.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"},
+	}, &inst)
+	path := "/instances/" + inst.ID
+	eventually(t, 30*time.Second, "the enable to fail", func() bool {
+		a.must(http.StatusOK, "GET", path, nil, &inst)
+		return inst.Status == "failed"
+	})
+	const sentence = "broken 1.0.0 could not be installed on this instance's database: its migration failed on our side, and Tenantry's operators have been told"
+	if inst.FailureReason != sentence {
+		t.Fatalf("the client reads %q", inst.FailureReason)
+	}
+	var raw json.RawMessage
+	a.must(http.StatusOK, "GET", path, nil, &raw)
+	if body := string(raw); strings.Contains(body, "nowhere") || strings.Contains(body, "SQLSTATE") || !strings.Contains(body, sentence) {
+		t.Fatalf("the client's answer shows the cause, or not the sentence: %s", body)
+	}
+
+	hist := s.Temporal.GetWorkflowHistory(ctx, workflows.EnableID(inst.ID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	failures := 0
+	for hist.HasNext() {
+		e, err := hist.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := e.GetActivityTaskFailedEventAttributes(); f != nil {
+			failures++
+			if msg := f.GetFailure().GetMessage(); msg != sentence {
+				t.Errorf("the activity's failure says %q", msg)
+			}
+			if cause := f.GetFailure().GetCause().GetMessage(); !strings.Contains(cause, `migration 000002_refers_to_nothing.up.sql`) ||
+				!strings.Contains(cause, `relation "nowhere" does not exist (SQLSTATE 42P01)`) {
+				t.Errorf("the failure's cause, for describe: %q", cause)
+			}
+		}
+		if st := e.GetActivityTaskStartedEventAttributes(); st != nil && st.GetAttempt() != 1 {
+			t.Errorf("MigrateTenant was retried: attempt %d", st.GetAttempt())
+		}
+	}
+	if failures != 1 {
+		t.Fatalf("%d failed activities in the enable's history, want MigrateTenant's one", failures)
+	}
+
+	if _, err := s.Platform.BootstrapPlatformRole(ctx, "bo@broken.test", "developer"); err != nil {
+		t.Fatal(err)
+	}
+	page := consoleGet(t, s.URL, "bo@broken.test", "correct horse battery", "/dev/problems")
+	if !containsAll(page, workflows.EnableID(inst.ID), "Tenantry&#39;s operators have been told", "Cause:",
+		"migration 000002_refers_to_nothing.up.sql", "relation &#34;nowhere&#34; does not exist (SQLSTATE 42P01)") {
+		t.Fatalf("the problems page lacks the failure or its cause:\n%s", page)
+	}
+}
