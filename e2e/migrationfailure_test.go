@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,72 @@ func TestAMigrationThatCannotSucceed(t *testing.T) {
 	if !containsAll(page, workflows.EnableID(inst.ID), "Tenantry&#39;s operators have been told", "Cause:",
 		"migration 000002_refers_to_nothing.up.sql", "relation &#34;nowhere&#34; does not exist (SQLSTATE 42P01)") {
 		t.Fatalf("the problems page lacks the failure or its cause:\n%s", page)
+	}
+}
+
+// TestAFailedUpgradeMigratesBack upgrades an instance of the test-only
+// service in testdata/services/fragile to 1.1.0, whose first migration
+// applies and whose second refers to a table that exists nowhere. The
+// upgrade migrates the database back to 1.0.0's schema (the first file's
+// down file runs), ends maintenance and leaves the instance ready on 1.0.0
+// with its rows; the reason names the failed file.
+func TestAFailedUpgradeMigratesBack(t *testing.T) {
+	s, _ := startStackWith(t, stack.Config{Config: config.Config{GracePeriod: time.Hour}, Services: os.DirFS("testdata/services")})
+	ctx := context.Background()
+	a := signupAndLogin(t, s.URL, "fi@fragile.test")
+	if _, err := s.Platform.BootstrapPlatformRole(ctx, "fi@fragile.test", "developer"); err != nil {
+		t.Fatal(err)
+	}
+	var inst instance
+	a.must(http.StatusCreated, "POST", "/instances", map[string]any{
+		"service": "fragile", "modules": []string{}, "host": "fi-fragile.localhost",
+		"setup": map[string]string{"admin_email": "admin@fragile.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"},
+	}, &inst)
+	path := "/instances/" + inst.ID
+	waitStatus(t, a, path, "ready")
+	tenant := tenantConn(t, s, inst.ID)
+	if _, err := tenant.Exec(ctx, `INSERT INTO tenant_settings (key, value) VALUES ('theme', '"dark"')`); err != nil {
+		t.Fatal(err)
+	}
+
+	var started struct {
+		WorkflowID string `json:"workflow_id"`
+	}
+	a.must(http.StatusAccepted, "POST", path+"/upgrade", map[string]string{"version": "1.1.0"}, &started)
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := s.Temporal.GetWorkflow(wctx, started.WorkflowID, "").Get(wctx, nil)
+	if err == nil {
+		t.Fatal("the upgrade to 1.1.0 succeeded")
+	}
+	for _, want := range []string{"migrate failed: migration 000003_refers_to_nothing.up.sql", `relation "nowhere" does not exist`,
+		"the database is back on 1.0.0's schema and the instance stays on 1.0.0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("the upgrade's failure lacks %q: %v", want, err)
+		}
+	}
+	var after struct {
+		Status      string `json:"status"`
+		Version     string `json:"version"`
+		Maintenance bool   `json:"maintenance"`
+	}
+	a.must(http.StatusOK, "GET", path, nil, &after)
+	if after.Status != "ready" || after.Version != "1.0.0" || after.Maintenance {
+		t.Fatalf("after the failed upgrade: %+v", after)
+	}
+	var version int
+	var dirty, notes, changedAt bool
+	var ledger []int
+	var theme string
+	if err := tenant.QueryRow(ctx, `SELECT version, dirty, to_regclass('notes') IS NOT NULL,
+			EXISTS (SELECT FROM information_schema.columns WHERE table_name = 'tenant_settings' AND column_name = 'changed_at'),
+			(SELECT array_agg(version ORDER BY version) FROM schema_migrations_applied),
+			(SELECT value #>> '{}' FROM tenant_settings WHERE key = 'theme')
+		FROM schema_migrations`).Scan(&version, &dirty, &notes, &changedAt, &ledger, &theme); err != nil {
+		t.Fatal(err)
+	}
+	if version != 1 || dirty || notes || changedAt || !slices.Equal(ledger, []int{1}) || theme != "dark" {
+		t.Fatalf("the database after the roll-back: version %d dirty %t, notes %t, changed_at %t, ledger %v, theme %q",
+			version, dirty, notes, changedAt, ledger, theme)
 	}
 }
