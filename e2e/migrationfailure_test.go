@@ -132,6 +132,7 @@ func TestAFailedUpgradeMigratesBack(t *testing.T) {
 	if after.Status != "ready" || after.Version != "1.0.0" || after.Maintenance {
 		t.Fatalf("after the failed upgrade: %+v", after)
 	}
+	recordHistories(t, s, map[string]string{"upgrade_instance_rolled_back": started.WorkflowID})
 	var version int
 	var dirty, notes, changedAt bool
 	var ledger []int
