@@ -125,18 +125,24 @@ func TestAMigrationTheInstancesDataBreaksSaysWhy(t *testing.T) {
 	t.Parallel()
 	c := testenv.NewControl(t)
 	inst := provision(t, c, "forum", "dupes.example.com")
-	su := asSuperuser(t, inst.DB.Database)
-	_, err := su.Exec(ctx, `
-		CREATE FUNCTION refuse() RETURNS event_trigger LANGUAGE plpgsql AS $$
-		BEGIN RAISE unique_violation USING MESSAGE = 'could not create unique index "boards_title_key"', DETAIL = 'Key (title)=(General) is duplicated.'; END $$;
-		CREATE EVENT TRIGGER refuse ON ddl_command_end EXECUTE FUNCTION refuse();`)
-	require.NoError(t, err)
+	failEveryStatement(t, inst, `unique_violation USING MESSAGE = 'could not create unique index "boards_title_key"', DETAIL = 'Key (title)=(General) is duplicated.'`)
 
-	err = c.Acts.MigrateTenant(ctx, activities.MigrateInput{InstanceID: inst.ID, Version: "1.1.0"})
+	err := c.Acts.MigrateTenant(ctx, activities.MigrateInput{InstanceID: inst.ID, Version: "1.1.0"})
 	failure(t, err)
 	assert.Equal(t, `forum 1.1.0 cannot be installed on this instance's database: its data breaks a rule of this version `+
 		`(could not create unique index "boards_title_key": Key (title)=(General) is duplicated.). Change that data, then ask for it again`,
 		apperr.Message(err))
+}
+
+// failEveryStatement makes every DDL statement on the instance's database
+// raise the error condition (PL/pgSQL's RAISE arguments), by an event
+// trigger.
+func failEveryStatement(t *testing.T, inst instance, condition string) {
+	t.Helper()
+	_, err := asSuperuser(t, inst.DB.Database).Exec(ctx, `
+		CREATE FUNCTION refuse() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN RAISE `+condition+`; END $$;
+		CREATE EVENT TRIGGER refuse ON ddl_command_end EXECUTE FUNCTION refuse();`)
+	require.NoError(t, err)
 }
 
 // A lost connection or a server going away is worth a retry: not final.
@@ -144,14 +150,9 @@ func TestAMigrationCutShortIsRetried(t *testing.T) {
 	t.Parallel()
 	c := testenv.NewControl(t)
 	inst := provision(t, c, "forum", "cut.example.com")
-	su := asSuperuser(t, inst.DB.Database)
-	_, err := su.Exec(ctx, `
-		CREATE FUNCTION cut() RETURNS event_trigger LANGUAGE plpgsql AS $$
-		BEGIN RAISE admin_shutdown USING MESSAGE = 'terminating connection due to administrator command'; END $$;
-		CREATE EVENT TRIGGER cut ON ddl_command_end EXECUTE FUNCTION cut();`)
-	require.NoError(t, err)
+	failEveryStatement(t, inst, `admin_shutdown USING MESSAGE = 'terminating connection due to administrator command'`)
 
-	err = c.Acts.MigrateTenant(ctx, activities.MigrateInput{InstanceID: inst.ID, Version: "1.1.0"})
+	err := c.Acts.MigrateTenant(ctx, activities.MigrateInput{InstanceID: inst.ID, Version: "1.1.0"})
 	require.Error(t, err)
 	var app *temporal.ApplicationError
 	assert.False(t, errors.As(err, &app), "a plain error, retried: %v", err)

@@ -17,6 +17,30 @@ import (
 	"tenantry/workflows"
 )
 
+// testServicesStack starts a stack whose catalog is the test-only services
+// in testdata/services (never shipped), with email signed up, logged in
+// and granted the platform's developer role.
+func testServicesStack(t *testing.T, email string) (*stack.Stack, *api) {
+	t.Helper()
+	s, _ := startStackWith(t, stack.Config{Config: config.Config{GracePeriod: time.Hour}, Services: os.DirFS("testdata/services")})
+	a := signupAndLogin(t, s.URL, email)
+	if _, err := s.Platform.BootstrapPlatformRole(context.Background(), email, "developer"); err != nil {
+		t.Fatal(err)
+	}
+	return s, a
+}
+
+// enableWithSetup enables service at host with its setup and answers the
+// instance as created.
+func enableWithSetup(a *api, service, host string) instance {
+	var inst instance
+	a.must(http.StatusCreated, "POST", "/instances", map[string]any{
+		"service": service, "modules": []string{}, "host": host,
+		"setup": map[string]string{"admin_email": "admin@" + host, "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"},
+	}, &inst)
+	return inst
+}
+
 // TestAMigrationThatCannotSucceed enables the test-only service in
 // testdata/services/broken, whose second migration refers to a table that
 // exists nowhere. The enable fails at its first attempt (no retries of a
@@ -24,14 +48,9 @@ import (
 // the developers' problems page shows the same sentence with the cause:
 // the file and the database's error.
 func TestAMigrationThatCannotSucceed(t *testing.T) {
-	s, _ := startStackWith(t, stack.Config{Config: config.Config{GracePeriod: time.Hour}, Services: os.DirFS("testdata/services")})
+	s, a := testServicesStack(t, "bo@broken.test")
 	ctx := context.Background()
-	a := signupAndLogin(t, s.URL, "bo@broken.test")
-	var inst instance
-	a.must(http.StatusCreated, "POST", "/instances", map[string]any{
-		"service": "broken", "modules": []string{}, "host": "bo-broken.localhost",
-		"setup": map[string]string{"admin_email": "admin@broken.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"},
-	}, &inst)
+	inst := enableWithSetup(a, "broken", "bo-broken.localhost")
 	path := "/instances/" + inst.ID
 	eventually(t, 30*time.Second, "the enable to fail", func() bool {
 		a.must(http.StatusOK, "GET", path, nil, &inst)
@@ -72,9 +91,6 @@ func TestAMigrationThatCannotSucceed(t *testing.T) {
 		t.Fatalf("%d failed activities in the enable's history, want MigrateTenant's one", failures)
 	}
 
-	if _, err := s.Platform.BootstrapPlatformRole(ctx, "bo@broken.test", "developer"); err != nil {
-		t.Fatal(err)
-	}
 	page := consoleGet(t, s.URL, "bo@broken.test", "correct horse battery", "/dev/problems")
 	if !containsAll(page, workflows.EnableID(inst.ID), "Tenantry&#39;s operators have been told", "Cause:",
 		"migration 000002_refers_to_nothing.up.sql", "relation &#34;nowhere&#34; does not exist (SQLSTATE 42P01)") {
@@ -89,17 +105,9 @@ func TestAMigrationThatCannotSucceed(t *testing.T) {
 // down file runs), ends maintenance and leaves the instance ready on 1.0.0
 // with its rows; the reason names the failed file.
 func TestAFailedUpgradeMigratesBack(t *testing.T) {
-	s, _ := startStackWith(t, stack.Config{Config: config.Config{GracePeriod: time.Hour}, Services: os.DirFS("testdata/services")})
+	s, a := testServicesStack(t, "fi@fragile.test")
 	ctx := context.Background()
-	a := signupAndLogin(t, s.URL, "fi@fragile.test")
-	if _, err := s.Platform.BootstrapPlatformRole(ctx, "fi@fragile.test", "developer"); err != nil {
-		t.Fatal(err)
-	}
-	var inst instance
-	a.must(http.StatusCreated, "POST", "/instances", map[string]any{
-		"service": "fragile", "modules": []string{}, "host": "fi-fragile.localhost",
-		"setup": map[string]string{"admin_email": "admin@fragile.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"},
-	}, &inst)
+	inst := enableWithSetup(a, "fragile", "fi-fragile.localhost")
 	path := "/instances/" + inst.ID
 	waitStatus(t, a, path, "ready")
 	tenant := tenantConn(t, s, inst.ID)
