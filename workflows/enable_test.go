@@ -417,3 +417,23 @@ func TestEnableServiceMigrationFailureKeepsItsCauseForOperators(t *testing.T) {
 	assert.Equal(t, sentence, step(t, clients, "migrate_and_seed").Error)
 	assert.Equal(t, cause, step(t, p, "migrate_and_seed").Cause, "ForClients leaves the progress it was called on alone")
 }
+
+// A failure of ours with no sentence of its own (a step's retries spent on
+// an unexpected error) reads as one for the client, not "internal error";
+// the cause is kept for operators.
+func TestEnableServiceInternalFailureReadsAsASentence(t *testing.T) {
+	h := newHarness(t)
+	h.failAt(acts.RegisterHost, temporal.NewNonRetryableApplicationError("pq: connection reset by peer", "PgError", nil))
+	h.stubEnable()
+	setup := validSetup()
+
+	h.env.ExecuteWorkflow(workflows.EnableService, enableInput(&setup))
+
+	require.True(t, h.env.IsWorkflowCompleted())
+	assert.Equal(t, "provisioning failed on our side, and Tenantry's operators have been told",
+		input[activities.FailInstanceInput](h, acts.FailInstance).Reason)
+	p := h.progress()
+	assert.Equal(t, "failed on our side, and Tenantry's operators have been told", p.Error)
+	assert.Equal(t, "failed on our side, and Tenantry's operators have been told", step(t, p, "register_host").Error)
+	assert.Equal(t, "pq: connection reset by peer", step(t, p, "register_host").Cause)
+}

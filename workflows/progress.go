@@ -85,11 +85,23 @@ func (p Progress) ForClients() Progress {
 // when operators need more.
 func failure(err error) (message, cause string) {
 	message, cause = apperr.Message(err), apperr.Cause(err)
+	var canceled *temporal.CanceledError
+	switch {
+	case errors.As(err, &canceled):
+		return "cancelled", ""
+	case apperr.KindOf(err) == apperr.KindInternal:
+		message = ourSide
+	}
 	if cause == message {
 		cause = ""
 	}
 	return message, cause
 }
+
+// ourSide is what a client reads of a failure that is Tenantry's, with no
+// sentence of its own: a workflow that fails so is listed on the
+// developers' problems page, with its cause.
+const ourSide = "failed on our side, and Tenantry's operators have been told"
 
 // tracker keeps a workflow's Progress; every time comes from workflow.Now so
 // the report is the same on replay.
