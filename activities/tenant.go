@@ -3,9 +3,12 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"tenantry/internal/apperr"
 	"tenantry/internal/catalog"
@@ -32,7 +35,10 @@ type MigrateInput struct {
 // Version, as the tenant's own role so it owns every table, then the seed
 // when In.Seed is set. It may take minutes on a large tenant: it
 // heartbeats, and stops (rolling back the file it was running) when the
-// workflow cancels it.
+// workflow cancels it. Retried after a crash anywhere, it carries on where
+// the database is (migrator's ledger) and the seed runs again harmlessly
+// (seeds are idempotent). A migration or seed that would fail the same way
+// again is final (finalFailure).
 func (a *Activities) MigrateTenant(ctx context.Context, in MigrateInput) error {
 	return apperr.ForTemporal(longStep(ctx, "migrate", func(ctx context.Context) error {
 		if in.Seed != nil {
@@ -41,23 +47,49 @@ func (a *Activities) MigrateTenant(ctx context.Context, in MigrateInput) error {
 				return err
 			}
 		}
-		if err := a.migrateTenant(ctx, in); err != nil {
+		cfg, svc, v, err := tenantAtVersion(ctx, a, in.InstanceID, in.Version)
+		if err != nil {
 			return err
+		}
+		if err := migrator.Migrate(ctx, cfg, svc.Migrations, v.SchemaVersion); err != nil {
+			return a.finalFailure(ctx, in.InstanceID, svc.Name+" "+in.Version, "migration", err)
 		}
 		a.logEvent(ctx, in.InstanceID, "instance.migrated", map[string]any{"version": in.Version})
 		if in.Seed == nil {
 			return nil
 		}
-		return a.seedTenant(ctx, *in.Seed)
+		if err := a.seedTenant(ctx, *in.Seed); err != nil {
+			return a.finalFailure(ctx, in.InstanceID, svc.Name+" "+in.Version, "seed", err)
+		}
+		return nil
 	}))
 }
 
-func (a *Activities) migrateTenant(ctx context.Context, in MigrateInput) error {
-	cfg, svc, v, err := tenantAtVersion(ctx, a, in.InstanceID, in.Version)
-	if err != nil {
+// finalFailure turns a migration's or seed's error that running it again
+// cannot mend (migrator.Permanent) into a final one a client can read,
+// keeping its cause for operators (progress, describe, the developers'
+// console); any other error is returned as it is, to be retried. Rows of
+// the instance that break a rule the version adds are the client's to
+// change, and the sentence says which; anything else is on our side.
+func (a *Activities) finalFailure(ctx context.Context, instanceID, release, step string, err error) error {
+	if !migrator.Permanent(err) {
 		return err
 	}
-	return migrator.Migrate(ctx, cfg, svc.Migrations, v.SchemaVersion)
+	a.logEvent(ctx, instanceID, "instance."+step+"_failed", map[string]any{"release": release})
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && (strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23")) {
+		what := pg.Message
+		if pg.Detail != "" {
+			what += ": " + pg.Detail
+		}
+		if step == "seed" {
+			return apperr.Failed(err, "%s cannot be set up with these values: they break a rule of this version (%s). "+
+				"Change them, then enable it again", release, what)
+		}
+		return apperr.Failed(err, "%s cannot be installed on this instance's database: its data breaks a rule of this version (%s). "+
+			"Change that data, then ask for it again", release, what)
+	}
+	return apperr.Failed(err, "%s could not be installed on this instance's database: its %s failed on our side, and Tenantry's operators have been told", release, step)
 }
 
 // tenantAtVersion is how to reach an instance's tenant database and the

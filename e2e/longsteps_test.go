@@ -3,14 +3,12 @@ package e2e_test
 import (
 	"context"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"tenantry/internal/config"
 	"tenantry/internal/controldb"
 	"tenantry/internal/stack"
 	"tenantry/workflows"
@@ -23,17 +21,9 @@ import (
 // ten minutes, and cancelling the upgrade stops it on the database server
 // within seconds, its file rolled back and the instance left on 1.1.0.
 func TestLongMigrations(t *testing.T) {
-	s, _ := startStackWith(t, stack.Config{Config: config.Config{GracePeriod: time.Hour}, Services: os.DirFS("testdata/services")})
+	s, a := testServicesStack(t, "sam@slow.test")
 	ctx := context.Background()
-	a := signupAndLogin(t, s.URL, "sam@slow.test")
-	if _, err := s.Platform.BootstrapPlatformRole(ctx, "sam@slow.test", "developer"); err != nil {
-		t.Fatal(err)
-	}
-	var inst instance
-	a.must(http.StatusCreated, "POST", "/instances", map[string]any{
-		"service": "slow", "modules": []string{}, "host": "sam-slow.localhost",
-		"setup": map[string]string{"admin_email": "admin@slow.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"},
-	}, &inst)
+	inst := enableWithSetup(a, "slow", "sam-slow.localhost")
 	path := "/instances/" + inst.ID
 	waitStatus(t, a, path, "ready")
 	tenant := tenantConn(t, s, inst.ID)

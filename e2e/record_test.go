@@ -15,7 +15,7 @@ import (
 // recordEnv names the variable that makes the journey save its workflows'
 // histories as the replay tests' fixtures:
 //
-//	TENANTRY_RECORD_HISTORIES=1 go test ./e2e -run 'TestClientJourney|TestOperatorUpgradesAnInstance|TestScheduledPriceChangeOnTheDevServer|TestBillingOneMinutePeriods|TestInstanceExpiresUnlessRenewed|TestBrokerLifecycle|TestRolloutThroughTheAPI|TestFleetOfTwoServers|TestServiceJobsOnTheirQueueAndHeld'
+//	TENANTRY_RECORD_HISTORIES=1 go test ./e2e -run 'TestClientJourney|TestOperatorUpgradesAnInstance|TestScheduledPriceChangeOnTheDevServer|TestBillingOneMinutePeriods|TestInstanceExpiresUnlessRenewed|TestBrokerLifecycle|TestRolloutThroughTheAPI|TestFleetOfTwoServers|TestServiceJobsOnTheirQueueAndHeld|TestAFailedUpgradeMigratesBack'
 //
 // Histories recorded before a change guarded by workflow.GetVersion stay
 // beside the new ones under another name (e.g. *_local_steps.json, from

@@ -81,7 +81,7 @@ func DrainServer(ctx workflow.Context, in DrainInput) (DrainProgress, error) {
 		return d.p, err
 	}
 	if err := d.run(ctx); err != nil {
-		d.p.Status, d.p.Error = StatusFailed, operatorReason(err)
+		d.p.Status, d.p.Error = StatusFailed, apperr.Cause(err)
 		return d.p, err
 	}
 	if len(d.p.Failed) > 0 {
@@ -134,7 +134,7 @@ func (d *drain) run(ctx workflow.Context) error {
 				if m, ok := pending[inst.InstanceID]; ok {
 					delete(pending, inst.InstanceID)
 					if err != nil {
-						m.Error = operatorReason(err)
+						m.Error = apperr.Cause(err)
 						d.p.Failed = append(d.p.Failed, m)
 					} else {
 						d.p.Moved = append(d.p.Moved, m)

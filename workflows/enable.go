@@ -356,5 +356,8 @@ func reasonOf(err error) string {
 	if errors.As(err, &canceled) {
 		return "provisioning was cancelled"
 	}
+	if apperr.KindOf(err) == apperr.KindInternal {
+		return "provisioning " + ourSide
+	}
 	return apperr.Message(err)
 }

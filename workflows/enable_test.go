@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -390,4 +391,49 @@ func (h *harness) assertCompensated(t *testing.T, failing, msg string, calls []s
 		}
 	}
 	assert.Equal(t, wantStates, states(p))
+}
+
+// A migration that cannot succeed fails the enable at once: the client
+// reads the activity's sentence (the instance's reason, the progress), and
+// operators the cause beside it, which the progress for clients leaves out.
+func TestEnableServiceMigrationFailureKeepsItsCauseForOperators(t *testing.T) {
+	const sentence = "forum 1.4.0 could not be installed on this instance's database: its migration failed on our side, and Tenantry's operators have been told"
+	const cause = `migration 000002_x.up.sql of database tenant_ada failed: ERROR: relation "attachments" already exists (SQLSTATE 42P07)`
+	h := newHarness(t)
+	h.failAt(acts.MigrateTenant, apperr.ForTemporal(apperr.Failed(errors.New(cause), "%s", sentence)))
+	h.stubEnable()
+	setup := validSetup()
+
+	h.env.ExecuteWorkflow(workflows.EnableService, enableInput(&setup))
+
+	// One MigrateTenant call: final, not retried.
+	h.assertCompensated(t, "migrate_and_seed", sentence, names(acts.ReserveInstance, acts.AllocateDatabase, acts.CreateRole, acts.CreateDatabase, acts.MigrateTenant), start)
+	p := h.progress()
+	assert.Equal(t, cause, p.Cause)
+	assert.Equal(t, cause, step(t, p, "migrate_and_seed").Cause)
+	clients := p.ForClients()
+	assert.Empty(t, clients.Cause)
+	assert.Empty(t, step(t, clients, "migrate_and_seed").Cause)
+	assert.Equal(t, sentence, step(t, clients, "migrate_and_seed").Error)
+	assert.Equal(t, cause, step(t, p, "migrate_and_seed").Cause, "ForClients leaves the progress it was called on alone")
+}
+
+// A failure of ours with no sentence of its own (a step's retries spent on
+// an unexpected error) reads as one for the client, not "internal error";
+// the cause is kept for operators.
+func TestEnableServiceInternalFailureReadsAsASentence(t *testing.T) {
+	h := newHarness(t)
+	h.failAt(acts.RegisterHost, temporal.NewNonRetryableApplicationError("pq: connection reset by peer", "PgError", nil))
+	h.stubEnable()
+	setup := validSetup()
+
+	h.env.ExecuteWorkflow(workflows.EnableService, enableInput(&setup))
+
+	require.True(t, h.env.IsWorkflowCompleted())
+	assert.Equal(t, "provisioning failed on our side, and Tenantry's operators have been told",
+		input[activities.FailInstanceInput](h, acts.FailInstance).Reason)
+	p := h.progress()
+	assert.Equal(t, "failed on our side, and Tenantry's operators have been told", p.Error)
+	assert.Equal(t, "failed on our side, and Tenantry's operators have been told", step(t, p, "register_host").Error)
+	assert.Equal(t, "pq: connection reset by peer", step(t, p, "register_host").Cause)
 }

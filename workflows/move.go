@@ -206,7 +206,7 @@ func (m *move) endMaintenance(ctx workflow.Context) error {
 // (the partial target copy dropped, the source reopened) and ends
 // maintenance, so the instance runs where it was.
 func (m *move) fail(ctx workflow.Context, cause error, beforeSwitch bool) error {
-	reason := operatorReason(cause)
+	reason := apperr.Cause(cause)
 	var failed string
 	for _, s := range m.t.p.Steps {
 		if s.State == StepFailed {
@@ -224,10 +224,10 @@ func (m *move) fail(ctx workflow.Context, cause error, beforeSwitch bool) error 
 		})
 		m.t.step(MoveStepAbandon).Title = "Drop the partial copy and reopen the source"
 		if err != nil {
-			reason += " (and the partial copy could not be removed: " + operatorReason(err) + ")"
+			reason += " (and the partial copy could not be removed: " + apperr.Cause(err) + ")"
 		}
 		if err := m.t.run(dctx, MoveStepMaintenanceOff, func() error { return m.endMaintenance(dctx) }); err != nil {
-			reason += " (and maintenance could not be ended: " + operatorReason(err) + ")"
+			reason += " (and maintenance could not be ended: " + apperr.Cause(err) + ")"
 		}
 		reason += "; the instance stays on " + m.plan.FromServer
 	}

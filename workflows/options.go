@@ -33,7 +33,7 @@ var retryDB = &temporal.RetryPolicy{
 	MaximumAttempts:    8,
 	NonRetryableErrorTypes: []string{
 		string(apperr.KindInvalid), string(apperr.KindConflict),
-		string(apperr.KindNotFound), string(apperr.KindForbidden),
+		string(apperr.KindNotFound), string(apperr.KindForbidden), string(apperr.KindFailed),
 	},
 }
 
@@ -67,7 +67,22 @@ func call(ctx workflow.Context, fn any, in any, out any) error {
 const (
 	longStepAttempt   = time.Hour
 	longStepHeartbeat = 10 * time.Second
+	// longStepTotal bounds a long step's attempts together: a database
+	// server that stays unreachable this long fails the step.
+	longStepTotal = 24 * time.Hour
 )
+
+// retryLong retries a long step until it succeeds, fails for good (a
+// domain or apperr.Failed error, returned at once), or longStepTotal ends:
+// a worker killed during a migration costs an attempt, and however often
+// that happens it must not fail the provisioning or upgrade, as a limit on
+// attempts would.
+var retryLong = &temporal.RetryPolicy{
+	InitialInterval:        retryDB.InitialInterval,
+	BackoffCoefficient:     2,
+	MaximumInterval:        30 * time.Second,
+	NonRetryableErrorTypes: retryDB.NonRetryableErrorTypes,
+}
 
 // longStepsVersion guards the move of long steps from local to regular
 // activities: histories recorded before it keep replaying their local
@@ -80,14 +95,16 @@ func longSteps(ctx workflow.Context) bool {
 	return workflow.GetVersion(ctx, longStepsVersion, workflow.DefaultVersion, 1) == 1
 }
 
-// withLongSteps gives regular activities their deadline, heartbeat timeout
-// and retries.
+// withLongSteps gives regular activities their deadlines, heartbeat timeout
+// and retries (retryLong). The options are not part of what a replay
+// checks, so recorded runs replay as they ran.
 func withLongSteps(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: longStepAttempt,
-		HeartbeatTimeout:    longStepHeartbeat,
-		WaitForCancellation: true,
-		RetryPolicy:         retryDB,
+		ScheduleToCloseTimeout: longStepTotal,
+		StartToCloseTimeout:    longStepAttempt,
+		HeartbeatTimeout:       longStepHeartbeat,
+		WaitForCancellation:    true,
+		RetryPolicy:            retryLong,
 	})
 }
 

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -47,6 +48,10 @@ type Step struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	Error     string     `json:"error,omitempty"`
+	// Cause is what operators need of a failure whose Error a client
+	// reads (a migration's SQL error, say); the platform gives clients
+	// progress without it.
+	Cause string `json:"cause,omitempty"`
 	// Note says what a waiting step waits for, when it is not a person.
 	Note string `json:"note,omitempty"`
 }
@@ -62,7 +67,41 @@ type Progress struct {
 	Status Status `json:"status"`
 	Steps  []Step `json:"steps"`
 	Error  string `json:"error,omitempty"`
+	// Cause: as Step.Cause, for the whole workflow.
+	Cause string `json:"cause,omitempty"`
 }
+
+// ForClients is the progress without the causes kept for operators.
+func (p Progress) ForClients() Progress {
+	p.Cause = ""
+	p.Steps = slices.Clone(p.Steps)
+	for i := range p.Steps {
+		p.Steps[i].Cause = ""
+	}
+	return p
+}
+
+// failure is an error's two readings: Message for clients, and its Cause
+// when operators need more.
+func failure(err error) (message, cause string) {
+	message, cause = apperr.Message(err), apperr.Cause(err)
+	var canceled *temporal.CanceledError
+	switch {
+	case errors.As(err, &canceled):
+		return "cancelled", ""
+	case apperr.KindOf(err) == apperr.KindInternal:
+		message = ourSide
+	}
+	if cause == message {
+		cause = ""
+	}
+	return message, cause
+}
+
+// ourSide is what a client reads of a failure that is Tenantry's, with no
+// sentence of its own: a workflow that fails so is listed on the
+// developers' problems page, with its cause.
+const ourSide = "failed on our side, and Tenantry's operators have been told"
 
 // tracker keeps a workflow's Progress; every time comes from workflow.Now so
 // the report is the same on replay.
@@ -109,7 +148,8 @@ func (t *tracker) run(ctx workflow.Context, name string, fn func() error) error 
 	t.set(ctx, name, StepRunning)
 	if err := fn(); err != nil {
 		t.set(ctx, name, StepFailed)
-		t.step(name).Error = apperr.Message(err)
+		s := t.step(name)
+		s.Error, s.Cause = failure(err)
 		return err
 	}
 	t.set(ctx, name, StepDone)
@@ -118,10 +158,10 @@ func (t *tracker) run(ctx workflow.Context, name string, fn func() error) error 
 
 func (t *tracker) fail(ctx workflow.Context, err error) {
 	t.p.Status = StatusFailed
-	t.p.Error = apperr.Message(err)
+	t.p.Error, t.p.Cause = failure(err)
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) {
-		t.p.Status, t.p.Error = StatusCancelled, "cancelled by an operator"
+		t.p.Status, t.p.Error, t.p.Cause = StatusCancelled, "cancelled by an operator", ""
 	}
 	for i := range t.p.Steps {
 		if t.p.Steps[i].State == StepPending {

@@ -860,7 +860,7 @@ func (r *rollout) upgradeOne(ctx workflow.Context, tgt activities.RolloutTarget)
 
 	reason := ""
 	if err != nil {
-		reason = operatorReason(err)
+		reason = apperr.Cause(err)
 		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
 		if errors.As(err, &started) {
 			reason = "an upgrade of this instance to " + r.in.Version + " is already running (" + UpgradeInstanceID(id, r.in.Version) + ")"
@@ -981,6 +981,6 @@ func (r *rollout) fail(ctx workflow.Context, cause error) (RolloutResult, error)
 	}
 	r.p.Outcome = RolloutFailed
 	r.t.fail(ctx, cause)
-	r.t.p.Error = operatorReason(cause)
+	r.t.p.Error = apperr.Cause(cause)
 	return RolloutResult{Outcome: RolloutFailed, Counts: r.view().Counts, Failures: r.p.Failures}, cause
 }

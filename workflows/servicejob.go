@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"tenantry/activities"
+	"tenantry/internal/apperr"
 	"tenantry/internal/controldb"
 	"tenantry/internal/servicejobs"
 )
@@ -136,7 +137,7 @@ func (j *serviceJob) run(ctx workflow.Context) (servicejobs.Result, error) {
 		return callLong(withLongSteps(ctx), acts.RunJob, ref, &res)
 	})
 	if err != nil {
-		j.t.step(JobStepRun).Error = operatorReason(err)
+		j.t.step(JobStepRun).Error = apperr.Cause(err)
 		return res, j.end(ctx, err)
 	}
 	j.p.Result = &res
@@ -211,7 +212,7 @@ func (j *serviceJob) sleep(ctx workflow.Context, d time.Duration) error {
 // ran), on a disconnected context so a cancelled job is recorded too.
 func (j *serviceJob) end(ctx workflow.Context, err error) error {
 	j.t.fail(ctx, err)
-	fin := activities.FinishJobInput{JobID: j.in.JobID, Status: controldb.JobFailed, Error: operatorReason(err)}
+	fin := activities.FinishJobInput{JobID: j.in.JobID, Status: controldb.JobFailed, Error: apperr.Cause(err)}
 	if isCancel(err) {
 		fin.Status, fin.Error = controldb.JobCancelled, "cancelled"
 	}

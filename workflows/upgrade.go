@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"context"
-	"errors"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -47,6 +46,10 @@ const (
 	UpgradeStepSwap           = "swap"
 	UpgradeStepSettings       = "tenant_settings"
 	UpgradeStepMaintenanceOff = "maintenance_off"
+	// UpgradeStepRollBack appears only after a failed migration: it
+	// migrates the database back to the schema of the version the
+	// instance stays on.
+	UpgradeStepRollBack = "roll_back"
 )
 
 // StartUpgrade starts an instance's upgrade to a version and returns its
@@ -173,10 +176,33 @@ func endMaintenance(ctx workflow.Context, instanceID, by string) error {
 	return call(withDBSteps(dctx), acts.SetMaintenance, activities.MaintenanceInput{InstanceID: instanceID, On: false, By: by}, nil)
 }
 
+// upgradeRollsBackVersion guards migrating the database back after a
+// failed migration: runs recorded before it ended maintenance at once.
+const upgradeRollsBackVersion = "upgrade-rolls-back"
+
+// rollBack migrates the database back to the schema of the version the
+// instance keeps (MigrateTenant runs the down files of what the failed
+// migration applied; each file is one transaction and recorded in the
+// migrator's ledger, so a database left dirty is settled first). Nothing
+// wrote to the instance meanwhile: it is in maintenance. It runs on a
+// disconnected context, so a cancelled upgrade still rolls back.
+func (u *upgrade) rollBack(ctx workflow.Context) error {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	err := u.t.run(dctx, UpgradeStepRollBack, func() error {
+		return callLong(withLongSteps(dctx), acts.MigrateTenant, activities.MigrateInput{InstanceID: u.in.InstanceID, Version: u.plan.FromVersion}, nil)
+	})
+	s := u.t.step(UpgradeStepRollBack)
+	s.Title = "Migrate the database back to " + u.plan.FromVersion
+	if err != nil {
+		s.Error, s.Cause = apperr.Cause(err), ""
+	}
+	return err
+}
+
 // fail ends maintenance if this upgrade may have begun it, records why in
 // the progress, and returns a final error an operator can read.
 func (u *upgrade) fail(ctx workflow.Context, cause error) error {
-	reason := operatorReason(cause)
+	reason := apperr.Cause(cause)
 	var failed string
 	for _, s := range u.t.p.Steps {
 		if s.State == StepFailed {
@@ -196,31 +222,33 @@ func (u *upgrade) fail(ctx workflow.Context, cause error) error {
 		u.t.p.Error = reason
 		return err
 	}
-	if u.inMaintenance && failed != UpgradeStepMaintenanceOff {
-		if err := u.t.run(ctx, UpgradeStepMaintenanceOff, func() error { return u.endMaintenance(ctx) }); err != nil {
-			u.t.step(UpgradeStepMaintenanceOff).Error = operatorReason(err)
-			reason += " (and maintenance could not be ended: " + operatorReason(err) + ")"
+	if failed == UpgradeStepMigrate && workflow.GetVersion(ctx, upgradeRollsBackVersion, workflow.DefaultVersion, 1) == 1 {
+		if err := u.rollBack(ctx); err != nil {
+			// Between the two versions' schemas neither version's code may
+			// run: the instance stays in maintenance for an operator.
+			reason = "migrate failed: " + reason + "; migrating the database back to " + u.plan.FromVersion + "'s schema failed too (" +
+				apperr.Cause(err) + "), so the instance stays in maintenance: fix the cause, then go tool temporal workflow reset --workflow-id " +
+				UpgradeInstanceID(u.in.InstanceID, u.in.Version) + " --type LastWorkflowTask --reason retry-roll-back"
+			err := temporal.NewNonRetryableApplicationError(reason, string(apperr.KindOf(cause)), cause)
+			u.t.fail(ctx, err)
+			u.t.p.Error, u.t.p.Cause = reason, ""
+			return err
 		}
 	}
-	switch failed {
-	case UpgradeStepMaintenanceOn, UpgradeStepMigrate:
+	if u.inMaintenance && failed != UpgradeStepMaintenanceOff {
+		if err := u.t.run(ctx, UpgradeStepMaintenanceOff, func() error { return u.endMaintenance(ctx) }); err != nil {
+			u.t.step(UpgradeStepMaintenanceOff).Error = apperr.Cause(err)
+			reason += " (and maintenance could not be ended: " + apperr.Cause(err) + ")"
+		}
+	}
+	switch {
+	case failed == UpgradeStepMigrate && u.t.step(UpgradeStepRollBack).State == StepDone:
+		reason = failed + " failed: " + reason + "; the database is back on " + u.plan.FromVersion + "'s schema and the instance stays on " + u.plan.FromVersion
+	case failed == UpgradeStepMaintenanceOn, failed == UpgradeStepMigrate:
 		reason = failed + " failed: " + reason + "; the instance stays on " + u.plan.FromVersion
 	}
 	err := temporal.NewNonRetryableApplicationError(reason, string(apperr.KindOf(cause)), cause)
 	u.t.fail(ctx, err)
-	u.t.p.Error = reason // also when the cause is internal: operators read it
+	u.t.p.Error, u.t.p.Cause = reason, "" // also when the cause is internal: operators read it
 	return err
-}
-
-// operatorReason is the cause an operator needs: the innermost application
-// error's message (a migration's SQL error, say), which a client would only
-// see as "internal error". Only operators start and watch upgrades.
-func operatorReason(err error) string {
-	msg := apperr.Message(err)
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if app, ok := e.(*temporal.ApplicationError); ok && app.Message() != "" {
-			msg = app.Message()
-		}
-	}
-	return msg
 }

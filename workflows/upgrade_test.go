@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
@@ -26,6 +27,19 @@ func (h *harness) stubUpgrade() {
 	h.stub(acts.MigrateTenant, nil)
 	h.stub(acts.SwapVersion, upgradePlan, nil)
 	h.stub(acts.WriteTenantModules, nil)
+}
+
+// migrations lists MigrateTenant's inputs, in order.
+func (h *harness) migrations() []activities.MigrateInput {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []activities.MigrateInput
+	for _, c := range h.calls {
+		if c.name == activityName(acts.MigrateTenant) {
+			out = append(out, c.in.(activities.MigrateInput))
+		}
+	}
+	return out
 }
 
 // maintenance lists the flags SetMaintenance was called with, in order.
@@ -69,7 +83,18 @@ func TestUpgradeInstance(t *testing.T) {
 	}, states(p))
 }
 
-func TestUpgradeMigrationFailureEndsMaintenanceWithoutSwapping(t *testing.T) {
+// failMigrationTo makes MigrateTenant fail with err when it migrates to
+// version, and run as stubbed otherwise (call it before the stub* helpers).
+func (h *harness) failMigrationTo(version string, err error) {
+	name := activityName(acts.MigrateTenant)
+	h.env.OnActivity(acts.MigrateTenant, mock.Anything, activities.MigrateInput{InstanceID: instanceID, Version: version}).
+		Run(func(args mock.Arguments) { h.record(name, args.Get(1)) }).
+		Return(err).Maybe()
+}
+
+// A failed migration is migrated back to the schema of the version the
+// instance keeps, then maintenance ends.
+func TestUpgradeMigrationFailureRollsBackAndEndsMaintenanceWithoutSwapping(t *testing.T) {
 	for _, tc := range []struct {
 		name, reason string
 		err          error
@@ -79,10 +104,13 @@ func TestUpgradeMigrationFailureEndsMaintenanceWithoutSwapping(t *testing.T) {
 		{"internal cause", `ERROR: column "pinned" of relation "threads" already exists`,
 			temporal.NewNonRetryableApplicationError(`ERROR: column "pinned" of relation "threads" already exists`, "PgError", nil)},
 		{"domain error", "the instance's database is unreachable", domainErr(apperr.Conflict("the instance's database is unreachable"))},
+		{"a migration that cannot succeed", `migration 000003_x.up.sql of database tenant_ada failed: ERROR: boom (SQLSTATE 42601)`,
+			apperr.ForTemporal(apperr.Failed(errors.New(`migration 000003_x.up.sql of database tenant_ada failed: ERROR: boom (SQLSTATE 42601)`),
+				"forum 1.2.0 could not be installed on this instance's database: its migration failed on our side, and Tenantry's operators have been told"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.failAt(acts.MigrateTenant, tc.err)
+			h.failMigrationTo("1.2.0", tc.err)
 			h.stubUpgrade()
 
 			h.env.ExecuteWorkflow(workflows.UpgradeInstance, upgradeInput())
@@ -93,11 +121,12 @@ func TestUpgradeMigrationFailureEndsMaintenanceWithoutSwapping(t *testing.T) {
 			var app *temporal.ApplicationError
 			require.True(t, errors.As(err, &app), "%v", err)
 			assert.True(t, app.NonRetryable())
-			want := "migrate failed: " + tc.reason + "; the instance stays on 1.1.0"
+			want := "migrate failed: " + tc.reason + "; the database is back on 1.1.0's schema and the instance stays on 1.1.0"
 			assert.Equal(t, want, app.Message())
-			assert.NotContains(t, h.called(), activityName(acts.SwapVersion))
-			assert.NotContains(t, h.called(), activityName(acts.WriteTenantModules))
-			assert.Equal(t, []bool{true, false}, h.maintenance(), "maintenance ends")
+			assert.Equal(t, names(acts.CheckUpgrade, acts.SetMaintenance, acts.MigrateTenant, acts.MigrateTenant, acts.SetMaintenance), h.called())
+			assert.Equal(t, []activities.MigrateInput{{InstanceID: instanceID, Version: "1.2.0"}, {InstanceID: instanceID, Version: "1.1.0"}},
+				h.migrations(), "forward, then back")
+			assert.Equal(t, []bool{true, false}, h.maintenance(), "maintenance ends after the roll-back")
 
 			p := h.progress()
 			assert.Equal(t, workflows.StatusFailed, p.Status)
@@ -105,10 +134,34 @@ func TestUpgradeMigrationFailureEndsMaintenanceWithoutSwapping(t *testing.T) {
 			assert.Equal(t, map[string]workflows.StepState{
 				"validate": workflows.StepDone, "maintenance_on": workflows.StepDone, "migrate": workflows.StepFailed,
 				"swap": workflows.StepSkipped, "tenant_settings": workflows.StepSkipped, "maintenance_off": workflows.StepDone,
+				"roll_back": workflows.StepDone,
 			}, states(p))
 			assert.Equal(t, tc.reason, step(t, p, "migrate").Error)
+			assert.Equal(t, "Migrate the database back to 1.1.0", step(t, p, "roll_back").Title)
 		})
 	}
+}
+
+// A roll-back that fails too leaves the database between the two
+// versions' schemas: the instance stays in maintenance, and the reason
+// says how to retry.
+func TestUpgradeRollBackFailureKeepsMaintenance(t *testing.T) {
+	h := newHarness(t)
+	h.failMigrationTo("1.2.0", domainErr(apperr.Conflict("file 3 failed")))
+	h.failMigrationTo("1.1.0", domainErr(apperr.Conflict("down file 2 failed")))
+	h.stubUpgrade()
+
+	h.env.ExecuteWorkflow(workflows.UpgradeInstance, upgradeInput())
+
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &app))
+	assert.Contains(t, app.Message(), "migrate failed: file 3 failed; migrating the database back to 1.1.0's schema failed too (down file 2 failed), so the instance stays in maintenance")
+	assert.Contains(t, app.Message(), "workflow reset --workflow-id upgrade/"+instanceID+"/1.2.0 --type LastWorkflowTask")
+	assert.Equal(t, []bool{true}, h.maintenance(), "maintenance stays on")
+	p := h.progress()
+	assert.Equal(t, workflows.StepFailed, step(t, p, "roll_back").State)
+	assert.Equal(t, "down file 2 failed", step(t, p, "roll_back").Error)
+	assert.Equal(t, workflows.StepSkipped, step(t, p, "maintenance_off").State)
 }
 
 // A swap that fails after the migration keeps the instance in maintenance:

@@ -27,6 +27,11 @@ const (
 	// KindUnavailable: a dependency (PostgreSQL, Temporal) cannot be
 	// reached now; retry later.
 	KindUnavailable Kind = "unavailable"
+	// KindFailed: a step failed in a way that running it again cannot
+	// mend (a service version's migration that fails on the instance's
+	// database). The message says so to the client in plain words; the
+	// cause, for operators, travels beside it (Failed).
+	KindFailed Kind = "failed"
 )
 
 // Error is a domain error: a kind and a message safe to show a user.
@@ -61,6 +66,16 @@ func Unauthorized(format string, args ...any) *Error {
 }
 func TooMany(format string, args ...any) *Error { return newf(KindTooMany, format, args...) }
 
+// Failed is a final failure whose message a client may read, keeping its
+// cause for operators: an activity's ForTemporal sends the cause as the
+// application error's cause, where `temporal workflow describe` and the
+// developers' console show it.
+func Failed(cause error, format string, args ...any) *Error {
+	e := newf(KindFailed, format, args...)
+	e.cause = cause
+	return e
+}
+
 // KindOf finds the domain kind of err, looking through wrapping and through
 // Temporal's application, activity, child-workflow and workflow errors; an
 // unreachable dependency (Outage) is KindUnavailable.
@@ -78,7 +93,7 @@ func KindOf(err error) Kind {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		switch k := Kind(app.Type()); k {
-		case KindInvalid, KindConflict, KindNotFound, KindForbidden:
+		case KindInvalid, KindConflict, KindNotFound, KindForbidden, KindFailed:
 			return k
 		}
 	}
@@ -119,18 +134,60 @@ func HTTPStatus(err error) int {
 		return http.StatusTooManyRequests
 	case KindUnavailable:
 		return http.StatusServiceUnavailable
+	case KindFailed:
+		return http.StatusInternalServerError
 	default:
 		return http.StatusInternalServerError
 	}
 }
 
 // ForTemporal turns a domain error into a non-retryable application error so
-// a workflow fails fast on bad input; other errors (an outage too) pass
-// through and retry.
+// a workflow fails fast on bad input (and a Failed step keeps its cause);
+// other errors (an outage too) pass through and retry.
 func ForTemporal(err error) error {
 	var e *Error
-	if errors.As(err, &e) && e.Kind != KindUnavailable {
-		return temporal.NewNonRetryableApplicationError(e.Message, string(e.Kind), nil)
+	if !errors.As(err, &e) || e.Kind == KindUnavailable {
+		return err
 	}
-	return err
+	var cause error
+	if e.Kind == KindFailed {
+		cause = e.cause
+	}
+	return temporal.NewNonRetryableApplicationError(e.Message, string(e.Kind), cause)
+}
+
+// Cause is what an operator needs to know of err where a client reads
+// only Message: the cause a Failed error carries (a migration's file and
+// SQL error, say), else the innermost application error's message, which
+// is how an activity's own error arrives across Temporal.
+func Cause(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		switch x := e.(type) {
+		case *Error:
+			if x.cause != nil {
+				return x.cause.Error()
+			}
+			msg = x.Message
+		case *temporal.ApplicationError:
+			if x.Message() != "" {
+				msg = x.Message()
+			}
+			c := x.Unwrap()
+			if c == nil {
+				continue
+			}
+			app, crossed := c.(*temporal.ApplicationError)
+			switch {
+			case Kind(x.Type()) == KindFailed && crossed:
+				return app.Message() // the cause, as Temporal carried it
+			case !crossed && !errors.As(c, &app):
+				return c.Error() // the cause, before Temporal carries it
+			}
+		}
+	}
+	return msg
 }

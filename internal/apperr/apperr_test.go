@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
 	"tenantry/internal/apperr"
@@ -67,4 +68,32 @@ func TestForTemporalPassesOtherErrorsThrough(t *testing.T) {
 	boom := errors.New("connection refused")
 	assert.Same(t, boom, apperr.ForTemporal(boom))
 	assert.Equal(t, "internal error", apperr.Message(boom), "a cause must not reach users")
+}
+
+// A Failed error keeps its message for clients and its cause for
+// operators, as an activity returns it and as a workflow reads it.
+func TestFailedKeepsItsCause(t *testing.T) {
+	cause := errors.New(`migration 000002_x.up.sql failed: ERROR: boom (SQLSTATE 42P01)`)
+	e := apperr.Failed(cause, "forum %s could not be installed", "1.1.0")
+	assert.Equal(t, apperr.KindFailed, apperr.KindOf(e))
+	assert.Equal(t, "forum 1.1.0 could not be installed", apperr.Message(e))
+	assert.Equal(t, cause.Error(), apperr.Cause(e))
+	assert.Equal(t, http.StatusInternalServerError, apperr.HTTPStatus(e))
+
+	sent := apperr.ForTemporal(e)
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, sent, &app)
+	assert.True(t, app.NonRetryable())
+	assert.Equal(t, "forum 1.1.0 could not be installed", apperr.Message(sent))
+	assert.Equal(t, cause.Error(), apperr.Cause(sent))
+
+	// Across Temporal the cause arrives as an application error of its own.
+	arrived := fmt.Errorf("activity error: %w", temporal.NewNonRetryableApplicationError(app.Message(), app.Type(),
+		temporal.NewApplicationError(cause.Error(), "*migrator.Error")))
+	assert.Equal(t, apperr.KindFailed, apperr.KindOf(arrived))
+	assert.Equal(t, "forum 1.1.0 could not be installed", apperr.Message(arrived))
+	assert.Equal(t, cause.Error(), apperr.Cause(arrived))
+
+	assert.Equal(t, "taken", apperr.Cause(apperr.Conflict("taken")))
+	assert.Equal(t, "boom", apperr.Cause(errors.New("boom")))
 }

@@ -143,6 +143,17 @@ func (d *crashDB) kill(pid int) {
 	require.True(d.t, ok, "session %d ended", pid)
 }
 
+// hold runs sql in a transaction of its own session, left open for the
+// test to end, and so holds the locks sql took.
+func (d *crashDB) hold(sql string) pgx.Tx {
+	d.t.Helper()
+	tx, err := connect(d.t, d.cfg).Begin(context.Background())
+	require.NoError(d.t, err)
+	_, err = tx.Exec(context.Background(), sql)
+	require.NoError(d.t, err, sql)
+	return tx
+}
+
 // background runs a migration that the test will crash; its error is the
 // crash's.
 func (d *crashDB) background(version uint) <-chan error {
@@ -177,10 +188,7 @@ func TestEveryCrashPointOfAnUpMigrationConverges(t *testing.T) {
 	t.Run("inside the file", func(t *testing.T) {
 		d := newCrashDB(t, ledgered())
 		require.NoError(t, d.migrate(2))
-		lock, err := connect(t, d.cfg).Begin(ctx)
-		require.NoError(t, err)
-		_, err = lock.Exec(ctx, `LOCK TABLE second IN SHARE MODE`) // file 5's INSERT waits, fifth made
-		require.NoError(t, err)
+		lock := d.hold(`LOCK TABLE second IN SHARE MODE`) // file 5's INSERT waits, fifth made
 		done := d.background(migrator.Latest)
 		d.kill(d.migrationBlocked("%INSERT INTO second VALUES (5)%"))
 		crashed(t, done)
@@ -194,17 +202,11 @@ func TestEveryCrashPointOfAnUpMigrationConverges(t *testing.T) {
 	t.Run("after the file committed, before golang-migrate marked it clean", func(t *testing.T) {
 		d := newCrashDB(t, ledgered())
 		require.NoError(t, d.migrate(2))
-		lock, err := connect(t, d.cfg).Begin(ctx)
-		require.NoError(t, err)
-		_, err = lock.Exec(ctx, `LOCK TABLE second IN SHARE MODE`)
-		require.NoError(t, err)
+		lock := d.hold(`LOCK TABLE second IN SHARE MODE`)
 		done := d.background(migrator.Latest)
 		d.migrationBlocked("%INSERT INTO second VALUES (5)%")
 		// golang-migrate's own clean mark (TRUNCATE) waits on this reader.
-		reader, err := connect(t, d.cfg).Begin(ctx)
-		require.NoError(t, err)
-		_, err = reader.Exec(ctx, `SELECT FROM schema_migrations`)
-		require.NoError(t, err)
+		reader := d.hold(`SELECT FROM schema_migrations`)
 		require.NoError(t, lock.Rollback(ctx))
 		d.kill(d.migrationBlocked("TRUNCATE%"))
 		crashed(t, done)
@@ -232,11 +234,8 @@ func TestEveryCrashPointOfAnUpMigrationConverges(t *testing.T) {
 	})
 	t.Run("the first file, inside it", func(t *testing.T) {
 		d := newCrashDB(t, ledgered())
-		lock, err := connect(t, d.cfg).Begin(ctx)
-		require.NoError(t, err)
 		// The first file's CREATE TABLE first waits for this one's name.
-		_, err = lock.Exec(ctx, `CREATE TABLE first (id int)`)
-		require.NoError(t, err)
+		lock := d.hold(`CREATE TABLE first (id int)`)
 		done := d.background(migrator.Latest)
 		d.kill(d.migrationBlocked("%CREATE TABLE first%"))
 		crashed(t, done)
@@ -256,10 +255,7 @@ func TestEveryCrashPointOfADownMigrationConverges(t *testing.T) {
 	t.Run("inside the file", func(t *testing.T) {
 		d := newCrashDB(t, ledgered())
 		require.NoError(t, d.migrate(migrator.Latest))
-		lock, err := connect(t, d.cfg).Begin(ctx)
-		require.NoError(t, err)
-		_, err = lock.Exec(ctx, `LOCK TABLE second IN SHARE MODE`)
-		require.NoError(t, err)
+		lock := d.hold(`LOCK TABLE second IN SHARE MODE`)
 		done := d.background(2)
 		d.kill(d.migrationBlocked("%DELETE FROM second WHERE id = 5%"))
 		crashed(t, done)
@@ -325,10 +321,7 @@ func TestAConcurrentIndexBuildCrashedHalfWay(t *testing.T) {
 	require.NoError(t, d.migrate(5))
 	// A transaction writing second holds the build up after it made its
 	// (still invalid) index.
-	writer, err := connect(t, d.cfg).Begin(ctx)
-	require.NoError(t, err)
-	_, err = writer.Exec(ctx, `INSERT INTO second VALUES (7)`)
-	require.NoError(t, err)
+	writer := d.hold(`INSERT INTO second VALUES (7)`)
 	done := d.background(migrator.Latest)
 	d.kill(d.migrationBlocked("CREATE UNIQUE INDEX CONCURRENTLY%"))
 	crashed(t, done)

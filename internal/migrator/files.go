@@ -85,7 +85,10 @@ func (r *runner) Run(migration io.Reader) error {
 	fail := func(offset int, err error) error {
 		e := &Error{Database: r.database, File: name, Err: err}
 		var dbErr database.Error
-		if errors.As(err, &dbErr) && dbErr.Line > 0 {
+		if errors.As(err, &dbErr) && dbErr.OrigErr != nil {
+			e.Err = dbErr.OrigErr // which unwraps, unlike database.Error
+		}
+		if dbErr.Line > 0 {
 			// Lines of the statement golang-migrate ran, which began with
 			// the tag line unless it is one statement of a NoTransaction
 			// file; one past the file is its bookkeeping.

@@ -33,7 +33,9 @@ type folder struct {
 var (
 	dropIndex   = regexp.MustCompile(`(?is)^DROP\s+INDEX\s+CONCURRENTLY\s+IF\s+EXISTS\s+([\w."]+)$`)
 	createIndex = regexp.MustCompile(`(?is)^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w."]+)\s+ON\s+.+$`)
-	concurrent  = regexp.MustCompile(`(?i)\bCONCURRENTLY\b`)
+	// outsideTransaction is what PostgreSQL runs only outside a
+	// transaction block (REFRESH MATERIALIZED VIEW CONCURRENTLY runs in one).
+	outsideTransaction = regexp.MustCompile(`(?is)\bINDEX\s+CONCURRENTLY\b|\bREINDEX\b[^;]*\bCONCURRENTLY\b|\bDETACH\s+PARTITION\b[^;]*\bCONCURRENTLY\b`)
 )
 
 // Check reads a migration folder and reports every file that breaks its
@@ -111,8 +113,8 @@ func readFolder(src fs.FS) (folder, error) {
 func checkBody(body string) (noTx bool, err error) {
 	noTx = strings.HasPrefix(body, NoTransaction+"\n") || strings.TrimSpace(body) == NoTransaction
 	if !noTx {
-		if concurrent.MatchString(stripComments(body)) {
-			return false, fmt.Errorf("CONCURRENTLY cannot run inside the file's transaction: make the file's first line %q and follow its rule", NoTransaction)
+		if m := outsideTransaction.FindString(stripComments(body)); m != "" {
+			return false, fmt.Errorf("%s cannot run inside the file's transaction: make the file's first line %q and follow its rule", strings.Join(strings.Fields(m), " "), NoTransaction)
 		}
 		return false, nil
 	}

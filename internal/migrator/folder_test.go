@@ -34,7 +34,11 @@ func TestCheckNamesEveryFileThatBreaksARule(t *testing.T) {
 		{"a concurrent build inside a transaction", func(f fstest.MapFS) {
 			f["6_index.up.sql"] = &fstest.MapFile{Data: []byte("CREATE INDEX CONCURRENTLY i ON second (id);")}
 			f["6_index.down.sql"] = &fstest.MapFile{Data: []byte("DROP INDEX i;")}
-		}, []string{"6_index.up.sql: CONCURRENTLY cannot run inside the file's transaction"}},
+		}, []string{"6_index.up.sql: INDEX CONCURRENTLY cannot run inside the file's transaction"}},
+		{"a concurrent reindex inside a transaction", func(f fstest.MapFS) {
+			f["6_index.up.sql"] = &fstest.MapFile{Data: []byte("REINDEX TABLE\n  CONCURRENTLY second;")}
+			f["6_index.down.sql"] = &fstest.MapFile{Data: []byte("SELECT 1;")}
+		}, []string{"6_index.up.sql: REINDEX TABLE CONCURRENTLY cannot run inside the file's transaction"}},
 		{"another statement in a NoTransaction file", func(f fstest.MapFS) {
 			f["6_index.up.sql"] = &fstest.MapFile{Data: []byte(noTx + "DROP INDEX CONCURRENTLY IF EXISTS i;\nCREATE INDEX CONCURRENTLY i ON second (id);\n\nALTER TABLE second ADD COLUMN x int;")}
 			f["6_index.down.sql"] = &fstest.MapFile{Data: []byte(noTx + "DROP INDEX CONCURRENTLY IF EXISTS i;")}
@@ -55,4 +59,9 @@ func TestCheckNamesEveryFileThatBreaksARule(t *testing.T) {
 		})
 	}
 	require.NoError(t, migrator.Check(ledgered()))
+	// What runs in a transaction block passes, also in a comment.
+	f := ledgered()
+	f["6_view.up.sql"] = &fstest.MapFile{Data: []byte("-- not CREATE INDEX CONCURRENTLY\nREFRESH MATERIALIZED VIEW CONCURRENTLY totals;")}
+	f["6_view.down.sql"] = &fstest.MapFile{Data: []byte("SELECT 1;")}
+	require.NoError(t, migrator.Check(f))
 }

@@ -49,6 +49,9 @@ func Migrate(ctx context.Context, cfg *pgx.ConnConfig, src fs.FS, version uint) 
 		return fmt.Errorf("migrations for %s: %w", cfg.Database, err)
 	}
 	cfg = cfg.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
 	cfg.RuntimeParams["client_connection_check_interval"] = orphanCheck
 	var conns cancellers
 	db := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {

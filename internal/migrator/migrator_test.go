@@ -3,6 +3,7 @@ package migrator_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -13,7 +14,12 @@ import (
 	"tenantry/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	if url := os.Getenv(childEnv); url != "" {
+		os.Exit(migrateAsChild(url))
+	}
+	testenv.Main(m)
+}
 
 func files(second string) fstest.MapFS {
 	return fstest.MapFS{

@@ -70,9 +70,10 @@ type WorkflowRun struct {
 	ID, RunID, Type, Status string
 	Started                 time.Time
 	Closed                  *time.Time
-	// Progress is the run's own status (from its progress query) and
-	// Reason its error, for runs that did not complete.
-	Progress, Reason string
+	// Progress is the run's own status (from its progress query), Reason
+	// its error and Cause what operators need beyond it (a migration's SQL
+	// error), for runs that did not complete.
+	Progress, Reason, Cause string
 	// Note is what a waiting step of the run waits for (room on a
 	// database server), when not a person.
 	Note            string
@@ -157,7 +158,7 @@ func (p *Platform) workflowRuns(ctx context.Context, query string) ([]WorkflowRu
 		}
 		if e.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 			if pr, err := p.runProgress(ctx, id, run, e.GetCloseTime() != nil); err == nil {
-				w.Progress, w.Reason = string(pr.Status), pr.Error
+				w.Progress, w.Reason, w.Cause = string(pr.Status), pr.Error, pr.Cause
 				for _, st := range pr.Steps {
 					if st.State == workflows.StepWaiting && st.Note != "" {
 						w.Note = st.Note

@@ -82,6 +82,11 @@ func (p *Platform) instanceWorkflows(ctx context.Context, id string) []InstanceW
 			pr, found, err := p.latestProgress(ctx, all[i].WorkflowID)
 			var notFound *serviceerror.NotFound
 			ran[i] = found || !errors.As(err, &notFound)
+			if pr != nil {
+				// The client's own page: operators' causes stay out.
+				own := pr.ForClients()
+				pr = &own
+			}
 			all[i].Progress = pr
 		})
 	}

@@ -39,7 +39,7 @@ func devRuns(runs []platform.WorkflowRun) []DevWorkflow {
 	out := make([]DevWorkflow, len(runs))
 	for i, r := range runs {
 		out[i] = DevWorkflow{ID: r.ID, RunID: r.RunID, Type: r.Type, Status: r.Status, Started: r.Started.Format(time.DateTime),
-			Progress: r.Progress, Reason: cmp.Or(r.Note, r.Reason), UILink: r.UILink, Describe: r.Describe, Reset: r.Reset}
+			Progress: r.Progress, Reason: cmp.Or(r.Note, r.Reason), Cause: r.Cause, UILink: r.UILink, Describe: r.Describe, Reset: r.Reset}
 		if r.Closed != nil {
 			out[i].Closed = r.Closed.Format(time.DateTime)
 		}

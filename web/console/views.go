@@ -191,7 +191,9 @@ type DevInstanceDetail struct {
 // DevWorkflow is one workflow execution with the ways to look into it.
 type DevWorkflow struct {
 	ID, RunID, Type, Status, Started, Closed, Progress, Reason string
-	UILink, Describe, Reset                                    string
+	// Cause is what operators need beyond Reason (a migration's SQL error).
+	Cause                   string
+	UILink, Describe, Reset string
 }
 
 // DevService is one service of the catalog.

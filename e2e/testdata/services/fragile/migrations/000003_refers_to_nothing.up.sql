@@ -1,0 +1,2 @@
+-- A mistake on our side: the table it refers to exists in no version.
+CREATE TABLE note_links (note_id bigint REFERENCES nowhere (id));
