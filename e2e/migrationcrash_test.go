@@ -96,10 +96,7 @@ func TestUpgradeSurvivesAWorkerKilledInItsMigration(t *testing.T) {
 	c := startCrashStack(t)
 	ctx := context.Background()
 	lin := signupAndLogin(t, c.web.URL, "lin@forum.test")
-	var inst instance
-	lin.must(http.StatusCreated, "POST", "/instances", map[string]any{"service": "forum", "host": "lin-crash.localhost",
-		"setup": map[string]string{"admin_email": "admin@lin.test", "admin_name": "Admin", "admin_password": "a long admin secret", "language": "en"},
-	}, &inst)
+	inst := enableWithSetup(lin, "forum", "lin-crash.localhost")
 	path := "/instances/" + inst.ID
 	waitStatusWithin(t, lin, path, "ready", time.Minute)
 	if _, err := c.web.Platform.BootstrapPlatformRole(ctx, "lin@forum.test", "developer"); err != nil {
