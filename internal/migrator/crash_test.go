@@ -84,7 +84,9 @@ func (d *crashDB) state() state {
 	} else {
 		require.NoError(d.t, err)
 	}
-	s.Ledger = d.ints(`SELECT version FROM schema_migrations_applied ORDER BY version`)
+	if d.exists("schema_migrations_applied") {
+		s.Ledger = d.ints(`SELECT version FROM schema_migrations_applied ORDER BY version`)
+	}
 	if d.exists("runs") {
 		rows, err := d.conn.Query(ctx, `SELECT file FROM runs ORDER BY ctid`)
 		require.NoError(d.t, err)
@@ -240,7 +242,7 @@ func TestEveryCrashPointOfAnUpMigrationConverges(t *testing.T) {
 		d.kill(d.migrationBlocked("%CREATE TABLE first%"))
 		crashed(t, done)
 		require.NoError(t, lock.Rollback(ctx))
-		require.Equal(t, state{Version: 1, Dirty: true, Ledger: []int{}}, d.state())
+		require.Equal(t, state{Version: 1, Dirty: true}, d.state(), "the ledger the first file makes rolled back with it")
 		require.NoError(t, d.migrate(migrator.Latest))
 		require.Equal(t, atFive, d.state())
 	})

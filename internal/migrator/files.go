@@ -14,7 +14,10 @@ import (
 // bookkept serves a migration folder to golang-migrate with every file
 // tagged with its name (first line) and ended by its bookkeeping, so the
 // file's record in the ledger and its clean mark commit with it.
-type bookkept struct{ fs.FS }
+type bookkept struct {
+	fs.FS
+	first uint // the folder's first version
+}
 
 // fileTag starts the first line of every file golang-migrate runs, naming
 // the file for runner's errors.
@@ -41,7 +44,7 @@ func (b bookkept) Open(name string) (fs.File, error) {
 	var buf bytes.Buffer
 	buf.WriteString(fileTag + name + "\n")
 	buf.Write(body)
-	buf.WriteString(bookkeepingStart + bookkeeping(m.Version, m.Direction == source.Up))
+	buf.WriteString(bookkeepingStart + bookkeeping(m.Version, m.Direction == source.Up, m.Version == b.first))
 	return &memFile{Reader: bytes.NewReader(buf.Bytes()), info: st}, nil
 }
 

@@ -26,12 +26,61 @@ const nilVersion = database.NilVersion
 // commits all of it or none, and a NoTransaction file's last statement is
 // its record. An up file whose version is already recorded fails here and
 // rolls back: no file applies twice.
-func bookkeeping(version uint, up bool) string {
+//
+// The first version's up file also creates the ledger, so a new database
+// gets it with its first file and nothing to settle before (settled).
+func bookkeeping(version uint, up, first bool) string {
 	change := fmt.Sprintf("DELETE FROM %s WHERE version = %d", ledgerTable, version)
 	if up {
 		change = fmt.Sprintf("INSERT INTO %s (version) VALUES (%d)", ledgerTable, version)
 	}
-	return fmt.Sprintf("WITH recorded AS (%s) UPDATE schema_migrations SET dirty = false;\n", change)
+	create := ""
+	if up && first {
+		create = createLedger + ";\n"
+	}
+	return fmt.Sprintf("%sWITH recorded AS (%s) UPDATE schema_migrations SET dirty = false;\n", create, change)
+}
+
+const createLedger = `CREATE TABLE IF NOT EXISTS ` + ledgerTable + ` (
+	version bigint PRIMARY KEY,
+	applied_at timestamptz NOT NULL DEFAULT now())`
+
+// settled reads, without the migration lock, whether the database needs
+// settling (resolve) before golang-migrate runs: a dirty version, a
+// migrated database without a ledger, or a ledger that disagrees. Most
+// runs need none (a new database, or one left clean), and skipping the
+// lock and a transaction spares a new tenant's provisioning their round
+// trips. What it reads may change as it reads (another process migrating):
+// a clean answer is then at worst stale, and golang-migrate, which takes the
+// lock, finds a dirty version and Migrate settles it then.
+func settled(ctx context.Context, db *sql.DB) (bool, error) {
+	var ledger, versions bool
+	if err := db.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass('schema_migrations') IS NOT NULL`, ledgerTable).
+		Scan(&ledger, &versions); err != nil {
+		return false, err
+	}
+	version, dirty := nilVersion, false
+	if versions {
+		err := db.QueryRowContext(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return false, err
+		}
+	}
+	if dirty {
+		return false, nil
+	}
+	if !ledger {
+		return version == nilVersion, nil
+	}
+	var logged sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT max(version) FROM `+ledgerTable).Scan(&logged); err != nil {
+		return false, err
+	}
+	truth := nilVersion
+	if logged.Valid {
+		truth = int(logged.Int64)
+	}
+	return version == truth, nil
 }
 
 // resolve settles the database before golang-migrate runs, under its
@@ -62,9 +111,7 @@ func resolve(ctx context.Context, db *sql.DB, lock database.Driver, f folder) er
 	if err := tx.QueryRowContext(ctx, `SELECT to_regclass($1) IS NULL`, ledgerTable).Scan(&legacy); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+ledgerTable+` (
-		version bigint PRIMARY KEY,
-		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+	if _, err := tx.ExecContext(ctx, createLedger); err != nil {
 		return err
 	}
 	version, dirty := nilVersion, false

@@ -72,12 +72,21 @@ func Migrate(ctx context.Context, cfg *pgx.ConnConfig, src fs.FS, version uint) 
 		}
 	}()
 
+	// Read before the driver takes its connection, so that both use one.
+	clean, err := settled(ctx, db)
+	if err != nil {
+		return stopped(ctx, cfg, fmt.Errorf("read the migration state of %s: %w", cfg.Database, err))
+	}
 	driver, err := migratepgx.WithInstance(db, &migratepgx.Config{})
 	if err != nil {
 		return stopped(ctx, cfg, fmt.Errorf("connect to %s: %w", cfg.Database, err))
 	}
 	run := &runner{Driver: driver, database: cfg.Database, noTx: f.noTx}
-	source, err := iofs.New(bookkept{src}, ".")
+	first := uint(0)
+	if len(f.versions) > 0 {
+		first = f.versions[0]
+	}
+	source, err := iofs.New(bookkept{FS: src, first: first}, ".")
 	if err != nil {
 		return err
 	}
@@ -94,10 +103,26 @@ func Migrate(ctx context.Context, cfg *pgx.ConnConfig, src fs.FS, version uint) 
 		}
 	}()
 
-	if err := resolve(ctx, db, driver, f); err != nil {
-		return stopped(ctx, cfg, fmt.Errorf("settle the migration state of %s: %w", cfg.Database, err))
+	settle := func() error {
+		if err := resolve(ctx, db, driver, f); err != nil {
+			return fmt.Errorf("settle the migration state of %s: %w", cfg.Database, err)
+		}
+		return nil
+	}
+	if !clean {
+		if err := settle(); err != nil {
+			return stopped(ctx, cfg, err)
+		}
 	}
 	err = to(m, version)
+	var dirty migrate.ErrDirty
+	if errors.As(err, &dirty) && ctx.Err() == nil {
+		// Left dirty since settled read it clean: a process crashed.
+		if err := settle(); err != nil {
+			return stopped(ctx, cfg, err)
+		}
+		err = to(m, version)
+	}
 	if errors.Is(err, migrate.ErrNoChange) {
 		err = nil
 	}
