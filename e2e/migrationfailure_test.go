@@ -91,7 +91,14 @@ func TestAMigrationThatCannotSucceed(t *testing.T) {
 		t.Fatalf("%d failed activities in the enable's history, want MigrateTenant's one", failures)
 	}
 
-	page := consoleGet(t, s.URL, "bo@broken.test", "correct horse battery", "/dev/problems")
+	// The page lists what Temporal's visibility store has indexed, a moment
+	// after the run closed.
+	k := consoleSession(t, s.URL, "bo@broken.test", "correct horse battery")
+	var page string
+	eventually(t, 15*time.Second, "the problems page to list the failed enable", func() bool {
+		page = k.get("/dev/problems")
+		return strings.Contains(page, workflows.EnableID(inst.ID))
+	})
 	if !containsAll(page, workflows.EnableID(inst.ID), "Tenantry&#39;s operators have been told", "Cause:",
 		"migration 000002_refers_to_nothing.up.sql", "relation &#34;nowhere&#34; does not exist (SQLSTATE 42P01)") {
 		t.Fatalf("the problems page lacks the failure or its cause:\n%s", page)
