@@ -47,12 +47,7 @@ func TestStartUpCarriesOnAfterACrashedMigration(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := testenv.NewDatabase(t, "startup_")
-			cfg, err := pgx.ParseConfig(url)
-			require.NoError(t, err)
-			db, err := pgx.Connect(ctx, url)
-			require.NoError(t, err)
-			defer db.Close(ctx)
+			url, cfg, db := emptyDatabase(t)
 			tc.crash(t, cfg, db)
 
 			require.NoError(t, controldb.Migrate(ctx, url))
@@ -64,12 +59,7 @@ func TestStartUpCarriesOnAfterACrashedMigration(t *testing.T) {
 	}
 
 	t.Run("every migration down to the first and up again", func(t *testing.T) {
-		url := testenv.NewDatabase(t, "startup_")
-		cfg, err := pgx.ParseConfig(url)
-		require.NoError(t, err)
-		db, err := pgx.Connect(ctx, url)
-		require.NoError(t, err)
-		defer db.Close(ctx)
+		url, cfg, db := emptyDatabase(t)
 		require.NoError(t, controldb.Migrate(ctx, url))
 		require.NoError(t, migrator.Migrate(ctx, cfg, schemas.Control(), versions[0]))
 		version, dirty, ledger := state(t, db)
@@ -80,4 +70,17 @@ func TestStartUpCarriesOnAfterACrashedMigration(t *testing.T) {
 		_, _, ledger = state(t, db)
 		require.Equal(t, versions, ledger)
 	})
+}
+
+// emptyDatabase is a new database: its URL, its settings and a connection
+// that closes when the test ends.
+func emptyDatabase(t *testing.T) (string, *pgx.ConnConfig, *pgx.Conn) {
+	t.Helper()
+	url := testenv.NewDatabase(t, "startup_")
+	cfg, err := pgx.ParseConfig(url)
+	require.NoError(t, err)
+	db, err := pgx.Connect(context.Background(), url)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close(context.Background()) })
+	return url, cfg, db
 }
