@@ -127,10 +127,13 @@ func oneRollout(ctx context.Context, q Querier, where, arg string) (RolloutRow, 
 }
 
 // RolloutOwning names the running rollout that planned to move the
-// instance, if any: the single-instance upgrade leaves it to that rollout.
+// instance and is not done with it, if any: the single-instance upgrade
+// and a move leave it to that rollout. An instance it upgraded (done) or
+// will not touch (skipped) is free; one that failed is not, as a retry of
+// the rollout upgrades it again.
 func RolloutOwning(ctx context.Context, q Querier, instanceID string) (workflowID string, owned bool, err error) {
 	err = q.QueryRow(ctx, `SELECT r.workflow_id FROM rollout_instances ri JOIN rollouts r ON r.id = ri.rollout_id
-		WHERE ri.instance_id = $1 AND r.ended_at IS NULL`, instanceID).Scan(&workflowID)
+		WHERE ri.instance_id = $1 AND r.ended_at IS NULL AND ri.state NOT IN ('done', 'skipped')`, instanceID).Scan(&workflowID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}

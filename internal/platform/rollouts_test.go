@@ -68,18 +68,32 @@ func TestUpgradeRefusesAnInstanceARolloutOwns(t *testing.T) {
 }
 
 // A move leaves an instance to the running rollout that owns it: both
-// would put it in maintenance. Once the rollout has ended it may move.
+// would put it in maintenance. Once the rollout is done with it (upgraded
+// or skipped), or has ended, it may move; one that failed stays the
+// rollout's, whose retry upgrades it again.
 func TestMoveRefusesAnInstanceARolloutOwns(t *testing.T) {
-	f := newFixture(t)
-	id := rollingAcmeReady(f)
-	_, err := f.p.MoveInstance(f.ctx, f.who["developer"], f.acme.ready, "spare")
-	if apperr.KindOf(err) != apperr.KindConflict || apperr.Message(err) !=
-		"the instance belongs to the running rollout rollout/forum/1.2.0: move it when the rollout has ended" {
-		t.Errorf("got %v", err)
-	}
-	f.exec(`UPDATE rollouts SET outcome = 'completed', ended_at = now() WHERE id = $1`, id)
-	if _, err := f.p.MoveInstance(f.ctx, f.who["developer"], f.acme.ready, "spare"); err != nil {
-		t.Errorf("after the rollout: %v", err)
+	const refused = "the instance belongs to the running rollout rollout/forum/1.2.0: move it when the rollout has ended"
+	for _, tc := range []struct {
+		state string
+		free  bool
+	}{{"pending", false}, {"queued", false}, {"failed", false}, {"done", true}, {"skipped", true}} {
+		t.Run(tc.state, func(t *testing.T) {
+			f := newFixture(t)
+			id := rollingAcmeReady(f)
+			f.exec(`UPDATE rollout_instances SET state = $2 WHERE rollout_id = $1`, id, tc.state)
+			_, err := f.p.MoveInstance(f.ctx, f.who["developer"], f.acme.ready, "spare")
+			switch {
+			case tc.free && err != nil:
+				t.Errorf("an instance the rollout is done with: %v", err)
+			case !tc.free && (apperr.KindOf(err) != apperr.KindConflict || apperr.Message(err) != refused):
+				t.Errorf("got %v", err)
+			case !tc.free:
+				f.exec(`UPDATE rollouts SET outcome = 'completed', ended_at = now() WHERE id = $1`, id)
+				if _, err := f.p.MoveInstance(f.ctx, f.who["developer"], f.acme.ready, "spare"); err != nil {
+					t.Errorf("after the rollout: %v", err)
+				}
+			}
+		})
 	}
 }
 
