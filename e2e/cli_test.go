@@ -389,12 +389,14 @@ func TestCommandLine(t *testing.T) {
 		cli.json(&v, "instance", forum)
 		return v.Status == "disabled"
 	})
-	cli.ok("enable-again", forum)
-	eventually(t, 20*time.Second, "the forum to be ready again", func() bool {
-		var v platform.Instance
-		cli.json(&v, "instance", forum)
-		return v.Status == "ready"
-	})
+	if out := cli.ok("enable-again", forum, "--wait"); !strings.Contains(out, "Ready again: "+forum) {
+		t.Fatalf("enable-again --wait: %s", out)
+	}
+	var again platform.Instance
+	cli.json(&again, "instance", forum)
+	if again.Status != "ready" {
+		t.Fatalf("after enable-again --wait the forum is %s", again.Status)
+	}
 
 	// Logout revokes the token on the server and forgets it.
 	if out := cli.ok("logout"); !strings.Contains(out, "the token is revoked") {

@@ -50,6 +50,10 @@ func newFakeAPI(t *testing.T, name string) *fakeAPI {
 		f.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(v)
 	})
+	mux.HandleFunc("POST /api/instances/i1/enable", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"id": "i1", "workflow_id": "disable/i1"}`))
+	})
 	mux.HandleFunc("GET /api/catalog", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadGateway)
 		_, _ = w.Write([]byte("<html>bad gateway</html>"))
@@ -234,6 +238,41 @@ func TestWaitShowsEachStepOnce(t *testing.T) {
 
 	api.progress = []platform.Instance{{ID: "i1", Status: "failed", FailureReason: "the host is taken"}}
 	if _, errOut, code := u.run("instance", "i1", "--wait"); code != 1 || !strings.Contains(errOut, "the host is taken") {
+		t.Fatalf("failed: %d %q", code, errOut)
+	}
+}
+
+// enable-again --wait shows the disabling's steps as the re-enable
+// replaces the rest, until the instance is ready again; a re-enable that
+// fails is an error with its reason.
+func TestEnableAgainWaitsUntilReady(t *testing.T) {
+	api := newFakeAPI(t, "one")
+	at := func(status string, reenable workflows.StepState, p workflows.Status) platform.Instance {
+		pr := &workflows.Progress{Status: p, Steps: []workflows.Step{
+			{Name: workflows.DisableStepDisable, Title: "Take the host offline and stop billing", State: workflows.StepDone},
+			{Name: workflows.DisableStepReenable, Title: "Bring it back with its data", State: reenable},
+		}}
+		return platform.Instance{ID: "i1", Status: status, Host: "acme.localhost",
+			Workflows: []platform.InstanceWorkflow{{Kind: platform.KindDisable, Progress: pr}}}
+	}
+	api.progress = []platform.Instance{
+		at("disabled", workflows.StepRunning, workflows.StatusRunning),
+		at("ready", workflows.StepDone, workflows.StatusCompleted),
+	}
+	u := newUser(t)
+	u.environ = []string{"TENANTRY_URL=" + api.URL, "TENANTRY_TOKEN=tnt_x"}
+	out := u.ok("enable-again", "i1", "--wait")
+	for _, want := range []string{"✓ Take the host offline and stop billing", "> Bring it back with its data", "✓ Bring it back with its data",
+		"Ready again: i1 answers at acme.localhost with its data."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	failed := at("disabled", workflows.StepFailed, workflows.StatusFailed)
+	failed.Workflows[0].Progress.Error = "the host is taken again"
+	api.progress = []platform.Instance{failed}
+	if _, errOut, code := u.run("enable-again", "i1", "--wait"); code != 1 || !strings.Contains(errOut, "enabling i1 again failed: the host is taken again") {
 		t.Fatalf("failed: %d %q", code, errOut)
 	}
 }

@@ -320,16 +320,22 @@ func disableCommand(env *Env) *cobra.Command {
 
 func enableAgainCommand(env *Env) *cobra.Command {
 	var g globals
+	var wait bool
 	cmd := &cobra.Command{
-		Use:   "enable-again INSTANCE_ID",
+		Use:   "enable-again INSTANCE_ID [--wait]",
 		Short: "Enable a disabled instance again, within its grace period",
+		Long:  "Enable a disabled instance again with its data, within its grace period. --wait follows it until\nit is ready again.",
 		Args:  exactArgs("INSTANCE_ID"),
 	}
 	g.add(cmd)
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow it until it is ready again")
 	cmd.RunE = g.run(env, true, func(c *call, args []string) error {
 		res, err := c.client.EnableAgain(c.ctx, args[0])
 		if err != nil {
 			return err
+		}
+		if wait {
+			return c.followAgainAndReport(res.ID)
 		}
 		return c.print(res, func(w io.Writer) {
 			fmt.Fprintf(w, "Enabling %s again with its data (%s).\n", res.ID, res.WorkflowID)

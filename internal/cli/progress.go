@@ -18,9 +18,7 @@ const PollInterval = 250 * time.Millisecond
 // /api/instances/{id}) and reports the outcome: ready, or waiting for
 // its setup when stopAtSetup (both fine), or the failure (an error).
 func (c *call) followAndReport(id string, stopAtSetup bool) error {
-	d := &display{w: c.out, quiet: c.json, seen: map[string]workflows.StepState{}}
-	_, d.tty = terminal(c.out)
-	v, err := c.follow(id, stopAtSetup, d)
+	v, err := c.follow(id, platform.KindEnable, "tenantry instance "+id+" --wait", provisioned(stopAtSetup))
 	if err != nil {
 		return err
 	}
@@ -33,53 +31,85 @@ func (c *call) followAndReport(id string, stopAtSetup bool) error {
 	})
 }
 
-// follow polls until the instance is ready, failed or (stopAtSetup) waits
-// for its setup, showing the enable workflow's steps as they change.
-func (c *call) follow(id string, stopAtSetup bool, d *display) (platform.Instance, error) {
-	tick := time.NewTicker(PollInterval)
-	defer tick.Stop()
-	for {
-		v, err := c.client.Instance(c.ctx, id)
-		if c.ctx.Err() != nil {
-			return v, errStopped(id)
-		}
-		if err != nil {
-			return v, err
-		}
-		p := enableProgress(v)
-		if p != nil {
-			d.show(p.Steps)
-		}
+// followAgainAndReport follows an instance brought back by enable-again
+// (its DisableService's steps, where re-enabling replaces the rest) until
+// it is ready again, and reports it; a re-enable that failed is an error.
+func (c *call) followAgainAndReport(id string) error {
+	v, err := c.follow(id, platform.KindDisable, "tenantry instance "+id, func(v platform.Instance, p *workflows.Progress) (bool, error) {
 		switch {
 		case v.Status == "ready":
-			return v, nil
+			return true, nil
+		case p != nil && (p.Status == workflows.StatusFailed || p.Status == workflows.StatusCancelled):
+			return false, fmt.Errorf("enabling %s again failed: %s", v.ID, p.Error)
+		case v.Status != "disabled":
+			return false, fmt.Errorf("%s is %s, not coming back", v.ID, v.Status)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.print(v, func(w io.Writer) { fmt.Fprintf(w, "Ready again: %s answers at %s with its data.\n", v.ID, v.Host) })
+}
+
+// provisioned says when following a provisioning is over: ready, failed
+// (an error) or, with stopAtSetup, waiting for its setup.
+func provisioned(stopAtSetup bool) func(platform.Instance, *workflows.Progress) (bool, error) {
+	return func(v platform.Instance, p *workflows.Progress) (bool, error) {
+		switch {
+		case v.Status == "ready":
+			return true, nil
 		case v.Status == "failed":
 			reason := v.FailureReason
 			if reason == "" && p != nil {
 				reason = p.Error
 			}
-			return v, fmt.Errorf("provisioning of %s failed: %s", v.ID, reason)
+			return false, fmt.Errorf("provisioning of %s failed: %s", v.ID, reason)
 		case v.Status != "provisioning":
-			return v, fmt.Errorf("%s is %s, not provisioning", v.ID, v.Status)
+			return false, fmt.Errorf("%s is %s, not provisioning", v.ID, v.Status)
 		case stopAtSetup && p != nil && stepState(p, workflows.EnableStepSetup) == workflows.StepWaiting:
-			return v, nil
+			return true, nil
+		}
+		return false, nil
+	}
+}
+
+// follow polls the instance, showing the steps of its workflow of kind as
+// they change, until over says it is (or fails); Ctrl-C stops following,
+// naming resume, the command that looks again.
+func (c *call) follow(id, kind, resume string, over func(platform.Instance, *workflows.Progress) (bool, error)) (platform.Instance, error) {
+	d := &display{w: c.out, quiet: c.json, seen: map[string]workflows.StepState{}}
+	_, d.tty = terminal(c.out)
+	tick := time.NewTicker(PollInterval)
+	defer tick.Stop()
+	stopped := errors.New("stopped following; the work goes on: " + resume)
+	for {
+		v, err := c.client.Instance(c.ctx, id)
+		if c.ctx.Err() != nil {
+			return v, stopped
+		}
+		if err != nil {
+			return v, err
+		}
+		p := workflowProgress(v, kind)
+		if p != nil {
+			d.show(p.Steps)
+		}
+		if done, err := over(v, p); done || err != nil {
+			return v, err
 		}
 		select {
 		case <-c.ctx.Done():
-			return v, errStopped(id)
+			return v, stopped
 		case <-tick.C:
 		}
 	}
 }
 
-// errStopped: Ctrl-C ends the display, not the provisioning.
-func errStopped(id string) error {
-	return errors.New("stopped following; provisioning goes on: tenantry instance " + id + " --wait")
-}
-
-func enableProgress(v platform.Instance) *workflows.Progress {
+// workflowProgress is the progress of the instance's workflow of kind.
+func workflowProgress(v platform.Instance, kind string) *workflows.Progress {
 	for _, f := range v.Workflows {
-		if f.Kind == platform.KindEnable {
+		if f.Kind == kind {
 			return f.Progress
 		}
 	}
