@@ -114,10 +114,12 @@ func newSuite() (*suite, error) {
 		return s, err
 	}
 	wd, _ := os.Getwd()
-	port, err := devstack.FreePort()
+	// Distinct ports for Temporal, the web server and the router.
+	ports, err := devstack.FreePorts(3)
 	if err != nil {
 		return s, err
 	}
+	port, webPort, routerPort := ports[0], ports[1], ports[2]
 	s.tmpOpts = devstack.TemporalOptions{ModuleDir: devstack.ModuleDirFrom(wd), DBFile: filepath.Join(s.dir, "temporal.db"), Port: port, Log: tLog}
 	if s.tmp, err = devstack.StartTemporal(s.ctx, s.tmpOpts); err != nil {
 		return s, err
@@ -126,14 +128,6 @@ func newSuite() (*suite, error) {
 		return s, err
 	}
 	if s.tc, err = client.Dial(client.Options{HostPort: s.tmp.HostPort, Logger: quiet()}); err != nil {
-		return s, err
-	}
-	webPort, err := devstack.FreePort()
-	if err != nil {
-		return s, err
-	}
-	routerPort, err := devstack.FreePort()
-	if err != nil {
 		return s, err
 	}
 	s.webURL, s.routerURL = fmt.Sprintf("http://127.0.0.1:%d", webPort), fmt.Sprintf("http://127.0.0.1:%d", routerPort)

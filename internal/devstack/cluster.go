@@ -251,15 +251,14 @@ type clusterPorts struct {
 
 func pickClusterPorts(frontend int) (clusterPorts, error) {
 	p := clusterPorts{Frontend: frontend}
-	for _, f := range []*int{&p.Frontend, &p.FrontendHTTP, &p.History, &p.Matching, &p.Worker, &p.Metrics} {
-		if *f != 0 {
-			continue
+	ports, err := FreePorts(6, frontend)
+	if err != nil {
+		return p, err
+	}
+	for i, f := range []*int{&p.Frontend, &p.FrontendHTTP, &p.History, &p.Matching, &p.Worker, &p.Metrics} {
+		if *f == 0 {
+			*f = ports[i]
 		}
-		port, err := FreePort()
-		if err != nil {
-			return p, err
-		}
-		*f = port
 	}
 	// The server records membership ports in a smallint column: they come
 	// from below the kernel's ephemeral range.

@@ -155,3 +155,24 @@ func freePort(t *testing.T) int {
 func testenvURL(url, db string) string {
 	return url[:strings.LastIndex(url, "/")+1] + db
 }
+
+// FreePorts gives distinct ports, none of them one already promised.
+func TestFreePortsAreDistinct(t *testing.T) {
+	promised, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		ports, err := devstack.FreePorts(6, promised)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int]bool{promised: true}
+		for _, p := range ports {
+			if seen[p] {
+				t.Fatalf("port %d twice in %v (promised %d)", p, ports, promised)
+			}
+			seen[p] = true
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -15,12 +16,40 @@ import (
 
 // FreePort asks the kernel for an unused loopback port.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := FreePorts(1)
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
+}
+
+// FreePorts asks the kernel for n unused loopback ports, distinct from one
+// another and from except (ports already promised to a server that has not
+// bound them yet). Asked one at a time, the kernel may hand out a port it
+// just gave back: a dev server once got the same port for gRPC and HTTP and
+// failed to start. Every listener stays open until all are chosen.
+func FreePorts(n int, except ...int) ([]int, error) {
+	var open []net.Listener
+	defer func() {
+		for _, l := range open {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for len(ports) < n {
+		if len(open) > n+len(except)+8 {
+			return nil, fmt.Errorf("no %d free loopback ports apart from %v", n, except)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		open = append(open, l)
+		if port := l.Addr().(*net.TCPAddr).Port; !slices.Contains(except, port) {
+			ports = append(ports, port)
+		}
+	}
+	return ports, nil
 }
 
 // portFree tells whether a loopback port can be bound now.

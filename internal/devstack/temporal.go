@@ -62,19 +62,14 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		return nil, err
 	}
 	port := opts.Port
+	ports, err := FreePorts(3, port)
+	if err != nil {
+		return nil, err
+	}
 	if port == 0 {
-		if port, err = FreePort(); err != nil {
-			return nil, err
-		}
+		port = ports[2]
 	}
-	httpPort, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	metricsPort, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
+	httpPort, metricsPort := ports[0], ports[1]
 	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--http-port", strconv.Itoa(httpPort), "--metrics-port", strconv.Itoa(metricsPort),
 		"--log-level", "warn",
