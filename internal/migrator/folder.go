@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/golang-migrate/migrate/v4/source"
 )
@@ -145,41 +146,18 @@ type statement struct {
 // empty statements.
 func statements(body string) []statement {
 	var out []statement
-	line, start := 1, 1
-	var cur strings.Builder
-	flush := func() {
-		if t := strings.TrimSpace(cur.String()); t != "" {
-			out = append(out, statement{text: t, line: start})
+	line := 1
+	for _, part := range strings.Split(stripComments(body), ";") {
+		if text := strings.TrimSpace(part); text != "" {
+			lead := part[:len(part)-len(strings.TrimLeftFunc(part, unicode.IsSpace))]
+			out = append(out, statement{text: text, line: line + strings.Count(lead, "\n")})
 		}
-		cur.Reset()
+		line += strings.Count(part, "\n")
 	}
-	for l := range strings.SplitAfterSeq(body, "\n") {
-		text := l
-		if i := strings.Index(text, "--"); i >= 0 {
-			text = text[:i] + "\n"
-		}
-		for {
-			i := strings.IndexByte(text, ';')
-			if i < 0 {
-				break
-			}
-			if strings.TrimSpace(cur.String()) == "" {
-				start = line
-			}
-			cur.WriteString(text[:i])
-			flush()
-			text = text[i+1:]
-		}
-		if strings.TrimSpace(cur.String()) == "" && strings.TrimSpace(text) != "" {
-			start = line
-		}
-		cur.WriteString(text)
-		line++
-	}
-	flush()
 	return out
 }
 
+// stripComments blanks every -- comment, keeping the lines where they are.
 func stripComments(body string) string {
 	var b strings.Builder
 	for l := range strings.SplitAfterSeq(body, "\n") {

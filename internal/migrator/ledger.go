@@ -45,6 +45,58 @@ const createLedger = `CREATE TABLE IF NOT EXISTS ` + ledgerTable + ` (
 	version bigint PRIMARY KEY,
 	applied_at timestamptz NOT NULL DEFAULT now())`
 
+// state is what a database says of its migrations: golang-migrate's
+// version mark and, when it has a ledger, the newest version it lists.
+type state struct {
+	ledger  bool // the ledger exists
+	version int  // golang-migrate's version, nilVersion for none
+	dirty   bool
+	logged  int // the newest version the ledger lists, nilVersion for none
+}
+
+// settled says there is nothing to settle: a clean version that the
+// ledger agrees with, or a new database (no version, no ledger yet).
+func (s state) settled() bool {
+	switch {
+	case s.dirty:
+		return false
+	case !s.ledger:
+		return s.version == nilVersion
+	}
+	return s.version == s.logged
+}
+
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// readState reads a database's state, also one that golang-migrate's
+// table or the ledger do not exist in yet.
+func readState(ctx context.Context, q rowQuerier) (state, error) {
+	s := state{version: nilVersion, logged: nilVersion}
+	var versions bool
+	if err := q.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass('schema_migrations') IS NOT NULL`, ledgerTable).
+		Scan(&s.ledger, &versions); err != nil {
+		return s, err
+	}
+	if versions {
+		err := q.QueryRowContext(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&s.version, &s.dirty)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return s, err
+		}
+	}
+	if s.ledger {
+		var logged sql.NullInt64
+		if err := q.QueryRowContext(ctx, `SELECT max(version) FROM `+ledgerTable).Scan(&logged); err != nil {
+			return s, err
+		}
+		if logged.Valid {
+			s.logged = int(logged.Int64)
+		}
+	}
+	return s, nil
+}
+
 // settled reads, without the migration lock, whether the database needs
 // settling (resolve) before golang-migrate runs: a dirty version, a
 // migrated database without a ledger, or a ledger that disagrees. Most
@@ -54,33 +106,8 @@ const createLedger = `CREATE TABLE IF NOT EXISTS ` + ledgerTable + ` (
 // a clean answer is then at worst stale, and golang-migrate, which takes the
 // lock, finds a dirty version and Migrate settles it then.
 func settled(ctx context.Context, db *sql.DB) (bool, error) {
-	var ledger, versions bool
-	if err := db.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass('schema_migrations') IS NOT NULL`, ledgerTable).
-		Scan(&ledger, &versions); err != nil {
-		return false, err
-	}
-	version, dirty := nilVersion, false
-	if versions {
-		err := db.QueryRowContext(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return false, err
-		}
-	}
-	if dirty {
-		return false, nil
-	}
-	if !ledger {
-		return version == nilVersion, nil
-	}
-	var logged sql.NullInt64
-	if err := db.QueryRowContext(ctx, `SELECT max(version) FROM `+ledgerTable).Scan(&logged); err != nil {
-		return false, err
-	}
-	truth := nilVersion
-	if logged.Valid {
-		truth = int(logged.Int64)
-	}
-	return version == truth, nil
+	s, err := readState(ctx, db)
+	return s.settled(), err
 }
 
 // resolve settles the database before golang-migrate runs, under its
@@ -107,47 +134,33 @@ func resolve(ctx context.Context, db *sql.DB, lock database.Driver, f folder) er
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	var legacy bool
-	if err := tx.QueryRowContext(ctx, `SELECT to_regclass($1) IS NULL`, ledgerTable).Scan(&legacy); err != nil {
-		return err
+	s, err := readState(ctx, tx)
+	if err != nil || s.settled() {
+		return err // settled meanwhile by another process, or nothing to do
 	}
-	if _, err := tx.ExecContext(ctx, createLedger); err != nil {
-		return err
-	}
-	version, dirty := nilVersion, false
-	err = tx.QueryRowContext(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	var logged sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT max(version) FROM `+ledgerTable).Scan(&logged); err != nil {
-		return err
-	}
-	truth := nilVersion
-	if logged.Valid {
-		truth = int(logged.Int64)
-	}
+	truth := s.logged
 	switch {
-	case legacy:
-		truth = version
+	case !s.ledger: // migrated before the ledger
+		if _, err := tx.ExecContext(ctx, createLedger); err != nil {
+			return err
+		}
+		truth = s.version
 		switch {
-		case dirty && version == nilVersion && len(f.versions) > 0:
+		case s.dirty && s.version == nilVersion && len(f.versions) > 0:
 			truth = int(f.versions[0]) // only a down file of the first version aims at no version
-		case dirty && version != nilVersion:
-			truth = f.before(uint(version))
+		case s.dirty && s.version != nilVersion:
+			truth = f.before(uint(s.version))
 		}
 		if err := backfill(ctx, tx, f, truth); err != nil {
 			return err
 		}
-	case !dirty && version != truth:
+	case !s.dirty:
 		return &RuleError{Problems: []string{fmt.Sprintf(
 			"schema_migrations says version %d, but %s lists up to %d: the version was forced by hand; make both say what the database holds",
-			version, ledgerTable, truth)}}
+			s.version, ledgerTable, truth)}}
 	}
-	if dirty || legacy {
-		if err := force(ctx, tx, truth); err != nil {
-			return err
-		}
+	if err := force(ctx, tx, truth); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
