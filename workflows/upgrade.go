@@ -215,24 +215,17 @@ func (u *upgrade) fail(ctx workflow.Context, cause error) error {
 		// run on it (forum 1.2.0 renames a table), so the instance stays in
 		// maintenance until an operator finishes the swap.
 		reason = "swap failed: " + reason + "; the database is migrated to " + u.in.Version + " but the instance still runs " +
-			u.plan.FromVersion + ", so it stays in maintenance: fix the cause, then go tool temporal workflow reset --workflow-id " +
-			UpgradeInstanceID(u.in.InstanceID, u.in.Version) + " --type LastWorkflowTask --reason retry-swap"
-		err := temporal.NewNonRetryableApplicationError(reason, string(apperr.KindOf(cause)), cause)
-		u.t.fail(ctx, err)
-		u.t.p.Error = reason
-		return err
+			u.plan.FromVersion + ", so it stays in maintenance: fix the cause, then " +
+			u.resetCommand("retry-swap")
+		return u.finish(ctx, reason, cause)
 	}
 	if failed == UpgradeStepMigrate && workflow.GetVersion(ctx, upgradeRollsBackVersion, workflow.DefaultVersion, 1) == 1 {
 		if err := u.rollBack(ctx); err != nil {
 			// Between the two versions' schemas neither version's code may
 			// run: the instance stays in maintenance for an operator.
 			reason = "migrate failed: " + reason + "; migrating the database back to " + u.plan.FromVersion + "'s schema failed too (" +
-				apperr.Cause(err) + "), so the instance stays in maintenance: fix the cause, then go tool temporal workflow reset --workflow-id " +
-				UpgradeInstanceID(u.in.InstanceID, u.in.Version) + " --type LastWorkflowTask --reason retry-roll-back"
-			err := temporal.NewNonRetryableApplicationError(reason, string(apperr.KindOf(cause)), cause)
-			u.t.fail(ctx, err)
-			u.t.p.Error, u.t.p.Cause = reason, ""
-			return err
+				apperr.Cause(err) + "), so the instance stays in maintenance: fix the cause, then " + u.resetCommand("retry-roll-back")
+			return u.finish(ctx, reason, cause)
 		}
 	}
 	if u.inMaintenance && failed != UpgradeStepMaintenanceOff {
@@ -247,8 +240,21 @@ func (u *upgrade) fail(ctx workflow.Context, cause error) error {
 	case failed == UpgradeStepMaintenanceOn, failed == UpgradeStepMigrate:
 		reason = failed + " failed: " + reason + "; the instance stays on " + u.plan.FromVersion
 	}
+	return u.finish(ctx, reason, cause)
+}
+
+// finish fails the upgrade for good with reason, written for operators:
+// it is the failure's message and the progress's error also when the
+// cause is internal, and it holds the cause already.
+func (u *upgrade) finish(ctx workflow.Context, reason string, cause error) error {
 	err := temporal.NewNonRetryableApplicationError(reason, string(apperr.KindOf(cause)), cause)
 	u.t.fail(ctx, err)
-	u.t.p.Error, u.t.p.Cause = reason, "" // also when the cause is internal: operators read it
+	u.t.p.Error, u.t.p.Cause = reason, ""
 	return err
+}
+
+// resetCommand retries this upgrade from its last workflow task, once an
+// operator fixed what made it stop.
+func (u *upgrade) resetCommand(why string) string {
+	return "go tool temporal workflow reset --workflow-id " + u.id() + " --type LastWorkflowTask --reason " + why
 }
