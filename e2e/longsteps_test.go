@@ -59,7 +59,7 @@ func TestLongMigrations(t *testing.T) {
 	if after.Version != "1.1.0" || after.Maintenance {
 		t.Fatalf("after the long migration: version %s, maintenance %t", after.Version, after.Maintenance)
 	}
-	if !tableExists(t, tenant, "after_a_minute") {
+	if !exists(t, tenant, "after_a_minute") {
 		t.Fatal("the long migration's table is missing")
 	}
 
@@ -80,7 +80,7 @@ func TestLongMigrations(t *testing.T) {
 	if derr != nil || d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
 		t.Fatalf("the migration workflow: %v %v", d.GetWorkflowExecutionInfo().GetStatus(), derr)
 	}
-	if tableExists(t, tenant, "before_the_sleep") {
+	if exists(t, tenant, "before_the_sleep") {
 		t.Fatal("the cancelled migration's file was not rolled back")
 	}
 	a.must(http.StatusOK, "GET", path, nil, &after)
@@ -103,15 +103,6 @@ func tenantConn(t *testing.T, s *stack.Stack, instanceID string) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
-}
-
-func tableExists(t *testing.T, conn *pgx.Conn, table string) bool {
-	t.Helper()
-	var ok bool
-	if err := conn.QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok); err != nil {
-		t.Fatal(err)
-	}
-	return ok
 }
 
 // sleeping: a migration's pg_sleep runs on the tenant's database.

@@ -608,11 +608,7 @@ func versionIn(t *testing.T, q interface {
 // before the first file made it.
 func ledger(t *testing.T, conn *pgx.Conn) []int64 {
 	t.Helper()
-	var exists bool
-	if err := conn.QueryRow(context.Background(), `SELECT to_regclass('schema_migrations_applied') IS NOT NULL`).Scan(&exists); err != nil {
-		t.Fatal(err)
-	}
-	if !exists {
+	if !exists(t, conn, "schema_migrations_applied") {
 		return nil
 	}
 	rows, err := conn.Query(context.Background(), `SELECT version FROM schema_migrations_applied ORDER BY version`)
