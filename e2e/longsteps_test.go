@@ -29,10 +29,7 @@ func TestLongMigrations(t *testing.T) {
 	tenant := tenantConn(t, s, inst.ID)
 
 	// 1.1.0: 65 s of migration completes.
-	var started struct {
-		WorkflowID string `json:"workflow_id"`
-	}
-	a.must(http.StatusAccepted, "POST", path+"/upgrade", map[string]string{"version": "1.1.0"}, &started)
+	upgradeID := a.startUpgrade(inst.ID, "1.1.0")
 	migrate := workflows.MigrateAndSeedID(inst.ID, "1.1.0")
 	eventually(t, 30*time.Second, "describe shows MigrateTenant pending and heartbeating", func() bool {
 		d, err := s.Temporal.DescribeWorkflowExecution(ctx, migrate, "")
@@ -46,7 +43,7 @@ func TestLongMigrations(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	t0 := time.Now()
-	if err := s.Temporal.GetWorkflow(wctx, started.WorkflowID, "").Get(wctx, nil); err != nil {
+	if err := s.Temporal.GetWorkflow(wctx, upgradeID, "").Get(wctx, nil); err != nil {
 		t.Fatalf("upgrade to 1.1.0: %v", err)
 	}
 	t.Logf("the 65 s migration completed after %s more", time.Since(t0).Round(time.Second))
@@ -64,15 +61,15 @@ func TestLongMigrations(t *testing.T) {
 	}
 
 	// 1.2.0: a ten-minute migration, cancelled while it sleeps, stops.
-	a.must(http.StatusAccepted, "POST", path+"/upgrade", map[string]string{"version": "1.2.0"}, &started)
+	upgradeID = a.startUpgrade(inst.ID, "1.2.0")
 	eventually(t, 30*time.Second, "the 1.2.0 migration running on the server", func() bool { return sleeping(t, tenant) })
-	if err := s.Temporal.CancelWorkflow(ctx, started.WorkflowID, ""); err != nil {
+	if err := s.Temporal.CancelWorkflow(ctx, upgradeID, ""); err != nil {
 		t.Fatal(err)
 	}
 	t0 = time.Now()
 	eventually(t, 20*time.Second, "the cancelled migration gone from the server", func() bool { return !sleeping(t, tenant) })
 	t.Logf("the cancelled migration stopped %s after the cancel", time.Since(t0).Round(100*time.Millisecond))
-	err := s.Temporal.GetWorkflow(wctx, started.WorkflowID, "").Get(wctx, nil)
+	err := s.Temporal.GetWorkflow(wctx, upgradeID, "").Get(wctx, nil)
 	if err == nil {
 		t.Fatal("the cancelled upgrade succeeded")
 	}

@@ -116,7 +116,7 @@ func TestUpgradeSurvivesAWorkerKilledInItsMigration(t *testing.T) {
 	if _, err := hold.Exec(ctx, `CREATE TABLE attachments (held_by_the_test int)`); err != nil {
 		t.Fatal(err)
 	}
-	upgrade := c.startUpgrade(lin, inst.ID, "1.1.0")
+	upgrade := lin.startUpgrade(inst.ID, "1.1.0")
 	pid := blockedMigration(t, watch, "000002_search_and_attachments.up.sql")
 	var postsLock string
 	if err := watch.QueryRow(ctx, `SELECT coalesce(string_agg(mode, ',' ORDER BY mode), '') FROM pg_locks
@@ -153,7 +153,7 @@ func TestUpgradeSurvivesAWorkerKilledInItsMigration(t *testing.T) {
 	if _, err := holdThreads.Exec(ctx, `LOCK TABLE threads IN ACCESS SHARE MODE`); err != nil {
 		t.Fatal(err)
 	}
-	upgrade = c.startUpgrade(lin, inst.ID, "1.2.0")
+	upgrade = lin.startUpgrade(inst.ID, "1.2.0")
 	pid = blockedMigration(t, watch, "000003_pinned_threads_retire_attachments.up.sql")
 	if v, dirty := versionIn(t, watch); v != 3 || !dirty {
 		t.Fatalf("while file 000003 waits: schema_migrations %d dirty %t, want 3 dirty", v, dirty)
@@ -304,14 +304,14 @@ func exists(t *testing.T, conn *pgx.Conn, name string) bool {
 	return ok
 }
 
-// startUpgrade asks for an instance's upgrade through the API, as a
-// developer, and returns its workflow ID.
-func (c *crashStack) startUpgrade(dev *api, instanceID, version string) string {
-	c.t.Helper()
+// startUpgrade asks for an instance's upgrade through the API (as a
+// developer) and returns its workflow ID.
+func (a *api) startUpgrade(instanceID, version string) string {
+	a.t.Helper()
 	var started struct {
 		WorkflowID string `json:"workflow_id"`
 	}
-	dev.must(http.StatusAccepted, "POST", "/instances/"+instanceID+"/upgrade", map[string]string{"version": version}, &started)
+	a.must(http.StatusAccepted, "POST", "/instances/"+instanceID+"/upgrade", map[string]string{"version": version}, &started)
 	return started.WorkflowID
 }
 

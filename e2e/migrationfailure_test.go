@@ -122,13 +122,10 @@ func TestAFailedUpgradeMigratesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var started struct {
-		WorkflowID string `json:"workflow_id"`
-	}
-	a.must(http.StatusAccepted, "POST", path+"/upgrade", map[string]string{"version": "1.1.0"}, &started)
+	upgradeID := a.startUpgrade(inst.ID, "1.1.0")
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	err := s.Temporal.GetWorkflow(wctx, started.WorkflowID, "").Get(wctx, nil)
+	err := s.Temporal.GetWorkflow(wctx, upgradeID, "").Get(wctx, nil)
 	if err == nil {
 		t.Fatal("the upgrade to 1.1.0 succeeded")
 	}
@@ -147,7 +144,7 @@ func TestAFailedUpgradeMigratesBack(t *testing.T) {
 	if after.Status != "ready" || after.Version != "1.0.0" || after.Maintenance {
 		t.Fatalf("after the failed upgrade: %+v", after)
 	}
-	recordHistories(t, s, map[string]string{"upgrade_instance_rolled_back": started.WorkflowID})
+	recordHistories(t, s, map[string]string{"upgrade_instance_rolled_back": upgradeID})
 	version, dirty := versionIn(t, tenant)
 	var theme string
 	if err := tenant.QueryRow(ctx, `SELECT value #>> '{}' FROM tenant_settings WHERE key = 'theme'`).Scan(&theme); err != nil {
